@@ -1,0 +1,30 @@
+"""The errors poolctl reports to its user in one line, with their exit codes."""
+
+from __future__ import annotations
+
+
+class PoolctlError(Exception):
+    """An error shown to the user as one line on stderr; ``exit_code`` is the status."""
+
+    exit_code = 1
+
+
+class UsageError(PoolctlError):
+    """Bad input: an option, a scenario name or file, an interpreter (exit 2)."""
+
+    exit_code = 2
+
+
+class ObserveError(PoolctlError):
+    """poolctl could not observe the run: the interpreter would not start, the subject
+    crashed or reported garbage (exit 3)."""
+
+    exit_code = 3
+
+
+class Interrupted(BaseException):  # noqa: N818  (a signal, not an error)
+    """poolctl was interrupted by a signal; ``exit_code`` is 128 + the signal number."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(exit_code)
+        self.exit_code = exit_code

@@ -1,0 +1,138 @@
+"""Turn a raw observation into the run's events and output lines.
+
+Subject events arrive as JSON lines with raw ``monotonic_ns`` stamps; here they get ``t``,
+seconds since the observer launched the subject (the same clock for every process). The
+observer's own facts (the main process's exit, the timeout, processes killed at clean-up)
+become events too, so that the outcome is derived from events alone.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from typing import Any
+
+from .errors import ObserveError
+from .observer.observe import Observation
+
+ROLES = {"main", "worker"}
+# cleanup.killed happens after the grace period; it is placed just after the exit.
+GRACE_MARK = 1e-6
+
+
+def signal_name(exit_code: int | None) -> str | None:
+    """``SIGTERM`` for exit code -15; None for a normal exit or an unknown code."""
+    if exit_code is None or exit_code >= 0:
+        return None
+    try:
+        return signal.Signals(-exit_code).name
+    except ValueError:
+        return f"signal {-exit_code}"
+
+
+def _seconds(ns: int, t0: int) -> float:
+    return round((ns - t0) / 1e9, 6)
+
+
+def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return ``(events, output)`` for ``obs``, both in time order.
+
+    Raises ``ObserveError`` if the channel carried something that is not an event.
+    """
+    events: list[dict[str, Any]] = []
+    output: list[dict[str, Any]] = []
+    pending: dict[tuple[int, str], dict[str, Any]] = {}
+    for line in obs.event_lines:
+        raw = _decode(line)
+        t = _seconds(raw.pop("ns"), obs.t0_ns)
+        if raw["kind"] == "output":
+            _add_output(raw, t, output, pending)
+            continue
+        events.append({"t": t, **raw})
+    output.extend(pending.values())
+    output.extend(_raw_lines(obs))
+    events.extend(_observer_events(obs))
+    events.sort(key=lambda e: e["t"])
+    output.sort(key=lambda o: o["t"])
+    return events, output
+
+
+def _decode(line: bytes) -> dict[str, Any]:
+    try:
+        raw = json.loads(line)
+    except ValueError:
+        raw = None
+    valid = (
+        isinstance(raw, dict)
+        and isinstance(raw.get("ns"), int)
+        and isinstance(raw.get("pid"), int)
+        and raw.get("role") in ROLES
+        and isinstance(raw.get("kind"), str)
+    )
+    if not valid:
+        shown = line[:80].decode(errors="replace")
+        raise ObserveError(f"the subject sent something that is not an event: {shown!r}")
+    return raw
+
+
+def _add_output(
+    raw: dict[str, Any],
+    t: float,
+    output: list[dict[str, Any]],
+    pending: dict[tuple[int, str], dict[str, Any]],
+) -> None:
+    """Join the pieces of a long line; a line counts from the time of its first piece."""
+    key = (raw["pid"], raw.get("stream", "stdout"))
+    line = pending.pop(key, None) or {"t": t, "pid": raw["pid"], "stream": key[1], "text": ""}
+    line["text"] += str(raw.get("text", ""))
+    if raw.get("eol", True):
+        output.append(line)
+    else:
+        pending[key] = line
+
+
+def _raw_lines(obs: Observation) -> list[dict[str, Any]]:
+    """Output that bypassed the recorders (C-level writes, crashes): no known process."""
+    lines: list[dict[str, Any]] = []
+    partial: dict[str, tuple[int, str]] = {}
+    for ns, stream, chunk in obs.raw_output:
+        start, text = partial.pop(stream, (ns, ""))
+        parts = (text + chunk.decode(errors="replace")).split("\n")
+        for part in parts[:-1]:
+            lines.append({"t": _seconds(start, obs.t0_ns), "pid": None, "stream": stream,
+                          "text": part})
+            start = ns
+        if parts[-1]:
+            partial[stream] = (start, parts[-1])
+    for stream, (ns, text) in partial.items():
+        lines.append({"t": _seconds(ns, obs.t0_ns), "pid": None, "stream": stream, "text": text})
+    return lines
+
+
+def _observer_events(obs: Observation) -> list[dict[str, Any]]:
+    """What the observer itself saw, as events with role ``observer``."""
+    found: list[dict[str, Any]] = []
+    if obs.timeout_ns is not None:
+        found.append({"t": _seconds(obs.timeout_ns, obs.t0_ns), "pid": obs.pid,
+                      "role": "observer", "kind": "run.timeout"})
+    if obs.exit_ns is not None:
+        found.append({
+            "t": _seconds(obs.exit_ns, obs.t0_ns),
+            "pid": obs.pid,
+            "role": "main",
+            "kind": "main.exited",
+            "exit_code": obs.exit_code,
+            "signal": signal_name(obs.exit_code),
+            "killed_by_poolctl": obs.hung,
+        })
+    if obs.leftovers:
+        last = obs.exit_ns or obs.t0_ns
+        found.append({
+            "t": _seconds(last, obs.t0_ns) + GRACE_MARK,
+            "pid": obs.pid,
+            "role": "observer",
+            "kind": "cleanup.killed",
+            "processes": [{"pid": p.pid, "command": p.command} for p in obs.leftovers],
+        })
+    return found
+

@@ -1,0 +1,69 @@
+"""Compare a scenario's documented expectation with what really happened.
+
+The expectation is never substituted for reality: each guaranteed claim becomes a check
+with what was expected, what was observed, and whether they agree. Timing-dependent
+claims (races) are only observed and reported, never passed or failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .scenario import Race
+
+
+def evaluate(
+    expect: dict[str, Any], outcome: dict[str, Any], output: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One check per claim in ``expect``, in a fixed order."""
+    checks: list[dict[str, Any]] = []
+    tasks = outcome["tasks"]
+
+    def check(claim: str, expected: Any, observed: Any, ok: bool) -> None:
+        checks.append({"claim": claim, "expected": expected, "observed": observed, "ok": ok})
+
+    if "completed" in expect:
+        want = tasks["submitted"] if expect["completed"] == "all" else expect["completed"]
+        claim = {0: "no task completes"}.get(want, f"{want} task(s) complete")
+        if expect["completed"] == "all":
+            claim = "every task completes"
+        check(claim, want, tasks["completed"], tasks["completed"] == want)
+    if "failed" in expect:
+        want = expect["failed"]
+        check(f"{want} task(s) fail", want, tasks["failed"], tasks["failed"] == want)
+    if "error" in expect:
+        error = outcome["error"]
+        seen = f"{error['type']}: {error['message']}" if error else "none"
+        want = expect["error"]
+        claim = "no error is raised" if want == "none" else f"raises {want}"
+        check(claim, want, seen, seen == want)
+    if "main_exit_code" in expect:
+        want, seen = expect["main_exit_code"], outcome["main"]["exit_code"]
+        check(f"the main process exits with {want}", want, seen, seen == want)
+    if "hung" in expect:
+        want, seen = expect["hung"], outcome["hung"]
+        claim = "the run hangs (stopped at --timeout)" if want else "the run does not hang"
+        check(claim, want, seen, seen == want)
+    printed = {line["text"] for line in output}
+    for text in expect.get("output_includes", []):
+        check(f"'{text}' is printed", True, text in printed, text in printed)
+    for text in expect.get("output_excludes", []):
+        check(f"'{text}' is never printed", False, text in printed, text not in printed)
+    if "worker_exit_code" in expect:
+        want = expect["worker_exit_code"]
+        codes = [w["exit_code"] for w in outcome["workers"]]
+        ok = bool(codes) and all(code == want for code in codes)
+        check(f"every worker exits with {want}", want, codes, ok)
+    if "interrupted_worker_exit" in expect:
+        want = expect["interrupted_worker_exit"]
+        busy = {t["worker"] for t in outcome["task_runs"] if t["status"] == "interrupted"}
+        seen = [w["signal"] for w in outcome["workers"] if w["pid"] in busy]
+        check(f"a worker whose task was interrupted ends by {want}", want, seen,
+              all(s == want for s in seen))
+    return checks
+
+
+def observe_races(races: tuple[Race, ...], output: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What each timing-dependent claim turned out to be in this run."""
+    printed = {line["text"] for line in output}
+    return [{"output": r.output, "why": r.why, "printed": r.output in printed} for r in races]

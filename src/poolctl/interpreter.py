@@ -1,0 +1,139 @@
+"""Find and check the interpreter a run's pool runs under (``--python``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import UsageError
+
+MINIMUM = (3, 8)
+
+# Runs on any Python (2 included), so that a too-old interpreter is named as such. It
+# prints the version first, then, on 3.8+, the start methods as JSON.
+_PROBE = (
+    "import sys, platform\n"
+    "v = sys.version_info\n"
+    "sys.stdout.write('%d.%d.%d %s\\n' % (v[0], v[1], v[2], platform.python_implementation()))\n"
+    "if v >= (3, 8):\n"
+    "    import json, multiprocessing as m\n"
+    "    sys.stdout.write(json.dumps({'executable': sys.executable,"
+    " 'start_methods': m.get_all_start_methods(), 'default': m.get_start_method()}))\n"
+)
+_PROBE_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A checked interpreter: where it is, its version, its start methods."""
+
+    executable: str
+    version: str
+    implementation: str
+    start_methods: tuple[str, ...]
+    default_start_method: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The interpreter as the JSON document shows it."""
+        return {
+            "executable": self.executable,
+            "version": self.version,
+            "implementation": self.implementation,
+        }
+
+
+def current() -> Interpreter:
+    """The interpreter poolctl itself runs on (no probe needed)."""
+    import multiprocessing
+    import platform
+
+    return Interpreter(
+        executable=sys.executable,
+        version=platform.python_version(),
+        implementation=platform.python_implementation(),
+        start_methods=tuple(multiprocessing.get_all_start_methods()),
+        default_start_method=multiprocessing.get_context().get_start_method(),
+    )
+
+
+def resolve(spec: str | None) -> Interpreter:
+    """Check the interpreter named by ``--python`` (a path or a command name)."""
+    if spec is None:
+        return current()
+    if not spec.strip():
+        raise UsageError("--python: empty interpreter name")
+    path = _find(spec)
+    try:
+        done = subprocess.run(
+            [path, "-I", "-c", _PROBE],
+            capture_output=True,
+            timeout=_PROBE_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise UsageError(f"--python {spec}: no answer within {_PROBE_TIMEOUT:g} s") from exc
+    except OSError as exc:
+        raise UsageError(f"--python {spec}: not a Python interpreter ({exc.strerror})") from exc
+    lines = done.stdout.decode(errors="replace").splitlines()
+    match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+) (\S+)", lines[0]) if lines else None
+    if done.returncode != 0 or match is None:
+        said = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()
+        detail = f": {said[-1]}" if said else ""
+        raise UsageError(f"--python {spec}: not a working Python interpreter{detail}")
+    version = tuple(int(n) for n in match.groups()[:3])
+    if version[:2] < MINIMUM or len(lines) < 2:
+        raise UsageError(
+            f"--python {spec}: Python {'.'.join(map(str, version))} is too old;"
+            f" poolctl needs {'.'.join(map(str, MINIMUM))} or newer"
+        )
+    info = json.loads(lines[1])
+    return Interpreter(
+        executable=path,
+        version=".".join(map(str, version)),
+        implementation=match.group(4),
+        start_methods=tuple(info["start_methods"]),
+        default_start_method=info["default"],
+    )
+
+
+def _find(spec: str) -> str:
+    """A path for ``spec``: as given when it has a slash, else from PATH or pyenv."""
+    if os.sep in spec or spec.startswith("."):
+        path = Path(spec).expanduser()
+        if not path.exists():
+            raise UsageError(f"--python {spec}: no such file")
+        if path.is_dir() or not os.access(path, os.X_OK):
+            raise UsageError(f"--python {spec}: not an executable file")
+        return str(path)
+    found = shutil.which(spec)
+    # A pyenv shim for a version that is installed but not selected fails when run, and
+    # selecting a version from inside poolctl would be silently ignored: look it up.
+    if found is None or "/shims/" in found:
+        versioned = _pyenv_install(spec)
+        if versioned is not None:
+            return versioned
+    if found is None:
+        raise UsageError(f"--python {spec}: no such command on PATH")
+    return found
+
+
+def _pyenv_install(spec: str) -> str | None:
+    """The newest pyenv-installed ``pythonX.Y`` for a ``spec`` like ``python3.8``."""
+    match = re.fullmatch(r"python(\d+)\.(\d+)", spec)
+    if match is None:
+        return None
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    prefix = f"{match.group(1)}.{match.group(2)}."
+    candidates = []
+    for version_dir in root.glob(f"{prefix}*"):
+        patch = version_dir.name[len(prefix) :]
+        binary = version_dir / "bin" / spec
+        if patch.isdigit() and binary.is_file():
+            candidates.append((int(patch), str(binary)))
+    return max(candidates)[1] if candidates else None

@@ -1,0 +1,211 @@
+"""Run the subject once and capture everything it reports.
+
+One selector loop per run reads the event FIFO, the subject's raw stdout and stderr, and a
+pidfd that becomes readable when the subject's main process exits. At the timeout the run
+is declared hung and its whole process group is killed. After the main process exits, the
+rest of the group (resource tracker, fork server, any orphaned worker) gets a short grace
+period to leave by itself; whatever is still there is killed, reported, and reaped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ObserveError
+from . import process_group
+from .workspace import private_fifo
+
+SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
+BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from poolctl_subject.main import main; main(sys.argv[2])"
+)
+# Shown, not changed: a pool dropped while running warns only under this filter.
+SUBJECT_FLAGS = ("-I", "-W", "always::ResourceWarning")
+
+# How long the rest of the group may take to leave after the main process exits.
+GRACE_SECONDS = 1.0
+# How long to keep reading once every process is gone (bounded, in case of a stray writer).
+DRAIN_SECONDS = 0.5
+# Without a pidfd, how often to look whether the main process has exited.
+POLL_SECONDS = 0.005
+
+
+@dataclass
+class Leftover:
+    """A process that was still alive after the grace period, and was killed."""
+
+    pid: int
+    command: str
+
+
+@dataclass
+class Observation:
+    """Everything one run of the subject produced, raw."""
+
+    t0_ns: int
+    pid: int
+    event_lines: list[bytes] = field(default_factory=list)
+    raw_output: list[tuple[int, str, bytes]] = field(default_factory=list)
+    exit_code: int | None = None
+    exit_ns: int | None = None
+    hung: bool = False
+    timeout_ns: int | None = None
+    leftovers: list[Leftover] = field(default_factory=list)
+
+
+class _Run:
+    """The state of one observed run: its selector, its streams, what has arrived."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], reader: int, obs: Observation) -> None:
+        self.proc = proc
+        self.obs = obs
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(reader, selectors.EVENT_READ, "events")
+        assert proc.stdout is not None and proc.stderr is not None
+        self.selector.register(proc.stdout.fileno(), selectors.EVENT_READ, "stdout")
+        self.selector.register(proc.stderr.fileno(), selectors.EVENT_READ, "stderr")
+        self.pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self.pidfd = os.pidfd_open(proc.pid)
+            self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
+        self._pending = b""
+
+    def pump(self, timeout: float) -> None:
+        """Read whatever is ready within ``timeout`` seconds; note the main process's exit."""
+        for key, _ in self.selector.select(timeout=max(timeout, 0.0)):
+            if key.data == "exit":
+                self.selector.unregister(key.fd)
+                self._note_exit()
+                continue
+            try:
+                chunk = os.read(key.fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.selector.unregister(key.fd)
+            elif key.data == "events":
+                self._add_events(chunk)
+            else:
+                self.obs.raw_output.append((time.monotonic_ns(), key.data, chunk))
+        if self.pidfd is None and self.obs.exit_ns is None and self.proc.poll() is not None:
+            self._note_exit()
+
+    def _note_exit(self) -> None:
+        if self.obs.exit_ns is not None:  # already noted (e.g. killed at the timeout)
+            return
+        self.obs.exit_ns = time.monotonic_ns()
+        self.obs.exit_code = self.proc.wait()
+
+    def _add_events(self, chunk: bytes) -> None:
+        lines = (self._pending + chunk).split(b"\n")
+        self._pending = lines.pop()
+        self.obs.event_lines.extend(line for line in lines if line)
+
+    def close(self) -> None:
+        if self._pending:
+            self.obs.event_lines.append(self._pending)
+        self.selector.close()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+
+
+def observe(program: dict[str, object], python: str, timeout: float) -> Observation:
+    """Run ``program`` in a subject interpreter ``python`` and return what it reported.
+
+    Raises ``ObserveError`` when the interpreter cannot be started. Whatever happens,
+    including ``KeyboardInterrupt``, every process of the run is gone when this returns.
+    """
+    process_group.become_subreaper()
+    with private_fifo() as fifo:
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        # Our own write end keeps the FIFO from reporting end-of-file before the subject
+        # has opened it; it is closed once every process of the run is gone.
+        holder = os.open(fifo, os.O_WRONLY)
+        spec = json.dumps({"channel": str(fifo), "program": program})
+        command = [python, *SUBJECT_FLAGS, "-c", BOOTSTRAP, str(SUBJECT_ROOT), spec]
+        t0 = time.monotonic_ns()
+        try:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            os.close(reader)
+            os.close(holder)
+            raise ObserveError(f"could not start {python}: {exc.strerror or exc}") from exc
+        obs = Observation(t0_ns=t0, pid=proc.pid)
+        run = _Run(proc, reader, obs)
+        try:
+            _watch(run, t0 + int(timeout * 1e9))
+            _settle(run)
+        finally:
+            # Reached normally, and also on Ctrl-C or SIGTERM: nothing of the run survives.
+            process_group.kill(proc.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            _reap_all(proc.pid)
+            os.close(holder)
+            _drain(run)
+            run.close()
+            os.close(reader)
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+    return obs
+
+
+def _watch(run: _Run, deadline_ns: int) -> None:
+    """Pump until the main process exits or the deadline passes (then: hung)."""
+    step = POLL_SECONDS if run.pidfd is None else 1.0
+    while run.obs.exit_ns is None:
+        remaining = (deadline_ns - time.monotonic_ns()) / 1e9
+        if remaining <= 0:
+            run.obs.hung = True
+            run.obs.timeout_ns = deadline_ns
+            process_group.kill(run.proc.pid)
+            run.proc.wait()
+            run.obs.exit_ns = time.monotonic_ns()
+            run.obs.exit_code = run.proc.returncode
+            return
+        run.pump(min(remaining, step))
+
+
+def _settle(run: _Run) -> None:
+    """Give the rest of the group a grace period to leave; kill and report what stays."""
+    pgid = run.proc.pid
+    deadline = time.monotonic_ns() + int(GRACE_SECONDS * 1e9)
+    while time.monotonic_ns() < deadline:
+        if not process_group.reap(process_group.members(pgid), skip=pgid):
+            return
+        run.pump(POLL_SECONDS)
+    remaining = process_group.reap(process_group.members(pgid), skip=pgid)
+    run.obs.leftovers = [Leftover(m.pid, m.command) for m in remaining]
+    process_group.kill(pgid)
+
+
+def _reap_all(pgid: int) -> None:
+    """Wait (bounded) until no process of the group is left, reaping our own zombies."""
+    deadline = time.monotonic_ns() + int(GRACE_SECONDS * 1e9)
+    while process_group.reap(process_group.members(pgid), skip=pgid):
+        if time.monotonic_ns() > deadline:
+            return
+        process_group.kill(pgid)
+        time.sleep(POLL_SECONDS)
+
+
+def _drain(run: _Run) -> None:
+    """Read what is left in the channel and pipes now that no writer remains."""
+    deadline = time.monotonic_ns() + int(DRAIN_SECONDS * 1e9)
+    while len(run.selector.get_map()) and time.monotonic_ns() < deadline:
+        run.pump(0.05)

@@ -1,0 +1,105 @@
+"""One run, end to end: scenario → subject run → events → outcome → document."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from . import events as events_mod
+from . import limits
+from .document import build_run
+from .errors import ObserveError, UsageError
+from .expectation import evaluate, observe_races
+from .interpreter import Interpreter
+from .observer.observe import observe
+from .outcome import derive
+from .scenario import Scenario
+
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """The parameters of one run, after command-line overrides and validation."""
+
+    workers: int | None
+    tasks: int
+    duration: float
+    start_method: str
+    timeout: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The parameters as the JSON document shows them."""
+        return asdict(self)
+
+
+def plan(
+    scenario: Scenario,
+    interpreter: Interpreter,
+    *,
+    workers: int | None = None,
+    tasks: int | None = None,
+    duration: float | None = None,
+    start_method: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> RunParams:
+    """Validate the options and fill in the scenario's and the interpreter's defaults."""
+    method = limits.start_method(start_method) or scenario.start_method
+    method = method or interpreter.default_start_method
+    if method not in interpreter.start_methods:
+        raise UsageError(
+            f"--start-method: '{method}' is not available on {interpreter.executable}"
+            f" (available: {', '.join(interpreter.start_methods)})"
+        )
+    return RunParams(
+        workers=limits.workers(workers) if workers is not None else scenario.workers,
+        tasks=limits.tasks(tasks) if tasks is not None else scenario.tasks,
+        duration=limits.duration(duration) if duration is not None else scenario.duration,
+        start_method=method,
+        timeout=limits.timeout(timeout),
+    )
+
+
+def run(scenario: Scenario, params: RunParams, interpreter: Interpreter) -> dict[str, Any]:
+    """Run ``scenario`` on a real pool and return its ``poolctl.run/1`` document."""
+    program = {
+        "start_method": params.start_method,
+        "workers": params.workers,
+        "tasks": params.tasks,
+        "duration": params.duration,
+        "raises": False,
+        "steps": [step.as_dict() for step in scenario.steps],
+    }
+    obs = observe(program, interpreter.executable, params.timeout)
+    events, output = events_mod.parse(obs)
+    _require_observed(events, output)
+    outcome = derive(events)
+    return build_run(
+        scenario=scenario,
+        params=params.as_dict(),
+        interpreter=interpreter,
+        events=events,
+        output=output,
+        outcome=outcome,
+        checks=evaluate(scenario.expect, outcome, output),
+        races=observe_races(scenario.races, output),
+    )
+
+
+def _require_observed(events: list[dict[str, Any]], output: list[dict[str, Any]]) -> None:
+    """Raise ``ObserveError`` when the subject itself failed, rather than the pool program."""
+    kinds = {e["kind"] for e in events}
+    if "run.timeout" in kinds:
+        return  # a hang is an outcome
+    exited = next((e for e in events if e["kind"] == "main.exited"), None)
+    code = exited["exit_code"] if exited else None
+    said = [line["text"] for line in output if line["stream"] == "stderr" and line["text"]]
+    detail = f": {said[-1].strip()}" if said else ""
+    if "main.started" not in kinds:
+        raise ObserveError(f"the subject interpreter exited with status {code} before it"
+                           f" started{detail}")
+    if exited and exited["signal"]:
+        raise ObserveError(f"the subject's main process was killed by {exited['signal']}"
+                           " (not by poolctl)")
+    if code and "error.raised" not in kinds:
+        raise ObserveError(f"the subject failed with status {code}{detail}")

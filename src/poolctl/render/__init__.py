@@ -1,0 +1,1 @@
+"""Renderers: each draws from the run document and derives nothing."""

@@ -1,0 +1,13 @@
+"""The run document as JSON on a stream (no rich: this path stays lean)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+
+def write(document: dict[str, Any], stream: TextIO) -> None:
+    """Write ``document`` as one JSON document followed by a newline."""
+    json.dump(document, stream, indent=2)
+    stream.write("\n")
+    stream.flush()
