@@ -41,8 +41,12 @@ def _show_version(value: bool) -> None:
 def root(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_show_version, is_eager=True,
-                     help="Show poolctl's version and exit."),
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Show poolctl's version and exit.",
+        ),
     ] = False,
 ) -> None:
     """See how Python's process pools really shut down: a real pool, a real timeline."""
@@ -104,8 +108,13 @@ def run(
     chosen = load(scenario)
     python_ = interpreter.resolve(python)
     params = pipeline.plan(
-        chosen, python_, workers=workers, tasks=tasks, duration=duration,
-        start_method=start_method, timeout=timeout,
+        chosen,
+        python_,
+        workers=workers,
+        tasks=tasks,
+        duration=duration,
+        start_method=start_method,
+        timeout=timeout,
     )
     doc = pipeline.run(chosen, params, python_)
     if json:

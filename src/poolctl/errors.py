@@ -22,7 +22,7 @@ class ObserveError(PoolctlError):
     exit_code = 3
 
 
-class Interrupted(BaseException):  # noqa: N818  (a signal, not an error)
+class Interrupted(BaseException):
     """poolctl was interrupted by a signal; ``exit_code`` is 128 + the signal number."""
 
     def __init__(self, exit_code: int) -> None:

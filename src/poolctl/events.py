@@ -99,8 +99,9 @@ def _raw_lines(obs: Observation) -> list[dict[str, Any]]:
         start, text = partial.pop(stream, (ns, ""))
         parts = (text + chunk.decode(errors="replace")).split("\n")
         for part in parts[:-1]:
-            lines.append({"t": _seconds(start, obs.t0_ns), "pid": None, "stream": stream,
-                          "text": part})
+            lines.append(
+                {"t": _seconds(start, obs.t0_ns), "pid": None, "stream": stream, "text": part}
+            )
             start = ns
         if parts[-1]:
             partial[stream] = (start, parts[-1])
@@ -113,26 +114,35 @@ def _observer_events(obs: Observation) -> list[dict[str, Any]]:
     """What the observer itself saw, as events with role ``observer``."""
     found: list[dict[str, Any]] = []
     if obs.timeout_ns is not None:
-        found.append({"t": _seconds(obs.timeout_ns, obs.t0_ns), "pid": obs.pid,
-                      "role": "observer", "kind": "run.timeout"})
+        found.append(
+            {
+                "t": _seconds(obs.timeout_ns, obs.t0_ns),
+                "pid": obs.pid,
+                "role": "observer",
+                "kind": "run.timeout",
+            }
+        )
     if obs.exit_ns is not None:
-        found.append({
-            "t": _seconds(obs.exit_ns, obs.t0_ns),
-            "pid": obs.pid,
-            "role": "main",
-            "kind": "main.exited",
-            "exit_code": obs.exit_code,
-            "signal": signal_name(obs.exit_code),
-            "killed_by_poolctl": obs.hung,
-        })
+        found.append(
+            {
+                "t": _seconds(obs.exit_ns, obs.t0_ns),
+                "pid": obs.pid,
+                "role": "main",
+                "kind": "main.exited",
+                "exit_code": obs.exit_code,
+                "signal": signal_name(obs.exit_code),
+                "killed_by_poolctl": obs.hung,
+            }
+        )
     if obs.leftovers:
         last = obs.exit_ns or obs.t0_ns
-        found.append({
-            "t": _seconds(last, obs.t0_ns) + GRACE_MARK,
-            "pid": obs.pid,
-            "role": "observer",
-            "kind": "cleanup.killed",
-            "processes": [{"pid": p.pid, "command": p.command} for p in obs.leftovers],
-        })
+        found.append(
+            {
+                "t": _seconds(last, obs.t0_ns) + GRACE_MARK,
+                "pid": obs.pid,
+                "role": "observer",
+                "kind": "cleanup.killed",
+                "processes": [{"pid": p.pid, "command": p.command} for p in obs.leftovers],
+            }
+        )
     return found
-

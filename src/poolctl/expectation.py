@@ -58,8 +58,12 @@ def evaluate(
         want = expect["interrupted_worker_exit"]
         busy = {t["worker"] for t in outcome["task_runs"] if t["status"] == "interrupted"}
         seen = [w["signal"] for w in outcome["workers"] if w["pid"] in busy]
-        check(f"a worker whose task was interrupted ends by {want}", want, seen,
-              all(s == want for s in seen))
+        check(
+            f"a worker whose task was interrupted ends by {want}",
+            want,
+            seen,
+            all(s == want for s in seen),
+        )
     return checks
 
 

@@ -97,13 +97,26 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _new_worker(pid: int, t: float) -> dict[str, Any]:
-    return {"pid": pid, "spawned": t, "ready": None, "exited": None, "exit_code": None,
-            "signal": None, "tasks": []}
+    return {
+        "pid": pid,
+        "spawned": t,
+        "ready": None,
+        "exited": None,
+        "exit_code": None,
+        "signal": None,
+        "tasks": [],
+    }
 
 
 def _new_task(index: int, t: float | None) -> dict[str, Any]:
-    return {"task": index, "submitted": t, "started": None, "ended": None, "worker": None,
-            "status": "never_started"}
+    return {
+        "task": index,
+        "submitted": t,
+        "started": None,
+        "ended": None,
+        "worker": None,
+        "status": "never_started",
+    }
 
 
 def _settle_tasks(

@@ -96,10 +96,12 @@ def _require_observed(events: list[dict[str, Any]], output: list[dict[str, Any]]
     said = [line["text"] for line in output if line["stream"] == "stderr" and line["text"]]
     detail = f": {said[-1].strip()}" if said else ""
     if "main.started" not in kinds:
-        raise ObserveError(f"the subject interpreter exited with status {code} before it"
-                           f" started{detail}")
+        raise ObserveError(
+            f"the subject interpreter exited with status {code} before it started{detail}"
+        )
     if exited and exited["signal"]:
-        raise ObserveError(f"the subject's main process was killed by {exited['signal']}"
-                           " (not by poolctl)")
+        raise ObserveError(
+            f"the subject's main process was killed by {exited['signal']} (not by poolctl)"
+        )
     if code and "error.raised" not in kinds:
         raise ObserveError(f"the subject failed with status {code}{detail}")

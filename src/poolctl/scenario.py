@@ -195,9 +195,7 @@ class _Reader:
         tasks_table = self.table(data, "tasks")
         self.check_keys(tasks_table, _TASK_KEYS, "tasks.")
         count = self.checked(limits.tasks, tasks_table.get("count", 1), "tasks.count")
-        duration = self.checked(
-            limits.duration, tasks_table.get("duration", 1.0), "tasks.duration"
-        )
+        duration = self.checked(limits.duration, tasks_table.get("duration", 1.0), "tasks.duration")
         return Scenario(
             name=self.path.stem,
             summary=summary,
@@ -235,7 +233,9 @@ class _Reader:
             seconds = None
             if name == "sleep":
                 seconds = self.checked(
-                    limits.seconds, item.get("seconds"), f"{where}.seconds",
+                    limits.seconds,
+                    item.get("seconds"),
+                    f"{where}.seconds",
                     maximum=limits.MAX_DURATION,
                 )
             steps.append(Step(name, seconds))

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 _PR_SET_CHILD_SUBREAPER = 36
 _subreaper = False
@@ -53,7 +54,7 @@ class Member:
 
 def members(pgid: int) -> list[Member]:
     """Processes in group ``pgid``, zombies included (from /proc where there is one)."""
-    if not os.path.isdir("/proc/self"):
+    if not Path("/proc/self").is_dir():
         try:
             os.killpg(pgid, 0)
         except (ProcessLookupError, PermissionError):

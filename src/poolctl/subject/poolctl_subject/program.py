@@ -19,9 +19,7 @@ def run(program, channel_path):
     context = multiprocessing.get_context(program["start_method"])
     start_method = context.get_start_method()
     emit("pool.creating", start_method=start_method, processes=program["workers"])
-    pool = context.Pool(
-        program["workers"], initializer=task.init_worker, initargs=(channel_path,)
-    )
+    pool = context.Pool(program["workers"], initializer=task.init_worker, initargs=(channel_path,))
     emit("pool.created", start_method=start_method, workers=[p.pid for p in pool._pool])
     # Started only now: a thread alive during Pool()'s forks would change the program.
     WorkerWatch(pool._pool, start_method).start()
