@@ -26,10 +26,13 @@ def connect(path, role):
 
 
 def emit(kind, **data):
-    """Send one event; return False when it could not be sent (no channel, reader gone)."""
+    """Send one event; return False when it could not be sent (no channel, reader gone).
+
+    ``ns`` may be given when the event happened a moment before it could be sent.
+    """
     if _fd is None:
         return False
-    data["ns"] = time.monotonic_ns()
+    data.setdefault("ns", time.monotonic_ns())
     data["pid"] = os.getpid()
     data["role"] = _role
     data["kind"] = kind

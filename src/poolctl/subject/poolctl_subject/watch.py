@@ -3,20 +3,29 @@
 A worker killed by ``terminate()`` cannot report its own death, so the main process does:
 a daemon thread waits on the workers' sentinels (readable once a worker has exited) and
 sends ``worker.exited`` at that moment. It never reaps a worker, which would change what
-the pool sees: the exit status is only peeked at (``waitid`` with ``WNOWAIT``). Under
-forkserver the workers are the fork server's children, not ours, so their codes come from
-the final report, which runs at exit after multiprocessing's own clean-up has joined them.
+the pool sees: the exit status is only peeked at (``waitid`` with ``WNOWAIT``).
+
+Under forkserver the workers are the fork server's children, not ours, and a sentinel
+carries the exit status: once the pool has read it, the sentinel need not stay readable
+(measured on CPython 3.11), so it cannot tell us a worker is gone. There a pidfd does
+(Linux, Python 3.9+). Everywhere, a worker whose exit status the pool already holds is
+gone too; the final report, run at exit after multiprocessing's own clean-up, catches
+whatever is left.
 """
 
 import contextlib
 import os
 import threading
+import time
 from multiprocessing.connection import wait
 
 from .channel import emit
 
 # How often the watcher looks for workers the pool started since its last look.
 _SCAN_SECONDS = 0.02
+# After the pool's own waitpid, Popen sets returncode within microseconds: look for up to
+# 2 ms (this thread only; the pool's threads and the workers are not slowed).
+_REAP_SPINS = 20
 
 _current = None
 
@@ -32,6 +41,7 @@ class WorkerWatch:
         self._seen = {}
         self._exited = set()
         self._lock = threading.Lock()
+        self._pidfds = {}
         for process in list(workers):
             self._seen[process.pid] = process
 
@@ -44,13 +54,27 @@ class WorkerWatch:
     def _run(self):
         while True:
             self._scan()
-            live = self._live()
-            try:
-                ready = wait(list(live), timeout=_SCAN_SECONDS)
-            except (OSError, ValueError):
-                ready = []
-            for sentinel in ready:
-                self._record_exit(live[sentinel])
+            self._check(timeout=_SCAN_SECONDS)
+
+    def _check(self, timeout):
+        """Record every worker that has exited, waiting up to ``timeout`` for one to."""
+        pending = [p for pid, p in list(self._seen.items()) if pid not in self._exited]
+        handles = {}
+        for process in pending:
+            handle = self._handle(process)
+            if handle is not None:
+                handles[handle] = process
+        ready = []
+        if handles:
+            with contextlib.suppress(OSError, ValueError):
+                ready = wait(list(handles), timeout=timeout)
+        elif timeout:
+            time.sleep(timeout)
+        for handle in ready:
+            self._record_exit(handles[handle])
+        for process in pending:
+            if getattr(process._popen, "returncode", None) is not None:
+                self._record_exit(process)
 
     def _scan(self):
         for process in list(self._workers):
@@ -58,42 +82,57 @@ class WorkerWatch:
                 self._seen[process.pid] = process
                 emit("worker.spawned", worker=process.pid)
 
-    def _live(self):
-        live = {}
-        for pid, process in list(self._seen.items()):
-            if pid not in self._exited:
-                with contextlib.suppress(ValueError):  # the process object was closed
-                    live[process.sentinel] = process
-        return live
+    def _handle(self, process):
+        """What to wait on for this worker's exit: its sentinel, a pidfd, or nothing."""
+        if self._peek:
+            with contextlib.suppress(ValueError):  # the process object was closed
+                return process.sentinel
+            return None
+        if process.pid not in self._pidfds and hasattr(os, "pidfd_open"):
+            try:
+                self._pidfds[process.pid] = os.pidfd_open(process.pid)
+            except OSError:
+                self._pidfds[process.pid] = None
+        return self._pidfds.get(process.pid)
 
     def _record_exit(self, process):
+        seen_ns = time.monotonic_ns()
+        code = self._exit_code(process)
+        # Claim and send under one lock: the interpreter may freeze this daemon thread
+        # once the exit handlers are done, so a claimed exit must never wait to be sent.
         with self._lock:
             if process.pid in self._exited:
                 return
             self._exited.add(process.pid)
-        emit("worker.exited", worker=process.pid, exit_code=self._exit_code(process))
+            emit("worker.exited", worker=process.pid, exit_code=code, ns=seen_ns)
+        pidfd = self._pidfds.pop(process.pid, None)
+        if pidfd is not None:
+            os.close(pidfd)
 
     def _exit_code(self, process):
         code = getattr(process._popen, "returncode", None)
         if code is None and self._peek:
             try:
                 info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-            except ChildProcessError:  # the pool reaped it first: its Popen has the code
-                return getattr(process._popen, "returncode", None)
+            except ChildProcessError:
+                return self._reaped_code(process)
             if info is not None:
                 code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
         return code
 
+    def _reaped_code(self, process):
+        """The pool reaped the worker first; its Popen records the code a moment later."""
+        for _ in range(_REAP_SPINS):
+            code = getattr(process._popen, "returncode", None)
+            if code is not None:
+                return code
+            time.sleep(0.0001)
+        return None
+
     def final_report(self):
         """Send what is still unsent; runs at exit, after the pool's own clean-up."""
         self._scan()
-        live = self._live()
-        try:
-            ready = wait(list(live), timeout=0)
-        except (OSError, ValueError):
-            ready = []
-        for sentinel in ready:
-            self._record_exit(live[sentinel])
+        self._check(timeout=0)
         for pid, process in list(self._seen.items()):
             try:
                 code = process.exitcode
