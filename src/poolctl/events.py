@@ -48,6 +48,8 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
         if raw["kind"] == "output":
             _add_output(raw, t, output, pending)
             continue
+        if raw["kind"] in ("worker.exited", "worker.reaped"):
+            raw["signal"] = signal_name(raw.get("exit_code"))
         events.append({"t": t, **raw})
     output.extend(pending.values())
     output.extend(_raw_lines(obs))

@@ -24,23 +24,26 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
     hung = False
     leftovers: list[dict[str, Any]] = []
     first_shutdown = None
+    pool: dict[str, Any] = {"start_method": None, "size": None, "created": None}
 
-    def worker(pid: int, t: float) -> dict[str, Any]:
-        return workers.setdefault(pid, _new_worker(pid, t))
+    def worker(pid: int) -> dict[str, Any]:
+        return workers.setdefault(pid, _new_worker(pid))
 
     for e in events:
         kind, t = e["kind"], e["t"]
         if kind == "main.started":
             main["pid"] = e["pid"]
         elif kind == "pool.created":
+            pool.update(start_method=e.get("start_method"), created=t)
+            pool["size"] = len(e.get("workers", []))
             for pid in e.get("workers", []):
-                worker(pid, t)
+                worker(pid)["spawned"] = t
         elif kind == "worker.spawned":
-            worker(e["worker"], t)
+            worker(e["worker"])["spawned"] = t
         elif kind == "worker.started":
-            worker(e["worker"], t)["ready"] = t
+            worker(e["worker"])["ready"] = t
         elif kind in ("worker.exited", "worker.reaped"):
-            w = worker(e["worker"], t)
+            w = worker(e["worker"])
             if kind == "worker.exited":
                 w["exited"] = t
             if e.get("exit_code") is not None:
@@ -50,7 +53,7 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "task.started":
             task = tasks.setdefault(e["task"], _new_task(e["task"], None))
             task.update(started=t, worker=e["worker"])
-            worker(e["worker"], t)["tasks"].append(e["task"])
+            worker(e["worker"])["tasks"].append(e["task"])
         elif kind in ("task.finished", "task.failed"):
             task = tasks.setdefault(e["task"], _new_task(e["task"], None))
             task["ended"] = t
@@ -84,11 +87,12 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
     if first_shutdown is not None and exits:
         shutdown = round(max(exits) - first_shutdown, 6)
     return {
+        "pool": pool,
         "tasks": counts,
         "task_runs": [tasks[i] for i in sorted(tasks)],
         "error": error,
         "main": main,
-        "workers": sorted(workers.values(), key=lambda w: (w["spawned"], w["pid"])),
+        "workers": sorted(workers.values(), key=_spawn_order),
         "hung": hung,
         "leftovers": leftovers,
         "wall_seconds": main.get("exited"),
@@ -96,10 +100,15 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _new_worker(pid: int, t: float) -> dict[str, Any]:
+def _spawn_order(w: dict[str, Any]) -> tuple[float, int]:
+    first = w["spawned"] if w["spawned"] is not None else (w["ready"] or float("inf"))
+    return (first, w["pid"])
+
+
+def _new_worker(pid: int) -> dict[str, Any]:
     return {
         "pid": pid,
-        "spawned": t,
+        "spawned": None,
         "ready": None,
         "exited": None,
         "exit_code": None,

@@ -1,0 +1,248 @@
+"""The terminal view of one run: header, timeline, events, output, outcome, verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from . import lanes
+from .console import make_console
+
+# Above this many events, task and worker-ready events are counted instead of listed.
+MAX_EVENTS = 40
+MAX_OUTPUT = 30
+QUIET_KINDS = {"worker.reaped"}
+BULK_KINDS = {"task.submitted", "task.started", "task.finished", "task.failed", "worker.started"}
+
+
+def show(document: dict[str, Any], *, no_color: bool = False) -> None:
+    """Print the run document to the terminal (plain when not a terminal)."""
+    console = make_console(no_color=no_color)
+    console.print(render(document, console))
+
+
+def render(document: dict[str, Any], console: Console) -> Group:
+    """The whole view as one renderable."""
+    width = console.width
+    return Group(
+        header(document),
+        Text(""),
+        _title("Timeline", f"0 → {_end(document):.3f} s"),
+        *lanes.render(document, width),
+        Text(lanes.LEGEND, "dim"),
+        Text(""),
+        _title("Events"),
+        events_table(document),
+        Text(""),
+        _title("Output", "as each process printed it"),
+        output_table(document),
+        Text(""),
+        _title("Outcome"),
+        outcome_table(document),
+        Text(""),
+        verdict(document),
+    )
+
+
+def _end(document: dict[str, Any]) -> float:
+    return max([e["t"] for e in document["events"]] + [0.0])
+
+
+def _title(title: str, note: str = "") -> Text:
+    text = Text(title, "bold underline")
+    if note:
+        text.append(f"  {note}", "dim")
+    return text
+
+
+def header(document: dict[str, Any]) -> Text:
+    """Scenario, interpreter, start method, workers, tasks."""
+    scenario, params, python = document["scenario"], document["params"], document["python"]
+    pool = document["outcome"]["pool"]
+    text = Text()
+    text.append(scenario["name"], "bold")
+    text.append(f"  {scenario['summary']}\n")
+    size = f"{pool['size']} workers" if pool["size"] is not None else "no pool"
+    if params["workers"] is None:
+        size += " (pool default)"
+    steps = " → ".join(s["step"] + "()" for s in scenario["steps"])
+    text.append(
+        f"{python['implementation']} {python['version']} ({python['executable']})"
+        f" · {params['start_method']} · {size}"
+        f" · {params['tasks']} task{'s' if params['tasks'] != 1 else ''}"
+        f" × {params['duration']:g} s · {steps}",  # noqa: RUF001 (a multiplication sign)
+        "dim",
+    )
+    return text
+
+
+def _process(event: dict[str, Any], main_pid: int | None) -> str:
+    if event["role"] == "observer":
+        return "poolctl"
+    pid = event.get("worker", event["pid"])
+    return f"main {pid}" if pid == main_pid and "worker" not in event else f"worker {pid}"
+
+
+def _detail(e: dict[str, Any]) -> str:
+    kind = e["kind"]
+    if kind.startswith("task."):
+        return f"task {e['task']}" + (f": {e['type']}: {e['message']}" if "type" in e else "")
+    if kind == "pool.created":
+        return f"{len(e['workers'])} workers: {', '.join(map(str, e['workers']))}"
+    if kind == "pool.creating":
+        return f"Pool({e['processes'] or ''}) with {e['start_method']}"
+    if kind in ("worker.exited", "main.exited"):
+        code = e.get("exit_code")
+        if e.get("signal"):
+            text = f"killed by {e['signal']}"
+        elif code is None:
+            text = "exit code read at exit (see Outcome)"
+        else:
+            text = f"exit {code}"
+        return text + (" by poolctl at the timeout" if e.get("killed_by_poolctl") else "")
+    if kind == "main.exiting":
+        return "exit-time clean-up done (atexit)"
+    if kind == "error.raised":
+        return f"{e['type']}: {e['message']} (in {e['step']}())"
+    if kind == "run.timeout":
+        return "--timeout reached: the run is hung; every process is killed"
+    if kind == "cleanup.killed":
+        return "still alive after the grace period: " + ", ".join(
+            f"{p['pid']} {p['command'][:40]}" for p in e["processes"]
+        )
+    if kind == "main.started":
+        return f"Python {e.get('python', '')}"
+    return ""
+
+
+def events_table(document: dict[str, Any]) -> Table:
+    """The events in time order; bulk task events are counted when there are many."""
+    main_pid = document["outcome"]["main"]["pid"]
+    events = [e for e in document["events"] if e["kind"] not in QUIET_KINDS]
+    hidden = 0
+    if len(events) > MAX_EVENTS:
+        shown = [e for e in events if e["kind"] not in BULK_KINDS]
+        hidden = len(events) - len(shown)
+        events = shown
+    table = Table.grid(padding=(0, 2))
+    table.add_column(justify="right", style="dim")
+    table.add_column()
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for e in events:
+        style = "red" if e["kind"] in ("error.raised", "run.timeout", "cleanup.killed") else ""
+        table.add_row(
+            f"{e['t']:.4f}", _process(e, main_pid), Text(e["kind"], style), Text(_detail(e))
+        )
+    if hidden:
+        table.add_row(
+            "",
+            "",
+            Text(f"… {hidden} task and worker-ready events", "dim"),
+            Text("(all of them are in --json)", "dim"),
+        )
+    return table
+
+
+def output_table(document: dict[str, Any]) -> Table | Text:
+    """The program's output lines, attributed to the process that printed them."""
+    lines = document["output"]
+    if not lines:
+        return Text("(nothing printed)", "dim")
+    main_pid = document["outcome"]["main"]["pid"]
+    table = Table.grid(padding=(0, 2))
+    table.add_column(justify="right", style="dim")
+    table.add_column()
+    table.add_column(overflow="fold")
+    shown = lines if len(lines) <= MAX_OUTPUT else lines[: MAX_OUTPUT - 5] + lines[-5:]
+    for n, line in enumerate(shown):
+        if len(lines) > MAX_OUTPUT and n == MAX_OUTPUT - 5:
+            table.add_row("", "", Text(f"… {len(lines) - MAX_OUTPUT} more lines", "dim"))
+        pid = line["pid"]
+        who = "?" if pid is None else ("main" if pid == main_pid else "worker") + f" {pid}"
+        style = "red" if line["stream"] == "stderr" else ""
+        table.add_row(f"{line['t']:.4f}", who, Text(line["text"], style))
+    return table
+
+
+def outcome_table(document: dict[str, Any]) -> Table:
+    """Tasks, error, workers, main process, times."""
+    outcome = document["outcome"]
+    tasks = outcome["tasks"]
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row(
+        "tasks",
+        f"{tasks['submitted']} submitted: {tasks['completed']} completed,"
+        f" {tasks['interrupted']} interrupted, {tasks['never_started']} never started,"
+        f" {tasks['failed']} failed",
+    )
+    error = outcome["error"]
+    table.add_row(
+        "error",
+        Text(f"{error['type']}: {error['message']} (in {error['step']}())", "red")
+        if error
+        else Text("none"),
+    )
+    table.add_row("workers", _workers_line(outcome["workers"]))
+    main = outcome["main"]
+    ending = lanes._ending(main["exit_code"], main["signal"], outcome["hung"])
+    table.add_row("main", Text(f"pid {main['pid']}: ").append_text(ending))
+    if outcome["hung"]:
+        table.add_row("hung", Text("yes: stopped at --timeout, every process killed", "red"))
+    if outcome["leftovers"]:
+        pids = ", ".join(str(p["pid"]) for p in outcome["leftovers"])
+        table.add_row("left over", Text(f"killed after the main process exited: {pids}", "red"))
+    wall = outcome["wall_seconds"]
+    times = f"{wall:.3f} s from launch to the main process's exit" if wall is not None else "?"
+    if outcome["shutdown_seconds"] is not None:
+        times += f"; shutdown {outcome['shutdown_seconds']:.3f} s"
+    table.add_row("time", times)
+    return table
+
+
+def _workers_line(workers: list[dict[str, Any]]) -> Text:
+    text = Text()
+    for n, w in enumerate(workers):
+        if n:
+            text.append(" · ")
+        text.append(f"{w['pid']} ")
+        text.append_text(lanes._ending(w["exit_code"], w["signal"], w["killed_by_poolctl"]))
+    return text or Text("none", "dim")
+
+
+def verdict(document: dict[str, Any]) -> Group:
+    """Expectation vs reality: each checked claim, then the races (observed, not checked)."""
+    rows: list[Any] = []
+    title = Text("Expectation vs reality  ", "bold underline")
+    if document["matches"]:
+        title.append("✓ matches", "bold green")
+    else:
+        title.append("✗ differs", "bold red")
+    rows.append(title)
+    table = Table.grid(padding=(0, 1))
+    table.add_column()
+    table.add_column(overflow="fold")
+    for check in document["checks"]:
+        mark = Text("✓", "green") if check["ok"] else Text("✗", "bold red")
+        line = Text(check["claim"])
+        if not check["ok"]:
+            line.append(f"  expected {check['expected']!r}, observed {check['observed']!r}", "red")
+        table.add_row(mark, line)
+    rows.append(table)
+    if document["races"]:
+        rows.append(Text("Races (timing-dependent: observed, not checked)", "bold"))
+        races = Table.grid(padding=(0, 1))
+        races.add_column()
+        races.add_column(overflow="fold")
+        for race in document["races"]:
+            seen = "printed" if race["printed"] else "not printed"
+            line = Text(f"'{race['output']}' {seen} this time", "yellow")
+            line.append(f": {race['why']}", "dim")
+            races.add_row(Text("~", "yellow"), line)
+        rows.append(races)
+    return Group(*rows)
