@@ -13,8 +13,10 @@ import contextlib
 import json
 import os
 import selectors
+import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,18 +153,33 @@ def observe(program: dict[str, object], python: str, timeout: float) -> Observat
             _settle(run)
         finally:
             # Reached normally, and also on Ctrl-C or SIGTERM: nothing of the run survives.
-            process_group.kill(proc.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-            _reap_all(proc.pid)
-            os.close(holder)
-            _drain(run)
-            run.close()
-            os.close(reader)
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+            with _signals_deferred():
+                process_group.kill(proc.pid)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+                _reap_all(proc.pid)
+                os.close(holder)
+                _drain(run)
+                run.close()
+                os.close(reader)
+                for stream in (proc.stdout, proc.stderr):
+                    if stream is not None:
+                        stream.close()
     return obs
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while cleaning up; they are delivered right after.
+
+    A second Ctrl-C must not interrupt the clean-up that the first one started.
+    """
+    deferred = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _watch(run: _Run, deadline_ns: int) -> None:
