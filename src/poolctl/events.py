@@ -50,7 +50,8 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
             continue
         if raw["kind"] in ("worker.exited", "worker.reaped"):
             raw["signal"] = signal_name(raw.get("exit_code"))
-        events.append({"t": t, **raw})
+        head = {"t": t, "pid": raw.pop("pid"), "role": raw.pop("role"), "kind": raw.pop("kind")}
+        events.append({**head, **raw})
     output.extend(pending.values())
     output.extend(_raw_lines(obs))
     events.extend(_observer_events(obs))

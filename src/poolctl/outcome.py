@@ -24,7 +24,7 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
     hung = False
     leftovers: list[dict[str, Any]] = []
     first_shutdown = None
-    pool: dict[str, Any] = {"start_method": None, "size": None, "created": None}
+    pool: dict[str, Any] = {"start_method": None, "size": None, "creating": None, "created": None}
 
     def worker(pid: int) -> dict[str, Any]:
         return workers.setdefault(pid, _new_worker(pid))
@@ -33,11 +33,14 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
         kind, t = e["kind"], e["t"]
         if kind == "main.started":
             main["pid"] = e["pid"]
+        elif kind == "pool.creating":
+            pool["creating"] = t
         elif kind == "pool.created":
             pool.update(start_method=e.get("start_method"), created=t)
             pool["size"] = len(e.get("workers", []))
             for pid in e.get("workers", []):
-                worker(pid)["spawned"] = t
+                # The first workers are started inside the Pool() call.
+                worker(pid)["spawned"] = pool["creating"] if pool["creating"] is not None else t
         elif kind == "worker.spawned":
             worker(e["worker"])["spawned"] = t
         elif kind == "worker.started":
