@@ -6,6 +6,7 @@ Heavy modules (the observer, rich) are imported inside the commands that need th
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Annotated
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .errors import Interrupted, PoolctlError
+from .errors import Interrupted, PoolctlError, UsageError
 
 app = typer.Typer(
     name="poolctl",
@@ -23,12 +24,27 @@ app = typer.Typer(
         "  poolctl list\n\n"
         "  poolctl run close-join\n\n"
         "  poolctl run terminate-join --workers 4 --tasks 6 --duration 0.5\n\n"
-        "  poolctl run join-without-close --json | jq .outcome"
+        "  poolctl run join-without-close --json | jq .outcome\n\n"
+        "  poolctl compare all --start-method all --repeat 10"
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+EXIT_CODES = (
+    "Exit status: 0 observed and as expected, 1 observed but reality differs from the"
+    " expectation, 2 bad input, 3 a run could not be observed, 130/143 interrupted."
+)
+
+# Options shared by 'run' and 'compare'.
+Workers = Annotated[int | None, typer.Option(help="Pool size [default: the pool's own default].")]
+Tasks = Annotated[int | None, typer.Option(help="Tasks to issue [default: the scenario's, 1].")]
+Duration = Annotated[
+    float | None, typer.Option(help="Seconds each task sleeps [default: the scenario's, 1.0].")
+]
+Timeout = Annotated[float, typer.Option(help="Seconds before a run is stopped and reported hung.")]
+NoColor = Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")]
 
 
 def _show_version(value: bool) -> None:
@@ -42,10 +58,7 @@ def root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version",
-            callback=_show_version,
-            is_eager=True,
-            help="Show poolctl's version and exit.",
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
         ),
     ] = False,
 ) -> None:
@@ -73,33 +86,27 @@ def list_scenarios() -> None:
         "  poolctl run terminate-join --workers 4 --tasks 6 --duration 0.5\n\n"
         "  poolctl run join-without-close --start-method spawn\n\n"
         "  poolctl run close-without-join --json | jq .outcome.tasks\n\n"
-        "  poolctl run close-join --python python3.8\n\n"
-        "Exit status: 0 observed and as expected, 1 observed but reality differs from the"
-        " scenario's expectation, 2 bad input, 3 the run could not be observed."
+        "  poolctl run close-join --python python3.8\n\n" + EXIT_CODES
     ),
 )
 def run(
-    scenario: Annotated[str, typer.Argument(help="A bundled scenario (see 'poolctl list').")],
-    workers: Annotated[
-        int | None, typer.Option(help="Pool size [default: the pool's own default].")
-    ] = None,
-    tasks: Annotated[int | None, typer.Option(help="Tasks to issue [default: 1].")] = None,
-    duration: Annotated[
-        float | None, typer.Option(help="Seconds each task sleeps [default: 1.0].")
-    ] = None,
+    scenario: Annotated[
+        str, typer.Argument(help="A bundled scenario (see 'poolctl list') or a .toml file.")
+    ],
+    workers: Workers = None,
+    tasks: Tasks = None,
+    duration: Duration = None,
     start_method: Annotated[
         str | None,
         typer.Option(help="fork, spawn or forkserver [default: the interpreter's default]."),
     ] = None,
     python: Annotated[
         str | None,
-        typer.Option(help="Interpreter to run the pool under, path or name (3.8+)."),
+        typer.Option(help="Interpreter to run the pool under, a path or a name (3.8+)."),
     ] = None,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds before the run is stopped and reported hung.")
-    ] = 60.0,
+    timeout: Timeout = 60.0,
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")] = False,
+    no_color: NoColor = False,
 ) -> None:
     """Run a scenario on a real pool and show its timeline and outcome."""
     from . import document, interpreter, pipeline
@@ -126,6 +133,98 @@ def run(
 
         show(doc, no_color=no_color)
     raise typer.Exit(document.exit_code(doc))
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  poolctl compare all\n\n"
+        "  poolctl compare close-join terminate-join --start-method all\n\n"
+        "  poolctl compare all --python python3.8 --python python3.13\n\n"
+        "  poolctl compare all --repeat 20\n\n"
+        "  poolctl compare all --json | jq '.runs[] | select(.matches|not)'\n\n"
+        '  poolctl compare all --jsonl | while read -r run; do echo "$run" | jq .outcome.tasks;'
+        " done\n\n" + EXIT_CODES
+    ),
+)
+def compare(
+    scenarios: Annotated[
+        list[str], typer.Argument(help="Scenarios to compare (names or .toml files), or 'all'.")
+    ],
+    workers: Workers = None,
+    tasks: Tasks = None,
+    duration: Duration = None,
+    start_method: Annotated[
+        str | None,
+        typer.Option(help="'all', or a comma-separated list such as fork,spawn."),
+    ] = None,
+    python: Annotated[
+        list[str] | None,
+        typer.Option(help="An interpreter to compare under (repeat for several)."),
+    ] = None,
+    repeat: Annotated[
+        int, typer.Option(help="Runs per row: outcome counts show races as races.")
+    ] = 1,
+    jobs: Annotated[int | None, typer.Option(help="Runs at once [default: one per CPU].")] = None,
+    timeout: Timeout = 60.0,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print one compare document as JSON.")
+    ] = False,
+    jsonl: Annotated[
+        bool, typer.Option("--jsonl", help="Print each run document as a JSON line, as it ends.")
+    ] = False,
+    no_color: NoColor = False,
+) -> None:
+    """Run scenarios side by side, across start methods and interpreters, and tabulate."""
+    from . import compare as matrix
+    from . import summary
+    from .render.compare_view import progress
+
+    if json and jsonl:
+        raise UsageError("--json and --jsonl cannot be used together")
+    cells = matrix.plan(
+        scenarios,
+        python or [],
+        start_method,
+        repeat,
+        workers=workers,
+        tasks=tasks,
+        duration=duration,
+        timeout=timeout,
+    )
+    jobs = matrix.check_jobs(jobs) if jobs is not None else matrix.default_jobs()
+    results = []
+    with progress(len(cells), enabled=not (json or jsonl), no_color=no_color) as tracker:
+        for result in matrix.run_all(cells, jobs, on_start=lambda c: tracker.started(c.label)):
+            tracker.finished(result.cell.label, result.document is not None)
+            results.append(result)
+            if jsonl and result.document is not None:
+                from .render.json_doc import write_line
+
+                write_line(result.document, sys.stdout)
+            elif jsonl:
+                typer.echo(f"poolctl: not observed: {result.cell.label}: {result.error}", err=True)
+    params = {
+        "scenarios": scenarios,
+        "start_method": start_method,
+        "pythons": sorted({c.interpreter.executable for c in cells}),
+        "workers": workers,
+        "tasks": tasks,
+        "duration": duration,
+        "timeout": timeout,
+        "repeat": repeat,
+        "jobs": jobs,
+    }
+    doc = summary.build_compare(results, params)
+    if json:
+        from .render.json_doc import write
+
+        write(doc, sys.stdout)
+    elif not jsonl:
+        from .render.compare_view import show
+
+        show(doc, no_color=no_color)
+    raise typer.Exit(summary.exit_code(doc))
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:
@@ -156,4 +255,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("poolctl: aborted", err=True)
         return 130
+    except Exception as exc:
+        # A bug in poolctl itself: still one line, the traceback on request.
+        if os.environ.get("POOLCTL_DEBUG"):
+            raise
+        typer.echo(
+            f"poolctl: internal error: {type(exc).__name__}: {exc}"
+            " (POOLCTL_DEBUG=1 shows the traceback; please report it)",
+            err=True,
+        )
+        return 3
     return status if isinstance(status, int) else 0

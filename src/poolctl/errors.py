@@ -22,6 +22,10 @@ class ObserveError(PoolctlError):
     exit_code = 3
 
 
+class Cancelled(Exception):  # noqa: N818 (a request to stop, not an error)
+    """A run was stopped before it ended because its caller gave up (e.g. on Ctrl-C)."""
+
+
 class Interrupted(BaseException):
     """poolctl was interrupted by a signal; ``exit_code`` is 128 + the signal number."""
 

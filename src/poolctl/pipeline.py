@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -60,7 +61,12 @@ def plan(
     )
 
 
-def run(scenario: Scenario, params: RunParams, interpreter: Interpreter) -> dict[str, Any]:
+def run(
+    scenario: Scenario,
+    params: RunParams,
+    interpreter: Interpreter,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any]:
     """Run ``scenario`` on a real pool and return its ``poolctl.run/1`` document."""
     program = {
         "start_method": params.start_method,
@@ -70,7 +76,7 @@ def run(scenario: Scenario, params: RunParams, interpreter: Interpreter) -> dict
         "raises": False,
         "steps": [step.as_dict() for step in scenario.steps],
     }
-    obs = observe(program, interpreter.executable, params.timeout)
+    obs = observe(program, interpreter.executable, params.timeout, cancel)
     events, output = events_mod.parse(obs)
     _require_observed(events, output)
     outcome = derive(events)

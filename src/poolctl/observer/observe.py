@@ -15,12 +15,13 @@ import os
 import selectors
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ObserveError
+from ..errors import Cancelled, ObserveError
 from . import process_group
 from .workspace import private_fifo
 
@@ -38,6 +39,8 @@ GRACE_SECONDS = 1.0
 DRAIN_SECONDS = 0.5
 # Without a pidfd, how often to look whether the main process has exited.
 POLL_SECONDS = 0.005
+# How soon a cancelled run notices.
+CANCEL_SECONDS = 0.05
 
 
 @dataclass
@@ -119,11 +122,17 @@ class _Run:
             os.close(self.pidfd)
 
 
-def observe(program: dict[str, object], python: str, timeout: float) -> Observation:
+def observe(
+    program: dict[str, object],
+    python: str,
+    timeout: float,
+    cancel: threading.Event | None = None,
+) -> Observation:
     """Run ``program`` in a subject interpreter ``python`` and return what it reported.
 
-    Raises ``ObserveError`` when the interpreter cannot be started. Whatever happens,
-    including ``KeyboardInterrupt``, every process of the run is gone when this returns.
+    Raises ``ObserveError`` when the interpreter cannot be started, and ``Cancelled`` soon
+    after ``cancel`` is set (runs in worker threads cannot receive signals themselves).
+    Whatever happens, every process of the run is gone when this returns or raises.
     """
     process_group.become_subreaper()
     with private_fifo() as fifo:
@@ -149,7 +158,7 @@ def observe(program: dict[str, object], python: str, timeout: float) -> Observat
         obs = Observation(t0_ns=t0, pid=proc.pid)
         run = _Run(proc, reader, obs)
         try:
-            _watch(run, t0 + int(timeout * 1e9))
+            _watch(run, t0 + int(timeout * 1e9), cancel)
             _settle(run)
         finally:
             # Reached normally, and also on Ctrl-C or SIGTERM: nothing of the run survives.
@@ -182,10 +191,12 @@ def _signals_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _watch(run: _Run, deadline_ns: int) -> None:
+def _watch(run: _Run, deadline_ns: int, cancel: threading.Event | None) -> None:
     """Pump until the main process exits or the deadline passes (then: hung)."""
-    step = POLL_SECONDS if run.pidfd is None else 1.0
+    step = POLL_SECONDS if run.pidfd is None else (CANCEL_SECONDS if cancel else 1.0)
     while run.obs.exit_ns is None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled
         remaining = (deadline_ns - time.monotonic_ns()) / 1e9
         if remaining <= 0:
             run.obs.hung = True

@@ -11,3 +11,10 @@ def write(document: dict[str, Any], stream: TextIO) -> None:
     json.dump(document, stream, indent=2)
     stream.write("\n")
     stream.flush()
+
+
+def write_line(document: dict[str, Any], stream: TextIO) -> None:
+    """Write ``document`` as one line of JSON (JSON Lines), flushed at once."""
+    stream.write(json.dumps(document, separators=(",", ":")))
+    stream.write("\n")
+    stream.flush()

@@ -73,7 +73,7 @@ def header(document: dict[str, Any]) -> Text:
         f"{python['implementation']} {python['version']} ({python['executable']})"
         f" · {params['start_method']} · {size}"
         f" · {params['tasks']} task{'s' if params['tasks'] != 1 else ''}"
-        f" × {params['duration']:g} s · {steps}",  # noqa: RUF001 (a multiplication sign)
+        f" × {params['duration']:g} s · {steps}",
         "dim",
     )
     return text

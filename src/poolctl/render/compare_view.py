@@ -1,0 +1,187 @@
+"""The terminal view of a comparison: one row per (scenario, start method, interpreter).
+
+Drawn from the compare document's summary rows. A quantity that varied between repeats is
+shown as its distribution, each value with its number of runs (``0/1/0 (13), 0/0/1 (7)``);
+a deterministic row shows single values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from .console import make_console
+
+
+def show(document: dict[str, Any], *, no_color: bool = False) -> None:
+    """Print the comparison table (plain when stdout is not a terminal)."""
+    console = make_console(no_color=no_color)
+    console.print(render(document, console.width))
+
+
+# Below this width the shutdown time is left out of the table (it stays in --json).
+WIDE = 100
+
+
+def render(document: dict[str, Any], width: int = 80) -> Group:
+    """The title, the table, and any runs that could not be observed."""
+    summary = document["summary"]
+    title = Text("Comparison  ", "bold underline")
+    title.append(
+        f"{summary['runs']} runs · {summary['matched']} match · {summary['mismatched']} differ"
+        f" · {summary['hung']} hung",
+        "dim",
+    )
+    if summary["unobserved"]:
+        title.append(f" · {summary['unobserved']} not observed", "bold red")
+    parts: list[Any] = [title, table(summary["rows"], wide=width >= WIDE)]
+    for error in document["errors"]:
+        parts.append(
+            Text(
+                f"not observed: {error['scenario']} ({error['start_method']}): {error['message']}",
+                "red",
+            )
+        )
+    return Group(*parts)
+
+
+def _dist(counts: dict[str, int]) -> str:
+    if len(counts) == 1:
+        return next(iter(counts))
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{value} ({n})" for value, n in ordered)
+
+
+def table(rows: list[dict[str, Any]], *, wide: bool = True) -> Table:
+    """One row per (scenario, start method, interpreter)."""
+    grid = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    grid.add_column("scenario", no_wrap=True)
+    grid.add_column("tasks\ndone/int/\nnever", no_wrap=True)
+    grid.add_column("workers", no_wrap=True)
+    grid.add_column("main\nexit", justify="right", no_wrap=True)
+    if wide:
+        grid.add_column("shutdown", justify="right", no_wrap=True)
+    grid.add_column("error", ratio=1, overflow="fold")
+    grid.add_column("vs docs", ratio=1, overflow="fold")
+    for row in rows:
+        seen = row["observed"]
+        observed = row["observed_runs"] > 0
+        cells: list[Any] = [
+            _scenario_cell(row),
+            Text(_dist(seen["tasks"]).replace(", ", "\n") if observed else "–"),
+            Text(
+                _dist(seen["workers"]).replace(", ", "\n").replace(" + ", "\n+ ")
+                if observed
+                else "–"
+            ),
+            _dist(seen["main_exit_code"]).replace(", ", "\n") if observed else "–",
+        ]
+        if wide:
+            cells.append(_shutdown_cell(row))
+        cells += [_error_cell(row), _verdict_cell(row)]
+        grid.add_row(*cells)
+    return grid
+
+
+def _scenario_cell(row: dict[str, Any]) -> Text:
+    text = Text(row["scenario"], "bold")
+    text.append(f"\n{row['start_method']} · {row['python']}", "dim")
+    return text
+
+
+def _error_cell(row: dict[str, Any]) -> Text:
+    if not row["observed_runs"]:
+        return Text("–")
+    errors = row["observed"]["error"]
+    shown = _dist({("–" if k == "none" else k): v for k, v in errors.items()})
+    return Text(shown, "red" if "none" not in errors or len(errors) > 1 else "")
+
+
+def _shutdown_cell(row: dict[str, Any]) -> str:
+    times = row["shutdown_seconds"]
+    if times is None:
+        return "–"
+    if row["runs"] == 1:
+        return f"{times['median']:.2f} s"
+    return f"{times['median']:.2f} s\n{times['min']:.2f}–{times['max']:.2f}"
+
+
+def _verdict_cell(row: dict[str, Any]) -> Text:
+    text = Text()
+    observed = row["observed_runs"]
+    if observed:
+        ok = row["matched"] == observed
+        mark = "✓" if ok else "✗"
+        count = f" {row['matched']}/{observed}" if row["runs"] > 1 or not ok else ""
+        text.append(mark + count, "bold green" if ok else "bold red")
+    for claim, n in row["failed_checks"].items():
+        text.append(f"\n✗ {claim}" + (f" ({n}/{observed})" if observed > 1 else ""), "red")
+    if row["hung"]:
+        text.append(f"\nhung {row['hung']}/{observed}", "red")
+    for output, counts in row["races"].items():
+        text.append(f"\n~ {output} {counts['printed']}/{counts['runs']}", "yellow")
+    if row["deterministic"] and row["runs"] > 1:
+        text.append(f"\nsame in all {row['runs']} runs", "dim")
+    for message in row["unobserved"]:
+        text.append(f"\nnot observed: {message}", "bold red")
+    return text
+
+
+@contextmanager
+def progress(total: int, *, enabled: bool, no_color: bool = False) -> Iterator[Any]:
+    """A live progress display on a terminal; a no-op tracker anywhere else.
+
+    Yields an object with ``started(label)`` and ``finished(label, ok)``.
+    """
+    console = make_console(no_color=no_color, stderr=False)
+    if not enabled or not console.is_terminal:
+        yield _Silent()
+        return
+    bar = Progress(
+        TextColumn("[bold]compare"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[running]}", style="dim"),
+        console=console,
+        transient=True,
+    )
+    tracker = _Tracker(bar, bar.add_task("runs", total=total, running=""))
+    with bar:
+        yield tracker
+
+
+class _Silent:
+    def started(self, label: str) -> None:
+        pass
+
+    def finished(self, label: str, ok: bool) -> None:
+        pass
+
+
+class _Tracker:
+    """Shows which runs are in progress and how many are done."""
+
+    def __init__(self, bar: Progress, task: Any) -> None:
+        self.bar, self.task = bar, task
+        self.running: list[str] = []
+
+    def _update(self, advance: int = 0) -> None:
+        shown = ", ".join(self.running[:3]) + (" …" if len(self.running) > 3 else "")
+        self.bar.update(self.task, advance=advance, running=f"running: {shown}" if shown else "")
+
+    def started(self, label: str) -> None:
+        self.running.append(label)
+        self._update()
+
+    def finished(self, label: str, ok: bool) -> None:
+        if label in self.running:
+            self.running.remove(label)
+        self._update(advance=1)

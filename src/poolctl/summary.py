@@ -1,0 +1,168 @@
+"""Condense many run documents into one row per (scenario, start method, interpreter).
+
+Each observed quantity becomes a distribution (value → how many runs), so a race shows as
+a race (``completed: {"0": 13, "1": 7}``) and a deterministic row says so. Renderers
+draw the compare table from these rows and derive nothing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from typing import Any
+
+from .compare import Result
+
+COMPARE_SCHEMA = "poolctl.compare/1"
+
+
+def worker_endings(outcome: dict[str, Any]) -> str:
+    """How a run's workers ended, e.g. ``2× SIGTERM`` or ``1× SIGTERM + 1× exit 0``."""
+    endings: Counter[str] = Counter()
+    for w in outcome["workers"]:
+        if w["killed_by_poolctl"]:
+            endings["killed at timeout"] += 1
+        elif w["signal"]:
+            endings[w["signal"]] += 1
+        elif w["exit_code"] is None:
+            endings["unknown"] += 1
+        else:
+            endings[f"exit {w['exit_code']}"] += 1
+    return " + ".join(f"{n}× {ending}" for ending, n in sorted(endings.items())) or "none"
+
+
+def task_counts(outcome: dict[str, Any]) -> str:
+    """A run's tasks as ``done/interrupted/never started`` (``/failed`` when any failed)."""
+    tasks = outcome["tasks"]
+    text = f"{tasks['completed']}/{tasks['interrupted']}/{tasks['never_started']}"
+    return text + (f"/{tasks['failed']} failed" if tasks["failed"] else "")
+
+
+def _error(outcome: dict[str, Any]) -> str:
+    error = outcome["error"]
+    return f"{error['type']}: {error['message']}" if error else "none"
+
+
+def _row_key(result: Result) -> tuple[str, str, str]:
+    cell = result.cell
+    return (cell.scenario.name, cell.params.start_method, cell.interpreter.executable)
+
+
+def _new_row(result: Result) -> dict[str, Any]:
+    cell = result.cell
+    return {
+        "scenario": cell.scenario.name,
+        "start_method": cell.params.start_method,
+        "python": cell.interpreter.version,
+        "executable": cell.interpreter.executable,
+        "steps": [step.name for step in cell.scenario.steps],
+        "runs": 0,
+        "observed_runs": 0,
+        "matched": 0,
+        "hung": 0,
+        "unobserved": [],
+        "observed": {
+            key: Counter()
+            for key in (
+                "tasks",
+                "completed",
+                "interrupted",
+                "never_started",
+                "failed",
+                "error",
+                "workers",
+                "main_exit_code",
+                "hung",
+            )
+        },
+        "failed_checks": Counter(),
+        "races": {},
+        "_shutdown": [],
+    }
+
+
+def summarize(results: list[Result]) -> dict[str, Any]:
+    """The compare summary: rows in plan order and the totals."""
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for result in sorted(results, key=lambda r: r.cell.index):
+        row = rows.setdefault(_row_key(result), _new_row(result))
+        row["runs"] += 1
+        doc = result.document
+        if doc is None:
+            row["unobserved"].append(result.error)
+            continue
+        outcome = doc["outcome"]
+        row["observed_runs"] += 1
+        row["matched"] += doc["matches"]
+        row["hung"] += outcome["hung"]
+        seen = row["observed"]
+        for key in ("completed", "interrupted", "never_started", "failed"):
+            seen[key][str(outcome["tasks"][key])] += 1
+        seen["tasks"][task_counts(outcome)] += 1
+        seen["error"][_error(outcome)] += 1
+        seen["workers"][worker_endings(outcome)] += 1
+        seen["main_exit_code"][str(outcome["main"]["exit_code"])] += 1
+        seen["hung"][str(outcome["hung"]).lower()] += 1
+        for check in doc["checks"]:
+            if not check["ok"]:
+                row["failed_checks"][check["claim"]] += 1
+        for race in doc["races"]:
+            counts = row["races"].setdefault(race["output"], {"printed": 0, "runs": 0})
+            counts["printed"] += race["printed"]
+            counts["runs"] += 1
+        if outcome["shutdown_seconds"] is not None:
+            row["_shutdown"].append(outcome["shutdown_seconds"])
+    finished = [_finish(row) for row in rows.values()]
+    return {
+        "rows": finished,
+        "runs": len(results),
+        "matched": sum(r["matched"] for r in finished),
+        "mismatched": sum(r["observed_runs"] - r["matched"] for r in finished),
+        "hung": sum(r["hung"] for r in finished),
+        "unobserved": sum(len(r["unobserved"]) for r in finished),
+    }
+
+
+def _finish(row: dict[str, Any]) -> dict[str, Any]:
+    times = row.pop("_shutdown")
+    row["shutdown_seconds"] = (
+        {"median": round(statistics.median(times), 6), "min": min(times), "max": max(times)}
+        if times
+        else None
+    )
+    row["observed"] = {key: dict(counter) for key, counter in row["observed"].items()}
+    row["failed_checks"] = dict(row["failed_checks"])
+    row["deterministic"] = all(len(values) <= 1 for values in row["observed"].values())
+    return row
+
+
+def build_compare(results: list[Result], params: dict[str, Any]) -> dict[str, Any]:
+    """The ``poolctl.compare/1`` document: every run document plus the summary."""
+    from . import __version__
+
+    ordered = sorted(results, key=lambda r: r.cell.index)
+    return {
+        "schema": COMPARE_SCHEMA,
+        "poolctl": __version__,
+        "params": params,
+        "runs": [r.document for r in ordered if r.document is not None],
+        "errors": [
+            {
+                "scenario": r.cell.scenario.name,
+                "start_method": r.cell.params.start_method,
+                "python": r.cell.interpreter.executable,
+                "message": r.error,
+            }
+            for r in ordered
+            if r.document is None
+        ],
+        "summary": summarize(results),
+    }
+
+
+def exit_code(document: dict[str, Any]) -> int:
+    """3 when a run could not be observed, else 1 on any mismatch, else 0."""
+    summary = document["summary"]
+    if summary["unobserved"]:
+        return 3
+    return 1 if summary["mismatched"] else 0
