@@ -42,8 +42,7 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     events: list[dict[str, Any]] = []
     output: list[dict[str, Any]] = []
     pending: dict[tuple[int, str], dict[str, Any]] = {}
-    for line in obs.event_lines:
-        raw = _decode(line)
+    for raw in _decode_all(obs.event_lines):
         t = _seconds(raw.pop("ns"), obs.t0_ns)
         if raw["kind"] == "output":
             _add_output(raw, t, output, pending)
@@ -60,22 +59,34 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     return events, output
 
 
-def _decode(line: bytes) -> dict[str, Any]:
+def _decode_all(lines: list[bytes]) -> list[dict[str, Any]]:
+    """Decode every line at once (one C-level parse: 10,000 tasks make 50,000 events);
+    line by line only to point at the culprit when something is not an event."""
     try:
-        raw = json.loads(line)
+        raws = json.loads(b"[" + b",".join(lines) + b"]")
     except ValueError:
-        raw = None
-    valid = (
+        raws = None
+    if raws is not None and len(raws) == len(lines) and all(map(_is_event, raws)):
+        return raws
+    for line in lines:
+        try:
+            raw = json.loads(line)
+        except ValueError:
+            raw = None
+        if not _is_event(raw):
+            shown = line[:80].decode(errors="replace")
+            raise ObserveError(f"the subject sent something that is not an event: {shown!r}")
+    raise ObserveError("the subject's event channel could not be read")
+
+
+def _is_event(raw: Any) -> bool:
+    return (
         isinstance(raw, dict)
         and isinstance(raw.get("ns"), int)
         and isinstance(raw.get("pid"), int)
         and raw.get("role") in ROLES
         and isinstance(raw.get("kind"), str)
     )
-    if not valid:
-        shown = line[:80].decode(errors="replace")
-        raise ObserveError(f"the subject sent something that is not an event: {shown!r}")
-    return raw
 
 
 def _add_output(
