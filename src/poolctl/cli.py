@@ -237,14 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _raise_interrupted)
     signal.signal(signal.SIGTERM, _raise_interrupted)
     command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else list(argv)
     try:
-        status = command.main(args=argv, prog_name="poolctl", standalone_mode=False)
+        # No arguments at all is a request for help, not an error.
+        status = command.main(args=args or ["--help"], prog_name="poolctl", standalone_mode=False)
     except typer.TyperException as exc:
-        message = exc.format_message()
-        if message.lstrip().startswith("Usage:"):  # no arguments at all: show the help
-            typer.echo(message)
-            return 0
-        typer.echo(f"poolctl: {message}", err=True)
+        typer.echo(f"poolctl: {exc.format_message()}", err=True)
         return exc.exit_code
     except PoolctlError as exc:
         typer.echo(f"poolctl: {exc}", err=True)

@@ -71,7 +71,8 @@ def resolve(spec: str | None) -> Interpreter:
     path = _find(spec)
     try:
         done = subprocess.run(
-            [path, "-I", "-c", _PROBE],
+            # -E -s rather than -I: Python 2 rejects -I, and should be named as too old.
+            [path, "-E", "-s", "-c", _PROBE],
             capture_output=True,
             timeout=_PROBE_TIMEOUT,
             stdin=subprocess.DEVNULL,

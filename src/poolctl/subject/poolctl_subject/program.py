@@ -22,20 +22,21 @@ def run(program, channel_path):
     pool = context.Pool(program["workers"], initializer=task.init_worker, initargs=(channel_path,))
     emit("pool.created", start_method=start_method, workers=[p.pid for p in pool._pool])
     # Started only now: a thread alive during Pool()'s forks would change the program.
-    WorkerWatch(pool._pool, start_method).start()
+    watch = WorkerWatch(pool._pool, start_method)
+    watch.start()
 
     for index in range(program["tasks"]):
         pool.apply_async(task.run_task, (index, program["duration"], program["raises"]))
         emit("task.submitted", task=index)
 
     for step in program["steps"]:
-        _apply(pool, step)
+        _apply(pool, step, watch)
 
     print("Main done")
     emit("main.finished")
 
 
-def _apply(pool, step):
+def _apply(pool, step, watch):
     name = step["step"]
     emit(name + ".called")
     try:
@@ -52,4 +53,6 @@ def _apply(pool, step):
     except Exception as exc:
         emit("error.raised", step=name, type=type(exc).__name__, message=str(exc)[:500])
         raise
+    if name in ("join", "terminate"):
+        watch.sync()  # both joined the workers: their exits come before the return
     emit(name + ".returned")

@@ -53,12 +53,15 @@ class WorkerWatch:
 
     def _run(self):
         while True:
-            self._scan()
             self._check(timeout=_SCAN_SECONDS)
 
     def _check(self, timeout):
-        """Record every worker that has exited, waiting up to ``timeout`` for one to."""
-        pending = [p for pid, p in list(self._seen.items()) if pid not in self._exited]
+        """Record every worker that has exited, waiting up to ``timeout`` for one to.
+
+        Only the watcher thread calls this: it alone opens, waits on and closes pidfds.
+        """
+        self._scan()
+        pending = self._pending()
         handles = {}
         for process in pending:
             handle = self._handle(process)
@@ -72,13 +75,35 @@ class WorkerWatch:
             time.sleep(timeout)
         for handle in ready:
             self._record_exit(handles[handle])
-        for process in pending:
+        self._record_known_exits(pending)
+        for pid in [pid for pid in self._pidfds if pid in self._exited]:
+            pidfd = self._pidfds.pop(pid)
+            if pidfd is not None:
+                os.close(pidfd)
+
+    def sync(self):
+        """Record the exits the pool already knows of, now (any thread).
+
+        Called before ``join()`` or ``terminate()`` is reported as returned: both have
+        joined the workers, and the timeline must never show a worker exiting after that.
+        """
+        self._scan()
+        self._record_known_exits(self._pending())
+
+    def _pending(self):
+        with self._lock:
+            return [p for pid, p in self._seen.items() if pid not in self._exited]
+
+    def _record_known_exits(self, processes):
+        for process in processes:
             if getattr(process._popen, "returncode", None) is not None:
                 self._record_exit(process)
 
     def _scan(self):
         for process in list(self._workers):
-            if process.pid not in self._seen:
+            with self._lock:
+                if process.pid in self._seen:
+                    continue
                 self._seen[process.pid] = process
                 emit("worker.spawned", worker=process.pid)
 
@@ -105,9 +130,6 @@ class WorkerWatch:
                 return
             self._exited.add(process.pid)
             emit("worker.exited", worker=process.pid, exit_code=code, ns=seen_ns)
-        pidfd = self._pidfds.pop(process.pid, None)
-        if pidfd is not None:
-            os.close(pidfd)
 
     def _exit_code(self, process):
         code = getattr(process._popen, "returncode", None)
@@ -131,8 +153,7 @@ class WorkerWatch:
 
     def final_report(self):
         """Send what is still unsent; runs at exit, after the pool's own clean-up."""
-        self._scan()
-        self._check(timeout=0)
+        self.sync()
         for pid, process in list(self._seen.items()):
             try:
                 code = process.exitcode
