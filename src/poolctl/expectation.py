@@ -49,6 +49,10 @@ def evaluate(
         check(f"'{text}' is printed", True, text in printed, text in printed)
     for text in expect.get("output_excludes", []):
         check(f"'{text}' is never printed", False, text in printed, text not in printed)
+    for text in expect.get("output_per_task", []):
+        times = sum(1 for line in output if line["text"] == text)
+        want = tasks["submitted"]
+        check(f"'{text}' is printed once per task", want, times, times == want)
     if "worker_exit_code" in expect:
         want = expect["worker_exit_code"]
         codes = [w["exit_code"] for w in outcome["workers"]]

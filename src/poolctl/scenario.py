@@ -31,6 +31,7 @@ _EXPECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "hung": bool,
     "output_includes": list,
     "output_excludes": list,
+    "output_per_task": list,
     "worker_exit_code": int,
     "interrupted_worker_exit": str,
 }
@@ -249,7 +250,7 @@ class _Reader:
         completed = table.get("completed")
         if isinstance(completed, str) and completed != "all":
             raise self.fail("expect.completed", f"expected a number or 'all', not {completed!r}")
-        for key in ("output_includes", "output_excludes"):
+        for key in ("output_includes", "output_excludes", "output_per_task"):
             if not all(isinstance(x, str) for x in table.get(key, [])):
                 raise self.fail(f"expect.{key}", "expected a list of output lines (strings)")
         signal = table.get("interrupted_worker_exit")
