@@ -1,0 +1,253 @@
+"""Shared fixtures and helpers: real runs, the real entry point, and "nothing left running".
+
+Every process a run starts (the subject, its workers, the fork server, the resource
+tracker) inherits the environment, so a unique environment variable marks them all. The
+``marker`` fixture checks after each test that no process on the machine still carries
+it: processes are counted by that marker, never by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from poolctl import interpreter, pipeline, scenario
+
+MARKER_VAR = "POOLCTL_TEST_MARKER"
+START_METHODS = ("fork", "spawn", "forkserver")
+SEED_SCENARIOS = ("close-join", "close-without-join", "join-without-close", "terminate-join")
+# How long a test waits for the processes of a run to be gone before it fails.
+GONE_SECONDS = 2.0
+# A CLI run that does not finish within this is a failure, not a hang of the suite.
+CLI_TIMEOUT = 45.0
+# The escape character that starts every ANSI colour or cursor sequence.
+ESC = "\x1b"
+
+
+# --- processes -------------------------------------------------------------------------
+
+
+def marked_pids(marker: str, exclude: tuple[int, ...] = ()) -> list[int]:
+    """Pids of live processes whose environment carries ``marker`` (not this one)."""
+    needle = f"{MARKER_VAR}={marker}".encode()
+    skip = {os.getpid(), *exclude}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in skip:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        if needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def zombie_children() -> list[int]:
+    """Our own children that exited and were never reaped.
+
+    An in-process run makes this process a child subreaper, so orphans of a run become
+    our children: a zombie here is a process poolctl failed to reap.
+    """
+    me = os.getpid()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_bytes()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if fields[0] == b"Z" and int(fields[1]) == me:
+            found.append(int(entry.name))
+    return found
+
+
+def describe(pids: list[int]) -> str:
+    """The command lines of ``pids``, for a failure message."""
+    lines = []
+    for pid in pids:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+            command = raw.replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            command = "(gone)"
+        lines.append(f"  {pid}: {command}")
+    return "\n".join(lines)
+
+
+def wait_until(condition: Callable[[], Any], seconds: float, step: float = 0.02) -> Any:
+    """Poll ``condition`` until it returns something truthy or ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(step)
+
+
+def survivors(marker: str, seconds: float = GONE_SECONDS) -> tuple[list[int], list[int]]:
+    """Marked processes and unreaped zombie children still there after ``seconds``."""
+    wait_until(lambda: not marked_pids(marker) and not zombie_children(), seconds)
+    return marked_pids(marker), zombie_children()
+
+
+@pytest.fixture
+def marker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A unique marker every process of the test inherits; none may survive the test."""
+    value = uuid.uuid4().hex
+    monkeypatch.setenv(MARKER_VAR, value)
+    yield value
+    alive, zombies = survivors(value)
+    shown = describe(alive)
+    for pid in alive:  # a failing test must not leave them to the tests after it
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in zombies:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    assert not alive, f"processes of the run are still running:\n{shown}"
+    assert not zombies, f"zombie children were never reaped: {zombies}"
+
+
+# --- the real entry point ----------------------------------------------------------------
+
+
+class CliResult(NamedTuple):
+    """What one run of the command line produced."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def console_script() -> Path:
+    """The ``poolctl`` console script installed next to this interpreter (or skip)."""
+    script = Path(sys.executable).parent / "poolctl"
+    if not script.is_file():
+        pytest.skip(f"no poolctl console script next to {sys.executable}")
+    return script
+
+
+def run_cli(
+    *args: str,
+    script: bool = False,
+    timeout: float = CLI_TIMEOUT,
+    env: dict[str, str] | None = None,
+) -> CliResult:
+    """Run ``python -m poolctl ARGS`` (or the console script) with this environment."""
+    command = [str(console_script())] if script else [sys.executable, "-m", "poolctl"]
+    done = subprocess.run(
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture
+def cli(marker: str) -> Callable[..., CliResult]:
+    """``run_cli`` under the test's marker, so that its processes are checked too."""
+    return run_cli
+
+
+# --- interpreters ------------------------------------------------------------------------
+
+
+def pyenv_python(version: str) -> Path | None:
+    """The newest pyenv-installed ``pythonX.Y`` for ``version`` "X.Y", if any."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = []
+    for binary in root.glob(f"{version}.*/bin/python{version}"):
+        patch = binary.parent.parent.name[len(version) + 1 :]
+        if patch.isdigit() and os.access(binary, os.X_OK):
+            candidates.append((int(patch), binary))
+    return max(candidates)[1] if candidates else None
+
+
+def require_python(version: str) -> Path:
+    """The path of a pyenv Python ``version``, or skip the test."""
+    found = pyenv_python(version)
+    if found is None:
+        pytest.skip(f"Python {version} is not installed under ~/.pyenv/versions")
+    return found
+
+
+@pytest.fixture(scope="session")
+def start_methods() -> list[str]:
+    """The start methods this interpreter offers."""
+    return multiprocessing.get_all_start_methods()
+
+
+@pytest.fixture(params=START_METHODS)
+def start_method(request: pytest.FixtureRequest, start_methods: list[str]) -> str:
+    """Each start method in turn (or as an indirect parametrize says); skip missing ones."""
+    method: str = request.param
+    if method not in start_methods:
+        pytest.skip(f"start method {method!r} is not available here")
+    return method
+
+
+# --- runs in process ---------------------------------------------------------------------
+
+
+def run_pipeline(
+    name_or_path: str | Path,
+    *,
+    python: str | None = None,
+    timeout: float = 30.0,
+    **options: Any,
+) -> dict[str, Any]:
+    """One real run through ``poolctl.pipeline``; returns its ``poolctl.run/1`` document."""
+    chosen = scenario.load(str(name_or_path))
+    interp = interpreter.resolve(python)
+    params = pipeline.plan(chosen, interp, timeout=timeout, **options)
+    return pipeline.run(chosen, params, interp)
+
+
+def write_scenario(
+    directory: Path,
+    name: str,
+    *,
+    steps: list[str],
+    workers: int | None = None,
+    count: int = 1,
+    duration: float = 0.2,
+    expect: str = "",
+) -> Path:
+    """Write a scenario file ``<name>.toml`` into ``directory``; ``expect`` is TOML lines."""
+    lines = [f'summary = "test scenario {name}"', f"steps = {json.dumps(steps)}"]
+    if workers is not None:
+        lines += ["[pool]", f"workers = {workers}"]
+    lines += ["[tasks]", f"count = {count}", f"duration = {duration}", "[expect]", expect]
+    text = "\n".join(lines) + "\n"
+    path = directory / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def kinds(doc: dict[str, Any]) -> list[str]:
+    """The kinds of a document's events, in order."""
+    return [e["kind"] for e in doc["events"]]
+
+
+def printed(doc: dict[str, Any]) -> list[str]:
+    """The text of every output line of a run."""
+    return [line["text"] for line in doc["output"]]

@@ -1,0 +1,127 @@
+"""Nothing of a run survives it: hung runs, the private temp directory, Ctrl-C and SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import kinds, marked_pids, run_pipeline, wait_until, write_scenario
+
+TIMEOUT = 1.0
+# What a hung run may take beyond its --timeout: the kill, the reaping, the drain.
+SLACK = 2.0
+
+
+@pytest.fixture
+def hung_scenario(tmp_path: Path) -> Path:
+    """close + join on one worker whose task sleeps far longer than any timeout here."""
+    return write_scenario(
+        tmp_path, "hung", steps=["close", "join"], workers=1, duration=30.0, expect="hung = true"
+    )
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temp directory of this test's own, for this process and the ones it starts.
+
+    No other run on the machine writes there, so "no poolctl-* directory is left" is
+    exact. The test fails if a run leaves its private directory behind.
+    """
+    directory = tmp_path / "tmp"
+    directory.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    monkeypatch.setenv("TMPDIR", str(directory))
+    assert tempfile.gettempdir() == str(directory)
+    yield directory
+    assert run_dirs(directory) == set()
+
+
+def run_dirs(directory: Path) -> set[str]:
+    """The private directories of runs (``poolctl-*``) in ``directory``."""
+    return {p.name for p in directory.glob("poolctl-*")}
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"], indirect=True)
+def test_hung_run_is_stopped_at_the_timeout(
+    hung_scenario: Path, start_method: str, marker: str, private_tmp: Path
+) -> None:
+    """The run is reported hung, returns soon after --timeout, and leaves nothing behind."""
+    begun = time.monotonic()
+    doc = run_pipeline(hung_scenario, start_method=start_method, timeout=TIMEOUT)
+    took = time.monotonic() - begun
+    assert took < TIMEOUT + SLACK, took
+    outcome = doc["outcome"]
+    assert outcome["hung"] is True
+    assert doc["matches"] is True
+    assert "run.timeout" in kinds(doc)
+    timeout_event = next(e for e in doc["events"] if e["kind"] == "run.timeout")
+    assert timeout_event["role"] == "observer"
+    assert TIMEOUT <= timeout_event["t"] < TIMEOUT + SLACK
+    assert outcome["main"]["signal"] == "SIGKILL"
+    assert outcome["main"]["finished"] is False
+    assert outcome["tasks"]["completed"] == 0
+    assert outcome["tasks"]["interrupted"] + outcome["tasks"]["never_started"] == 1
+    assert all(w["killed_by_poolctl"] for w in outcome["workers"] if w["exited"] is None)
+    assert "Main done" not in [line["text"] for line in doc["output"]]
+
+
+def test_private_temp_directory_is_removed(marker: str, private_tmp: Path) -> None:
+    """A normal run creates its FIFO directory in the temp directory and removes it."""
+    before = run_dirs(private_tmp)
+    doc = run_pipeline("terminate-join", duration=0.2)
+    assert doc["matches"] is True
+    assert run_dirs(private_tmp) == before == set()
+
+
+def start_hung_cli(scenario: Path) -> subprocess.Popen[str]:
+    """``python -m poolctl run <scenario> --timeout 30`` in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "poolctl", "run", str(scenario), "--timeout", "30", "--json"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def interrupt(proc: subprocess.Popen[str], signum: int, marker: str, tmp: Path) -> Any:
+    """Once the run's pool is up, send ``signum`` to poolctl; return (status, out, err)."""
+    # The subject and its worker carry the marker too: wait for both, not a fixed time.
+    running = wait_until(lambda: len(marked_pids(marker, exclude=(proc.pid,))) >= 2, 5.0)
+    assert running, "the subject and its worker never appeared"
+    assert proc.poll() is None, "poolctl ended before it was signalled"
+    assert len(run_dirs(tmp)) == 1, "the run's private directory is where TMPDIR says"
+    os.kill(proc.pid, signum)
+    out, err = proc.communicate(timeout=5)
+    return proc.returncode, out, err
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_signal_stops_every_process_of_the_run(
+    hung_scenario: Path, marker: str, private_tmp: Path, signum: int, status: int
+) -> None:
+    """Ctrl-C (130) or SIGTERM (143) to poolctl: one line, and the whole run is gone."""
+    proc = start_hung_cli(hung_scenario)
+    try:
+        returncode, out, err = interrupt(proc, signum, marker, private_tmp)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert returncode == status
+    assert out == ""
+    assert err.splitlines() == ["poolctl: interrupted; every process of the run was stopped"]
+    assert marked_pids(marker) == []
