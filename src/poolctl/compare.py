@@ -37,7 +37,8 @@ class Cell:
     @property
     def label(self) -> str:
         """A short name for progress displays."""
-        return f"{self.scenario.name} · {self.params.start_method} · {self.interpreter.version}"
+        method = self.params.start_method or "default"
+        return f"{self.scenario.name} · {method} · {self.interpreter.version}"
 
 
 @dataclass

@@ -24,20 +24,33 @@ _PROBE = (
     "if v >= (3, 8):\n"
     "    import json, multiprocessing as m\n"
     "    sys.stdout.write(json.dumps({'executable': sys.executable,"
-    " 'start_methods': m.get_all_start_methods(), 'default': m.get_start_method()}))\n"
+    " 'start_methods': m.get_all_start_methods()}))\n"
 )
 _PROBE_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
 class Interpreter:
-    """A checked interpreter: where it is, its version, its start methods."""
+    """A checked interpreter: where it is, its version, its start methods.
+
+    Which start method a run used by default is not asked here: the subject reports the
+    one its pool really used.
+    """
 
     executable: str
     version: str
     implementation: str
-    start_methods: tuple[str, ...]
-    default_start_method: str
+    # None for the interpreter poolctl runs on: asked only when a method is named.
+    probed_start_methods: tuple[str, ...] | None = None
+
+    @property
+    def start_methods(self) -> tuple[str, ...]:
+        """The start methods this interpreter offers."""
+        if self.probed_start_methods is not None:
+            return self.probed_start_methods
+        import multiprocessing
+
+        return tuple(multiprocessing.get_all_start_methods())
 
     def as_dict(self) -> dict[str, str]:
         """The interpreter as the JSON document shows it."""
@@ -50,15 +63,10 @@ class Interpreter:
 
 def current() -> Interpreter:
     """The interpreter poolctl itself runs on (no probe needed)."""
-    import multiprocessing
-    import platform
-
     return Interpreter(
         executable=sys.executable,
-        version=platform.python_version(),
-        implementation=platform.python_implementation(),
-        start_methods=tuple(multiprocessing.get_all_start_methods()),
-        default_start_method=multiprocessing.get_context().get_start_method(),
+        version=".".join(str(n) for n in sys.version_info[:3]),
+        implementation=sys.implementation.name.replace("cpython", "CPython"),
     )
 
 
@@ -98,8 +106,7 @@ def resolve(spec: str | None) -> Interpreter:
         executable=path,
         version=".".join(map(str, version)),
         implementation=match.group(4),
-        start_methods=tuple(info["start_methods"]),
-        default_start_method=info["default"],
+        probed_start_methods=tuple(info["start_methods"]),
     )
 
 

@@ -26,7 +26,7 @@ class RunParams:
     workers: int | None
     tasks: int
     duration: float
-    start_method: str
+    start_method: str | None  # None: the interpreter's default, reported by the subject
     timeout: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -46,8 +46,7 @@ def plan(
 ) -> RunParams:
     """Validate the options and fill in the scenario's and the interpreter's defaults."""
     method = limits.start_method(start_method) or scenario.start_method
-    method = method or interpreter.default_start_method
-    if method not in interpreter.start_methods:
+    if method is not None and method not in interpreter.start_methods:
         raise UsageError(
             f"--start-method: '{method}' is not available on {interpreter.executable}"
             f" (available: {', '.join(interpreter.start_methods)})"
@@ -80,9 +79,12 @@ def run(
     events, output = events_mod.parse(obs)
     _require_observed(events, output)
     outcome = derive(events)
+    shown = params.as_dict()
+    # The method the pool really used, as the subject reported it.
+    shown["start_method"] = outcome["pool"]["start_method"] or params.start_method
     return build_run(
         scenario=scenario,
-        params=params.as_dict(),
+        params=shown,
         interpreter=interpreter,
         events=events,
         output=output,

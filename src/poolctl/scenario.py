@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,7 @@ class Scenario:
 
 def scenario_dir() -> Path:
     """Where the bundled scenarios are: inside the installed package, or the source tree."""
-    bundled = Path(str(resources.files("poolctl"))) / "scenarios"
+    bundled = Path(__file__).resolve().parent / "scenarios"
     if bundled.is_dir():
         return bundled
     return Path(__file__).resolve().parents[2] / "scenarios"

@@ -43,16 +43,23 @@ def _error(outcome: dict[str, Any]) -> str:
     return f"{error['type']}: {error['message']}" if error else "none"
 
 
+def _start_method(result: Result) -> str:
+    """The method the run used (reported by its subject), else the one asked for."""
+    if result.document is not None and result.document["params"]["start_method"]:
+        return str(result.document["params"]["start_method"])
+    return result.cell.params.start_method or "default"
+
+
 def _row_key(result: Result) -> tuple[str, str, str]:
     cell = result.cell
-    return (cell.scenario.name, cell.params.start_method, cell.interpreter.executable)
+    return (cell.scenario.name, _start_method(result), cell.interpreter.executable)
 
 
 def _new_row(result: Result) -> dict[str, Any]:
     cell = result.cell
     return {
         "scenario": cell.scenario.name,
-        "start_method": cell.params.start_method,
+        "start_method": _start_method(result),
         "python": cell.interpreter.version,
         "executable": cell.interpreter.executable,
         "steps": [step.name for step in cell.scenario.steps],
