@@ -47,6 +47,16 @@ Timeout = Annotated[float, typer.Option(help="Seconds before a run is stopped an
 NoColor = Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")]
 
 
+def _complete_scenario(incomplete: str) -> list[str]:
+    from .scenario import bundled_names
+
+    return [name for name in bundled_names() if name.startswith(incomplete)]
+
+
+def _complete_scenarios(incomplete: str) -> list[str]:
+    return [name for name in [*_complete_scenario(incomplete), "all"] if name.startswith(incomplete)]
+
+
 def _show_version(value: bool) -> None:
     if value:
         typer.echo(f"poolctl {__version__}")
@@ -91,7 +101,11 @@ def list_scenarios() -> None:
 )
 def run(
     scenario: Annotated[
-        str, typer.Argument(help="A bundled scenario (see 'poolctl list') or a .toml file.")
+        str,
+        typer.Argument(
+            help="A bundled scenario (see 'poolctl list') or a .toml file.",
+            autocompletion=_complete_scenario,
+        ),
     ],
     workers: Workers = None,
     tasks: Tasks = None,
@@ -149,7 +163,11 @@ def run(
 )
 def compare(
     scenarios: Annotated[
-        list[str], typer.Argument(help="Scenarios to compare (names or .toml files), or 'all'.")
+        list[str],
+        typer.Argument(
+            help="Scenarios to compare (names or .toml files), or 'all'.",
+            autocompletion=_complete_scenarios,
+        ),
     ],
     workers: Workers = None,
     tasks: Tasks = None,
