@@ -54,7 +54,8 @@ def _complete_scenario(incomplete: str) -> list[str]:
 
 
 def _complete_scenarios(incomplete: str) -> list[str]:
-    return [name for name in [*_complete_scenario(incomplete), "all"] if name.startswith(incomplete)]
+    names = [*_complete_scenario(incomplete), "all"]
+    return [name for name in names if name.startswith(incomplete)]
 
 
 def _show_version(value: bool) -> None:
