@@ -42,15 +42,18 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     events: list[dict[str, Any]] = []
     output: list[dict[str, Any]] = []
     pending: dict[tuple[int, str], dict[str, Any]] = {}
+    t0 = obs.t0_ns
     for raw in _decode_all(obs.event_lines):
-        t = _seconds(raw.pop("ns"), obs.t0_ns)
-        if raw["kind"] == "output":
+        # In place: t arrives first, as a raw monotonic_ns stamp (50,000 events at 10,000
+        # tasks: rebuilding each dict cost a third of a second).
+        t = raw["t"] = round((raw["t"] - t0) / 1e9, 6)
+        kind = raw["kind"]
+        if kind == "output":
             _add_output(raw, t, output, pending)
             continue
-        if raw["kind"] in ("worker.exited", "worker.reaped"):
+        if kind == "worker.exited" or kind == "worker.reaped":
             raw["signal"] = signal_name(raw.get("exit_code"))
-        head = {"t": t, "pid": raw.pop("pid"), "role": raw.pop("role"), "kind": raw.pop("kind")}
-        events.append({**head, **raw})
+        events.append(raw)
     output.extend(pending.values())
     output.extend(_raw_lines(obs))
     events.extend(_observer_events(obs))
@@ -82,7 +85,7 @@ def _decode_all(lines: list[bytes]) -> list[dict[str, Any]]:
 def _is_event(raw: Any) -> bool:
     return (
         isinstance(raw, dict)
-        and isinstance(raw.get("ns"), int)
+        and isinstance(raw.get("t"), int)
         and isinstance(raw.get("pid"), int)
         and raw.get("role") in ROLES
         and isinstance(raw.get("kind"), str)

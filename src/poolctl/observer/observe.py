@@ -1,10 +1,11 @@
 """Run the subject once and capture everything it reports.
 
-One selector loop per run reads the event FIFO, the subject's raw stdout and stderr, and a
-pidfd that becomes readable when the subject's main process exits. At the timeout the run
-is declared hung and its whole process group is killed. After the main process exits, the
-rest of the group (resource tracker, fork server, any orphaned worker) gets a short grace
-period to leave by itself; whatever is still there is killed, reported, and reaped.
+One selector loop per run reads the subject's raw stdout and stderr and a pidfd that
+becomes readable when the subject's main process exits. At the timeout the run is declared
+hung and its whole process group is killed. After the main process exits, the rest of the
+group (resource tracker, fork server, any orphaned worker) gets a short grace period to
+leave by itself; whatever is still there is killed, reported, and reaped. Only then, with
+no writer left, are the event files read.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from ..errors import Cancelled, ObserveError
 from . import process_group
-from .workspace import private_fifo
+from .workspace import private_dir, read_events
 
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
 BOOTSTRAP = (
@@ -35,13 +36,10 @@ SUBJECT_FLAGS = ("-I", "-W", "always::ResourceWarning")
 
 # How long the rest of the group may take to leave after the main process exits.
 GRACE_SECONDS = 1.0
-# How long to keep reading once every process is gone (bounded, in case of a stray writer).
+# How long to keep reading the pipes once every process is gone (bounded).
 DRAIN_SECONDS = 0.5
-# How often the channel is drained, and (without a pidfd) the main process looked at.
+# How often (without a pidfd) the main process is looked at, and the group while settling.
 POLL_SECONDS = 0.005
-# The channel's pipe is enlarged to this (Linux caps it at /proc/sys/fs/pipe-max-size).
-PIPE_BYTES = 1 << 20
-CHANNEL_BYTES = 1 << 20
 
 
 @dataclass
@@ -70,14 +68,9 @@ class Observation:
 class _Run:
     """The state of one observed run: its selector, its streams, what has arrived."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], reader: int, obs: Observation) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], obs: Observation) -> None:
         self.proc = proc
         self.obs = obs
-        # The channel is not waited on: a reader blocked on it would be woken by every
-        # event, a context switch per write that slowed 10,000-task runs 2x on 2 cores.
-        # It is drained every POLL_SECONDS instead, into a pipe made large enough that
-        # writers never wait.
-        self.reader: int | None = reader
         self.selector = selectors.DefaultSelector()
         assert proc.stdout is not None and proc.stderr is not None
         self.selector.register(proc.stdout.fileno(), selectors.EVENT_READ, "stdout")
@@ -86,11 +79,9 @@ class _Run:
         with contextlib.suppress(AttributeError, OSError):
             self.pidfd = os.pidfd_open(proc.pid)
             self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
-        self._pending = b""
 
     def pump(self, timeout: float) -> None:
         """Read whatever is ready within ``timeout`` seconds; note the main process's exit."""
-        self.drain_channel()
         for key, _ in self.selector.select(timeout=max(timeout, 0.0)):
             if key.data == "exit":
                 self.selector.unregister(key.fd)
@@ -113,32 +104,12 @@ class _Run:
         self.obs.exit_ns = time.monotonic_ns()
         self.obs.exit_code = self.proc.wait()
 
-    def drain_channel(self) -> None:
-        """Read everything the channel holds now; note its end-of-file."""
-        while self.reader is not None:
-            try:
-                chunk = os.read(self.reader, CHANNEL_BYTES)
-            except BlockingIOError:
-                return
-            if not chunk:
-                self.reader = None
-                return
-            self._add_events(chunk)
-
     @property
     def open_streams(self) -> int:
-        """How many of channel, stdout and stderr have not reached end-of-file yet."""
-        pipes = sum(1 for key in self.selector.get_map().values() if key.data != "exit")
-        return pipes + (self.reader is not None)
-
-    def _add_events(self, chunk: bytes) -> None:
-        lines = (self._pending + chunk).split(b"\n")
-        self._pending = lines.pop()
-        self.obs.event_lines.extend(line for line in lines if line)
+        """How many of stdout and stderr have not reached end-of-file yet."""
+        return sum(1 for key in self.selector.get_map().values() if key.data != "exit")
 
     def close(self) -> None:
-        if self._pending:
-            self.obs.event_lines.append(self._pending)
         self.selector.close()
         if self.pidfd is not None:
             os.close(self.pidfd)
@@ -157,13 +128,8 @@ def observe(
     Whatever happens, every process of the run is gone when this returns or raises.
     """
     process_group.become_subreaper()
-    with private_fifo() as fifo:
-        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-        _enlarge_pipe(reader)
-        # Our own write end keeps the FIFO from reporting end-of-file before the subject
-        # has opened it; it is closed once every process of the run is gone.
-        holder = os.open(fifo, os.O_WRONLY)
-        spec = json.dumps({"channel": str(fifo), "program": program})
+    with private_dir() as directory:
+        spec = json.dumps({"channel": str(directory), "program": program})
         command = [python, *SUBJECT_FLAGS, "-c", BOOTSTRAP, str(SUBJECT_ROOT), spec]
         t0 = time.monotonic_ns()
         try:
@@ -175,11 +141,9 @@ def observe(
                 start_new_session=True,
             )
         except OSError as exc:
-            os.close(reader)
-            os.close(holder)
             raise ObserveError(f"could not start {python}: {exc.strerror or exc}") from exc
         obs = Observation(t0_ns=t0, pid=proc.pid)
-        run = _Run(proc, reader, obs)
+        run = _Run(proc, obs)
         try:
             _watch(run, t0 + int(timeout * 1e9), cancel)
             _settle(run)
@@ -190,24 +154,14 @@ def observe(
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=5)
                 _reap_all(proc.pid)
-                os.close(holder)
                 _drain(run)
                 run.close()
-                os.close(reader)
                 for stream in (proc.stdout, proc.stderr):
                     if stream is not None:
                         stream.close()
+                # No process of the run is left to write: the files are complete.
+                obs.event_lines = read_events(directory)
     return obs
-
-
-def _enlarge_pipe(fd: int) -> None:
-    """Give the channel room for bursts so that writers never wait for poolctl."""
-    import fcntl
-
-    setter = getattr(fcntl, "F_SETPIPE_SZ", None)
-    if setter is not None:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, setter, PIPE_BYTES)
 
 
 @contextlib.contextmanager

@@ -1,8 +1,7 @@
-"""A private place for one run: a 0700 temporary directory holding the event FIFO."""
+"""A private place for one run: a 0700 temporary directory for the event files."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -11,16 +10,32 @@ from pathlib import Path
 
 
 @contextmanager
-def private_fifo() -> Iterator[Path]:
-    """Yield the path of a fresh FIFO (mode 0600) in a private directory; remove both after.
+def private_dir() -> Iterator[Path]:
+    """Yield a fresh directory only this user can enter; remove it and its files after.
 
-    ``mkdtemp`` creates a new directory that only we can enter, so nobody can plant a
-    symlink where the FIFO goes, and ``mkfifo`` fails rather than follow one.
+    ``mkdtemp`` creates a new directory with mode 0700, so nobody else can plant a file or
+    a symlink where the subject writes its events; the subject also opens its files with
+    ``O_EXCL | O_NOFOLLOW``.
     """
     directory = tempfile.mkdtemp(prefix="poolctl-")
     try:
-        fifo = Path(directory, "events")
-        os.mkfifo(fifo, 0o600)
-        yield fifo
+        yield Path(directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def read_events(directory: Path) -> list[bytes]:
+    """Every complete event line the run's processes stored, file by file.
+
+    A file is read up to its first NUL (the unused rest of the mapping). A last line with
+    no newline is a store cut short by the process's death, and is left out.
+    """
+    lines: list[bytes] = []
+    for path in sorted(directory.glob("events-*")):
+        data = path.read_bytes()
+        end = data.find(b"\0")
+        if end >= 0:
+            data = data[:end]
+        complete = data[: data.rfind(b"\n") + 1]
+        lines.extend(line for line in complete.split(b"\n") if line)
+    return lines

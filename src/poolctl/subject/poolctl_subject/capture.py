@@ -13,13 +13,9 @@ import sys
 
 from . import channel
 
-# A line is sent in pieces of at most this many characters: escaped as JSON (up to six
-# bytes a character) a piece still fits in one atomic write.
-_PIECE = 500
-
 
 class LineRecorder(io.TextIOBase):
-    """A text stream that sends every complete line to the event channel."""
+    """A text stream that records every complete line as an event."""
 
     def __init__(self, stream, original):
         self._stream = stream
@@ -59,13 +55,10 @@ class LineRecorder(io.TextIOBase):
             self._send(rest, newline=False)
 
     def _send(self, line, newline=True):
-        pieces = [line[i : i + _PIECE] for i in range(0, len(line), _PIECE)] or [""]
-        for n, piece in enumerate(pieces):
-            whole = newline and n == len(pieces) - 1
-            if not channel.emit("output", stream=self._stream, text=piece, eol=whole):
-                # No channel (e.g. very late in interpreter shutdown): keep the output.
-                self._original.write(piece + ("\n" if whole else ""))
-                self._original.flush()
+        if not channel.emit("output", stream=self._stream, text=line, eol=newline):
+            # No channel (e.g. very late in interpreter shutdown): keep the output.
+            self._original.write(line + ("\n" if newline else ""))
+            self._original.flush()
 
 
 def install():

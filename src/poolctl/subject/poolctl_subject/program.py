@@ -14,12 +14,12 @@ from .channel import emit
 from .watch import WorkerWatch
 
 
-def run(program, channel_path):
+def run(program, channel_dir):
     """Run ``program`` (the scenario with the run's parameters) against a real pool."""
     context = multiprocessing.get_context(program["start_method"])
     start_method = context.get_start_method()
     emit("pool.creating", start_method=start_method, processes=program["workers"])
-    pool = context.Pool(program["workers"], initializer=task.init_worker, initargs=(channel_path,))
+    pool = context.Pool(program["workers"], initializer=task.init_worker, initargs=(channel_dir,))
     emit("pool.created", start_method=start_method, workers=[p.pid for p in pool._pool])
     # Started only now: a thread alive during Pool()'s forks would change the program.
     watch = WorkerWatch(pool._pool, start_method)

@@ -10,9 +10,9 @@ from . import capture, channel
 from .channel import emit
 
 
-def init_worker(channel_path):
+def init_worker(channel_dir):
     """Pool initializer: connect the worker to the channel and say it is ready."""
-    channel.connect(channel_path, role="worker")
+    channel.connect(channel_dir, role="worker")
     capture.install()
     emit("worker.started", worker=os.getpid(), ppid=os.getppid())
 
