@@ -51,9 +51,18 @@ class Lane:
                 self.chars[col], self.styles[col] = char, style
 
     def mark(self, col: int, char: str, style: str) -> None:
-        """Place a marker at ``col``, or the next free column to its right."""
-        col = min(max(col, 0), len(self.chars) - 1)
-        while col < len(self.chars) - 1 and self.marked[col]:
+        """Place a marker at ``col``, or the next free column to its right.
+
+        A column already showing the same marker stands for both (10,000 submissions
+        must not push every later marker off the lane).
+        """
+        last = len(self.chars) - 1
+        col = min(max(col, 0), last)
+        while self.marked[col]:
+            if self.chars[col] == char:
+                return
+            if col == last:
+                break
             col += 1
         self.chars[col], self.styles[col], self.marked[col] = char, style, True
 

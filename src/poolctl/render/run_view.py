@@ -13,7 +13,9 @@ from .console import make_console
 
 # Above this many events, task and worker-ready events are counted instead of listed.
 MAX_EVENTS = 40
-MAX_OUTPUT = 30
+# Above this many output lines, the first and last few are shown.
+MAX_OUTPUT = 20
+OUTPUT_HEAD, OUTPUT_TAIL = 10, 4
 QUIET_KINDS = {"worker.reaped"}
 BULK_KINDS = {"task.submitted", "task.started", "task.finished", "task.failed", "worker.started"}
 
@@ -118,7 +120,7 @@ def _detail(e: dict[str, Any]) -> str:
     return ""
 
 
-def events_table(document: dict[str, Any]) -> Table:
+def events_table(document: dict[str, Any]) -> Group:
     """The events in time order; bulk task events are counted when there are many."""
     main_pid = document["outcome"]["main"]["pid"]
     events = [e for e in document["events"] if e["kind"] not in QUIET_KINDS]
@@ -137,14 +139,8 @@ def events_table(document: dict[str, Any]) -> Table:
         table.add_row(
             f"{e['t']:.4f}", _process(e, main_pid), Text(e["kind"], style), Text(_detail(e))
         )
-    if hidden:
-        table.add_row(
-            "",
-            "",
-            Text(f"… {hidden} task and worker-ready events", "dim"),
-            Text("(all of them are in --json)", "dim"),
-        )
-    return table
+    note = Text(f"… and {hidden} task and worker-ready events (all of them are in --json)", "dim")
+    return Group(table, note) if hidden else Group(table)
 
 
 def output_table(document: dict[str, Any]) -> Table | Text:
@@ -157,10 +153,12 @@ def output_table(document: dict[str, Any]) -> Table | Text:
     table.add_column(justify="right", style="dim")
     table.add_column()
     table.add_column(overflow="fold")
-    shown = lines if len(lines) <= MAX_OUTPUT else lines[: MAX_OUTPUT - 5] + lines[-5:]
+    many = len(lines) > MAX_OUTPUT
+    shown = lines[:OUTPUT_HEAD] + lines[-OUTPUT_TAIL:] if many else lines
     for n, line in enumerate(shown):
-        if len(lines) > MAX_OUTPUT and n == MAX_OUTPUT - 5:
-            table.add_row("", "", Text(f"… {len(lines) - MAX_OUTPUT} more lines", "dim"))
+        if many and n == OUTPUT_HEAD:
+            hidden = len(lines) - OUTPUT_HEAD - OUTPUT_TAIL
+            table.add_row("", "", Text(f"… {hidden} more lines (all of them are in --json)", "dim"))
         pid = line["pid"]
         who = "?" if pid is None else ("main" if pid == main_pid else "worker") + f" {pid}"
         style = "red" if line["stream"] == "stderr" else ""
