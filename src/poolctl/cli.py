@@ -126,6 +126,7 @@ def run(
     """Run a scenario on a real pool and show its timeline and outcome."""
     from . import document, interpreter, pipeline
     from .scenario import load
+    from .warmup import warm_up
 
     chosen = load(scenario)
     python_ = interpreter.resolve(python)
@@ -138,6 +139,8 @@ def run(
         start_method=start_method,
         timeout=timeout,
     )
+    renderer = "poolctl.render.json_doc" if json else "poolctl.render.run_view"
+    warm_up([*pipeline.POST_RUN_MODULES, renderer])
     doc = pipeline.run(chosen, params, python_)
     if json:
         from .render.json_doc import write

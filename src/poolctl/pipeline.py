@@ -6,17 +6,15 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from . import events as events_mod
 from . import limits
-from .document import build_run
 from .errors import ObserveError, UsageError
-from .expectation import evaluate, observe_races
 from .interpreter import Interpreter
 from .observer.observe import observe
-from .outcome import derive
 from .scenario import Scenario
 
 DEFAULT_TIMEOUT = 60.0
+# Needed only once the subject has exited: imported then (or warmed up during the run).
+POST_RUN_MODULES = ("poolctl.events", "poolctl.outcome", "poolctl.expectation", "poolctl.document")
 
 
 @dataclass(frozen=True)
@@ -76,6 +74,11 @@ def run(
         "steps": [step.as_dict() for step in scenario.steps],
     }
     obs = observe(program, interpreter.executable, params.timeout, cancel)
+    from . import events as events_mod
+    from .document import build_run
+    from .expectation import evaluate, observe_races
+    from .outcome import derive
+
     events, output = events_mod.parse(obs)
     _require_observed(events, output)
     outcome = derive(events)
