@@ -40,35 +40,40 @@ def poolctl_command() -> list[str]:
 POOLCTL = poolctl_command()
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> float:
-    """Wall time of one run of ``command``, output discarded."""
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, bytes]:
+    """Wall time of one run of ``command``, and what it printed on stdout."""
     start = time.perf_counter()
-    subprocess.run(
+    done = subprocess.run(
         command,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,
         env=env,
         check=False,
     )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, done.stdout
 
 
 def paired(a: list[str], b: list[str], pairs: int, warmup: int = 2, **kw: Any) -> dict[str, Any]:
-    """Interleaved A/B timings: medians of A, B and of the per-pair ratio A/B."""
+    """Interleaved A/B timings: medians of A, B and of the per-pair ratio A/B.
+
+    When A prints a run document, the subject's own wall time (launch to the main
+    process's exit) is paired with B as well: that is what observing adds to the program,
+    without poolctl's own start-up and output.
+    """
     for _ in range(warmup):
         timed(a, **kw)
         timed(b, **kw)
-    times_a, times_b = [], []
+    times_a, times_b, subject = [], [], []
     for n in range(pairs):
-        if n % 2:
-            times_b.append(timed(b, **kw))
-            times_a.append(timed(a, **kw))
-        else:
-            times_a.append(timed(a, **kw))
-            times_b.append(timed(b, **kw))
+        order = (b, a) if n % 2 else (a, b)
+        for command in order:
+            elapsed, out = timed(command, **kw)
+            (times_a if command is a else times_b).append(elapsed)
+            if command is a and out.startswith(b'{"schema":"poolctl.run/1"'):
+                subject.append(json.loads(out)["outcome"]["wall_seconds"])
     ratios = [x / y for x, y in zip(times_a, times_b, strict=True)]
-    return {
+    result = {
         "a_median_s": round(statistics.median(times_a), 4),
         "b_median_s": round(statistics.median(times_b), 4),
         "ratio_median": round(statistics.median(ratios), 3),
@@ -76,6 +81,11 @@ def paired(a: list[str], b: list[str], pairs: int, warmup: int = 2, **kw: Any) -
         "ratio_max": round(max(ratios), 3),
         "pairs": pairs,
     }
+    if len(subject) == pairs:
+        result["subject_ratio_median"] = round(
+            statistics.median(s / y for s, y in zip(subject, times_b, strict=True)), 3
+        )
+    return result
 
 
 def run_document(*args: str) -> dict[str, Any]:
@@ -107,9 +117,12 @@ def overhead(pairs: int) -> dict[str, Any]:
 def startup(repeats: int) -> dict[str, Any]:
     """poolctl --version and poolctl list against ``python -c "import typer"``."""
     baseline = [sys.executable, "-c", "import typer"]
+    empty = [sys.executable, "-c", "pass"]
     return {
         "poolctl --version": paired([*POOLCTL, "--version"], baseline, repeats, warmup=3),
         "poolctl list": paired([*POOLCTL, "list"], baseline, repeats, warmup=3),
+        # Any Typer CLI pays this before it can start anything: the floor of the ratios.
+        "import typer vs python -c pass": paired(baseline, empty, repeats, warmup=3),
     }
 
 
@@ -335,6 +348,14 @@ TARGETS: list[tuple[str, Callable[[dict[str, Any]], float], str, float]] = [
 ]
 
 
+def floor(results: dict[str, Any], case: str) -> float:
+    """The lowest ratio any Typer CLI could reach for ``case``: the plain program plus a
+    Python start-up and ``import typer``, over the plain program."""
+    typer_s = results["startup"]["import typer vs python -c pass"]["a_median_s"]
+    plain_s = results["overhead"][case]["b_median_s"]
+    return round((plain_s + typer_s) / plain_s, 3)
+
+
 def report(results: dict[str, Any]) -> bool:
     """Print one line per figure with its target; return True when every target is met."""
     met = True
@@ -347,6 +368,15 @@ def report(results: dict[str, Any]) -> bool:
         ok = value <= target if op == "<=" else value >= target
         met &= ok
         print(f"{name:<{width}}  {value:>9}  target {op} {target:<5}  {'ok' if ok else 'MISSED'}")
+    print("what observing adds to the program itself (subject wall / plain), and the floor")
+    print("a Python CLI built on Typer cannot go below ((plain + import typer) / plain):")
+    for case, figures in results["overhead"].items():
+        print(
+            f"  {case:<26} subject {figures.get('subject_ratio_median', '?'):>6}"
+            f"   floor {floor(results, case):>6}   poolctl {figures['ratio_median']:>6}"
+        )
+    scale_subject = results["scale"].get("subject_ratio_median", "?")
+    print(f"  {'10,000 tasks':<26} subject {scale_subject:>6}")
     p = results.get("peer", {})
     if "skipped" in p:
         print(f"viztracer: {p['skipped']}")
