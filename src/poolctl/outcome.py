@@ -49,10 +49,11 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
             w = worker(e["worker"])
             if kind == "worker.exited":
                 w["exited"] = t
+                w["thread"] = bool(e.get("thread"))
             if e.get("exit_code") is not None:
                 w["exit_code"] = e["exit_code"]
         elif kind == "task.submitted":
-            tasks[e["task"]] = _new_task(e["task"], t)
+            tasks.setdefault(e["task"], _new_task(e["task"], t))["submitted"] = t
         elif kind == "task.started":
             task = tasks.setdefault(e["task"], _new_task(e["task"], None))
             task.update(started=t, worker=e["worker"])
@@ -116,6 +117,7 @@ def _new_worker(pid: int) -> dict[str, Any]:
         "exited": None,
         "exit_code": None,
         "signal": None,
+        "thread": False,
         "tasks": [],
     }
 
