@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SEED_SCENARIOS, CliResult, pyenv_python, write_scenario
-from poolctl import __version__
+from poolctl import __version__, scenario
 from poolctl import cli as poolctl_cli
 
 runner = CliRunner()
@@ -43,12 +43,15 @@ def test_version_through_the_entry_point(cli: Callable[..., CliResult], script: 
     assert result == CliResult(0, f"poolctl {__version__}\n", "")
 
 
-def test_list_prints_the_four_scenarios() -> None:
-    """One scenario a line: its name first, then its summary."""
+def test_list_prints_every_bundled_scenario() -> None:
+    """One scenario a line, every bundled file (the four seeds among them), sorted."""
     result = runner.invoke(poolctl_cli.app, ["list"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert [line.split()[0] for line in lines] == sorted(SEED_SCENARIOS)
+    names = [line.split()[0] for line in lines]
+    bundled = sorted(p.stem for p in scenario.scenario_dir().glob("*.toml"))
+    assert names == bundled
+    assert set(SEED_SCENARIOS) <= set(names)
     assert all(len(line.split(maxsplit=1)) == 2 for line in lines)
 
 

@@ -33,6 +33,7 @@ class Cell:
     interpreter: Interpreter
     params: pipeline.RunParams
     repeat: int
+    skip: str | None = None  # why this cell is not run (e.g. the interpreter is too old)
 
     @property
     def label(self) -> str:
@@ -48,6 +49,7 @@ class Result:
     cell: Cell
     document: dict[str, Any] | None = None
     error: str | None = None
+    skipped: str | None = None
 
 
 def default_jobs() -> int:
@@ -102,11 +104,30 @@ def plan(
     cells: list[Cell] = []
     for scenario in scenarios:
         for python in found.values():
-            for method in start_methods(start_method, python):
-                params = pipeline.plan(scenario, python, start_method=method, **options)
-                for n in range(repeat):
-                    cells.append(Cell(len(cells), scenario, python, params, n))
+            # A thread pool starts no processes: one row, whatever the start methods.
+            methods = (
+                [None] if scenario.api == "threadpool" else start_methods(start_method, python)
+            )
+            for method in methods:
+                skip = _too_old(scenario, python)
+                checked = scenario if skip is None else _without_requirement(scenario)
+                params = pipeline.plan(checked, python, start_method=method, **options)
+                for n in range(1 if skip else repeat):
+                    cells.append(Cell(len(cells), scenario, python, params, n, skip))
     return cells
+
+
+def _too_old(scenario: Scenario, python: Interpreter) -> str | None:
+    needed = scenario.requires_python
+    if needed is None or python.version_info >= needed:
+        return None
+    return f"needs Python {'.'.join(map(str, needed))}+ (this is {python.version})"
+
+
+def _without_requirement(scenario: Scenario) -> Scenario:
+    import dataclasses
+
+    return dataclasses.replace(scenario, requires_python=None)
 
 
 def run_all(
@@ -124,6 +145,8 @@ def run_all(
     def one(cell: Cell) -> Result:
         if cancel.is_set():
             raise Cancelled
+        if cell.skip is not None:
+            return Result(cell, skipped=cell.skip)
         if on_start is not None:
             on_start(cell)
         try:

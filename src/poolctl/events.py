@@ -99,8 +99,10 @@ def _add_output(
     pending: dict[tuple[int, str], dict[str, Any]],
 ) -> None:
     """Join the pieces of a long line; a line counts from the time of its first piece."""
-    key = (raw["pid"], raw.get("stream", "stdout"))
+    key = (raw.get("thread") or raw["pid"], raw.get("stream", "stdout"))
     line = pending.pop(key, None) or {"t": t, "pid": raw["pid"], "stream": key[1], "text": ""}
+    if raw.get("thread"):
+        line["thread"] = raw["thread"]  # printed by a ThreadPool worker thread
     line["text"] += str(raw.get("text", ""))
     if raw.get("eol", True):
         output.append(line)

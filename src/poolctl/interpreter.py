@@ -44,6 +44,11 @@ class Interpreter:
     probed_start_methods: tuple[str, ...] | None = None
 
     @property
+    def version_info(self) -> tuple[int, ...]:
+        """The version as numbers, e.g. (3, 8, 18)."""
+        return tuple(int(n) for n in self.version.split("."))
+
+    @property
     def start_methods(self) -> tuple[str, ...]:
         """The start methods this interpreter offers."""
         if self.probed_start_methods is not None:

@@ -40,10 +40,21 @@ def plan(
     tasks: int | None = None,
     duration: float | None = None,
     start_method: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
 ) -> RunParams:
     """Validate the options and fill in the scenario's and the interpreter's defaults."""
+    if scenario.requires_python and interpreter.version_info < scenario.requires_python:
+        needed = ".".join(map(str, scenario.requires_python))
+        raise UsageError(
+            f"scenario {scenario.name} needs Python {needed} or newer;"
+            f" {interpreter.executable} is {interpreter.version}"
+        )
     method = limits.start_method(start_method) or scenario.start_method
+    if scenario.api == "threadpool" and method is not None:
+        raise UsageError(
+            f"--start-method: scenario {scenario.name} uses a thread pool,"
+            " which starts no processes"
+        )
     if method is not None and method not in interpreter.start_methods:
         raise UsageError(
             f"--start-method: '{method}' is not available on {interpreter.executable}"
@@ -54,7 +65,9 @@ def plan(
         tasks=limits.tasks(tasks) if tasks is not None else scenario.tasks,
         duration=limits.duration(duration) if duration is not None else scenario.duration,
         start_method=method,
-        timeout=limits.timeout(timeout),
+        timeout=limits.timeout(
+            timeout if timeout is not None else scenario.timeout or DEFAULT_TIMEOUT
+        ),
     )
 
 
@@ -66,11 +79,15 @@ def run(
 ) -> dict[str, Any]:
     """Run ``scenario`` on a real pool and return its ``poolctl.run/1`` document."""
     program = {
+        "api": scenario.api,
         "start_method": params.start_method,
         "workers": params.workers,
+        "maxtasksperchild": scenario.maxtasksperchild,
+        "context_manager": scenario.context_manager,
         "tasks": params.tasks,
         "duration": params.duration,
-        "raises": False,
+        "submit": scenario.submit,
+        "raises": scenario.raises,
         "steps": [step.as_dict() for step in scenario.steps],
     }
     obs = observe(program, interpreter.executable, params.timeout, cancel)
@@ -93,7 +110,7 @@ def run(
         output=output,
         outcome=outcome,
         checks=evaluate(scenario.expect, outcome, output),
-        races=observe_races(scenario.races, output),
+        races=observe_races(scenario.races, outcome, output),
     )
 
 

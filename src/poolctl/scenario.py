@@ -15,12 +15,45 @@ from typing import Any
 from . import limits
 from .errors import UsageError
 
-STEPS = ("close", "terminate", "join", "sleep")
+APIS = ("pool", "threadpool", "executor")
 SIGNALS = ("SIGTERM", "SIGKILL", "SIGINT")
+# Each step, the options it takes and their checks; None means the option is required.
+STEPS: dict[str, dict[str, Any]] = {
+    "close": {},
+    "terminate": {},
+    "join": {},
+    "del": {},
+    "sleep": {"seconds": None},
+    "shutdown": {"wait": True, "cancel_futures": False},
+    "kill-worker": {"signal": "SIGKILL", "which": "busy"},
+    "get-results": {"timeout": 10.0},
+}
+# Which steps and submission functions make sense for each kind of pool.
+API_STEPS = {
+    "pool": {"close", "terminate", "join", "sleep", "del", "kill-worker", "get-results"},
+    "threadpool": {"close", "terminate", "join", "sleep", "del", "get-results"},
+    "executor": {"shutdown", "sleep", "del", "kill-worker", "get-results"},
+}
+API_SUBMIT = {
+    "pool": ("apply_async", "map_async"),
+    "threadpool": ("apply_async", "map_async"),
+    "executor": ("submit",),
+}
 
-_TOP_KEYS = {"summary", "description", "steps", "pool", "tasks", "expect", "race"}
-_POOL_KEYS = {"api", "workers", "start_method"}
-_TASK_KEYS = {"count", "duration"}
+_TOP_KEYS = {
+    "summary",
+    "description",
+    "steps",
+    "pool",
+    "tasks",
+    "expect",
+    "race",
+    "notes",
+    "requires_python",
+    "timeout",
+}
+_POOL_KEYS = {"api", "workers", "start_method", "maxtasksperchild", "context_manager"}
+_TASK_KEYS = {"count", "duration", "submit", "raises"}
 # Each expectation key and the type of its value; only what is guaranteed belongs here.
 _EXPECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "completed": (int, str),
@@ -33,31 +66,39 @@ _EXPECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "output_per_task": list,
     "worker_exit_code": int,
     "interrupted_worker_exit": str,
+    "output_mentions": list,
+    "task_workers": str,
+    "min_never_started": int,
 }
-_RACE_KEYS = {"output", "why"}
+_RACE_KEYS = {"output", "hung", "why"}
 
 
 @dataclass(frozen=True)
 class Step:
-    """One call the main process makes, in order."""
+    """One call the main process makes, in order, with its options."""
 
     name: str
-    seconds: float | None = None
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """An option's value."""
+        return dict(self.options).get(key, default)
 
     def as_dict(self) -> dict[str, Any]:
         """The step as the subject and the JSON document take it."""
-        data: dict[str, Any] = {"step": self.name}
-        if self.seconds is not None:
-            data["seconds"] = self.seconds
-        return data
+        return {"step": self.name, **dict(self.options)}
 
 
 @dataclass(frozen=True)
 class Race:
-    """A timing-dependent claim: observed and reported, never pass/fail."""
+    """A timing-dependent claim: observed and reported, never pass/fail.
 
-    output: str
+    Either an output line that may or may not be printed, or whether the run hangs.
+    """
+
     why: str
+    output: str | None = None
+    hung: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,12 +110,20 @@ class Scenario:
     source: str
     steps: tuple[Step, ...]
     description: str = ""
+    api: str = "pool"
     workers: int | None = None
     start_method: str | None = None
+    maxtasksperchild: int | None = None
+    context_manager: bool = False
     tasks: int = 1
     duration: float = 1.0
+    submit: str = "apply_async"
+    raises: bool = False
+    requires_python: tuple[int, int] | None = None
     expect: dict[str, Any] = field(default_factory=dict)
     races: tuple[Race, ...] = ()
+    notes: tuple[str, ...] = ()
+    timeout: float | None = None  # the scenario's default --timeout
 
 
 def scenario_dir() -> Path:
@@ -186,31 +235,85 @@ class _Reader:
         description = self.typed(data, "description", str) if "description" in data else ""
         pool = self.table(data, "pool")
         self.check_keys(pool, _POOL_KEYS, "pool.")
-        if pool.get("api", "pool") != "pool":
-            raise self.fail("pool.api", f"unsupported api {pool['api']!r} (only 'pool')")
+        api = self.choice(pool, "api", APIS, "pool.", default="pool")
         workers = self.checked(limits.workers, pool.get("workers"), "pool.workers")
         start_method = self.checked(
             limits.start_method, pool.get("start_method"), "pool.start_method"
         )
+        if api == "threadpool" and start_method is not None:
+            raise self.fail("pool.start_method", "a thread pool starts no processes")
+        maxtasks = None
+        if "maxtasksperchild" in pool:
+            maxtasks = self.typed(pool, "maxtasksperchild", int, "pool.")
+            if api != "pool" or maxtasks < 1:
+                raise self.fail("pool.maxtasksperchild", "only for api = 'pool', and at least 1")
+        context_manager = bool(pool.get("context_manager", False))
+        if "context_manager" in pool:
+            self.typed(pool, "context_manager", bool, "pool.")
         tasks_table = self.table(data, "tasks")
         self.check_keys(tasks_table, _TASK_KEYS, "tasks.")
         count = self.checked(limits.tasks, tasks_table.get("count", 1), "tasks.count")
         duration = self.checked(limits.duration, tasks_table.get("duration", 1.0), "tasks.duration")
+        submit = self.choice(
+            tasks_table, "submit", API_SUBMIT[api], "tasks.", default=API_SUBMIT[api][0]
+        )
+        raises = False
+        if "raises" in tasks_table:
+            raises = self.typed(tasks_table, "raises", bool, "tasks.")
+        notes = self.typed(data, "notes", list) if "notes" in data else []
+        if not all(isinstance(n, str) for n in notes):
+            raise self.fail("notes", "expected a list of strings")
         return Scenario(
             name=self.path.stem,
             summary=summary,
             description=description,
             source=str(self.path),
-            steps=self.steps(data),
+            steps=self.steps(data, api),
+            api=api,
             workers=workers,
             start_method=start_method,
+            maxtasksperchild=maxtasks,
+            context_manager=context_manager,
             tasks=count,
             duration=duration,
+            submit=submit,
+            raises=raises,
+            requires_python=self.version(data),
             expect=self.expect(self.table(data, "expect")),
             races=self.races(data.get("race", [])),
+            notes=tuple(notes),
+            timeout=self.checked(limits.timeout, data["timeout"], "timeout")
+            if "timeout" in data
+            else None,
         )
 
-    def steps(self, data: dict[str, Any]) -> tuple[Step, ...]:
+    def choice(
+        self,
+        table: dict[str, Any],
+        key: str,
+        allowed: tuple[str, ...],
+        prefix: str,
+        default: str,
+    ) -> str:
+        value = table.get(key, default)
+        if value not in allowed:
+            from difflib import get_close_matches
+
+            close = get_close_matches(str(value), allowed, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f" (one of {', '.join(allowed)})"
+            raise self.fail(prefix + key, f"{value!r} is not allowed here{hint}")
+        return str(value)
+
+    def version(self, data: dict[str, Any]) -> tuple[int, int] | None:
+        if "requires_python" not in data:
+            return None
+        text = self.typed(data, "requires_python", str)
+        match = re.fullmatch(r"(\d+)\.(\d+)", text)
+        if match is None:
+            raise self.fail("requires_python", f"expected a version such as '3.9', not {text!r}")
+        return int(match.group(1)), int(match.group(2))
+
+    def steps(self, data: dict[str, Any], api: str) -> tuple[Step, ...]:
         if "steps" not in data:
             raise self.fail("steps", "missing (the main process's calls, e.g. ['close', 'join'])")
         raw = self.typed(data, "steps", list)
@@ -225,21 +328,42 @@ class _Reader:
             if name not in STEPS:
                 from difflib import get_close_matches
 
-                close = get_close_matches(name, STEPS, n=1)
+                close = get_close_matches(name, list(STEPS), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else f" (one of {', '.join(STEPS)})"
                 raise self.fail(where, f"unknown step '{name}'{hint}")
-            allowed = {"step", "seconds"} if name == "sleep" else {"step"}
-            self.check_keys(item, allowed, f"{where}.")
-            seconds = None
-            if name == "sleep":
-                seconds = self.checked(
-                    limits.seconds,
-                    item.get("seconds"),
-                    f"{where}.seconds",
-                    maximum=limits.MAX_DURATION,
+            if name not in API_STEPS[api]:
+                raise self.fail(
+                    where,
+                    f"'{name}' makes no sense for api = '{api}'"
+                    f" (its steps: {', '.join(sorted(API_STEPS[api]))})",
                 )
-            steps.append(Step(name, seconds))
+            schema = STEPS[name]
+            self.check_keys(item, {"step", *schema}, f"{where}.")
+            steps.append(Step(name, self.step_options(item, schema, where)))
         return tuple(steps)
+
+    def step_options(
+        self, item: dict[str, Any], schema: dict[str, Any], where: str
+    ) -> tuple[tuple[str, Any], ...]:
+        options: list[tuple[str, Any]] = []
+        for key, default in schema.items():
+            if key not in item:
+                if default is None:
+                    raise self.fail(f"{where}.{key}", "missing")
+                continue
+            value = item[key]
+            if key in ("seconds", "timeout"):
+                value = self.checked(
+                    limits.seconds, value, f"{where}.{key}", maximum=limits.MAX_DURATION
+                )
+            elif key in ("wait", "cancel_futures"):
+                value = self.typed(item, key, bool, f"{where}.")
+            elif key == "signal":
+                value = self.choice(item, key, SIGNALS, f"{where}.", default="SIGKILL")
+            elif key == "which":
+                value = self.choice(item, key, ("busy", "idle"), f"{where}.", default="busy")
+            options.append((key, value))
+        return tuple(options)
 
     def expect(self, table: dict[str, Any]) -> dict[str, Any]:
         self.check_keys(table, set(_EXPECT_KEYS), "expect.")
@@ -252,6 +376,11 @@ class _Reader:
         for key in ("output_includes", "output_excludes", "output_per_task"):
             if not all(isinstance(x, str) for x in table.get(key, [])):
                 raise self.fail(f"expect.{key}", "expected a list of output lines (strings)")
+        if table.get("task_workers", "distinct") != "distinct":
+            raise self.fail("expect.task_workers", "the only claim is 'distinct'")
+        for key in ("output_mentions",):
+            if not all(isinstance(x, str) for x in table.get(key, [])):
+                raise self.fail(f"expect.{key}", "expected a list of strings")
         signal = table.get("interrupted_worker_exit")
         if signal is not None and signal not in SIGNALS:
             raise self.fail("expect.interrupted_worker_exit", f"expected one of {SIGNALS}")
@@ -263,9 +392,16 @@ class _Reader:
         races = []
         for item in raw:
             self.check_keys(item, _RACE_KEYS, "race.")
-            if not isinstance(item.get("output"), str) or not isinstance(item.get("why"), str):
-                raise self.fail("race", "each [[race]] needs 'output' and 'why' (strings)")
-            races.append(Race(item["output"], item["why"]))
+            output, hung = item.get("output"), item.get("hung", False)
+            well_formed = isinstance(item.get("why"), str) and (
+                (isinstance(output, str) and "hung" not in item)
+                or (output is None and hung is True)
+            )
+            if not well_formed:
+                raise self.fail(
+                    "race", "each [[race]] needs 'why' and either 'output' (a line) or hung = true"
+                )
+            races.append(Race(item["why"], output=output, hung=hung))
         return tuple(races)
 
 

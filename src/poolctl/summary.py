@@ -22,6 +22,8 @@ def worker_endings(outcome: dict[str, Any]) -> str:
     for w in outcome["workers"]:
         if w["killed_by_poolctl"]:
             endings["killed at timeout"] += 1
+        elif w.get("thread"):
+            endings["stopped"] += 1
         elif w["signal"]:
             endings[w["signal"]] += 1
         elif w["exit_code"] is None:
@@ -65,6 +67,7 @@ def _new_row(result: Result) -> dict[str, Any]:
         "steps": [step.name for step in cell.scenario.steps],
         "runs": 0,
         "observed_runs": 0,
+        "skipped": None,
         "matched": 0,
         "hung": 0,
         "unobserved": [],
@@ -93,6 +96,9 @@ def summarize(results: list[Result]) -> dict[str, Any]:
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for result in sorted(results, key=lambda r: r.cell.index):
         row = rows.setdefault(_row_key(result), _new_row(result))
+        if result.skipped is not None:
+            row["skipped"] = result.skipped
+            continue
         row["runs"] += 1
         doc = result.document
         if doc is None:
@@ -114,8 +120,9 @@ def summarize(results: list[Result]) -> dict[str, Any]:
             if not check["ok"]:
                 row["failed_checks"][check["claim"]] += 1
         for race in doc["races"]:
-            counts = row["races"].setdefault(race["output"], {"printed": 0, "runs": 0})
-            counts["printed"] += race["printed"]
+            label = race.get("output", "hangs")
+            counts = row["races"].setdefault(label, {"printed": 0, "runs": 0})
+            counts["printed"] += race.get("printed", race.get("happened", False))
             counts["runs"] += 1
         if outcome["shutdown_seconds"] is not None:
             row["_shutdown"].append(outcome["shutdown_seconds"])
@@ -127,6 +134,7 @@ def summarize(results: list[Result]) -> dict[str, Any]:
         "mismatched": sum(r["observed_runs"] - r["matched"] for r in finished),
         "hung": sum(r["hung"] for r in finished),
         "unobserved": sum(len(r["unobserved"]) for r in finished),
+        "skipped": sum(1 for r in finished if r["skipped"]),
     }
 
 
@@ -161,7 +169,7 @@ def build_compare(results: list[Result], params: dict[str, Any]) -> dict[str, An
                 "message": r.error,
             }
             for r in ordered
-            if r.document is None
+            if r.document is None and r.skipped is None
         ],
         "summary": summarize(results),
     }

@@ -115,6 +115,8 @@ def _shutdown_cell(row: dict[str, Any]) -> str:
 
 def _verdict_cell(row: dict[str, Any]) -> Text:
     text = Text()
+    if row["skipped"]:
+        return Text(f"skipped: {row['skipped']}", "dim")
     observed = row["observed_runs"]
     if observed:
         ok = row["matched"] == observed

@@ -20,17 +20,33 @@ MAIN_MARKS = {
     "close.called": ("C", "bold magenta"),
     "terminate.called": ("T", "bold red"),
     "join.called": ("J", "bold magenta"),
+    "shutdown.called": ("D", "bold magenta"),
+    "with-exit.called": ("X", "bold red"),
+    "del.called": ("d", "bold red"),
+    "kill-worker.called": ("K", "bold red"),
+    "get-results.called": ("G", "cyan"),
     "sleep.called": ("z", "magenta"),
     "error.raised": ("!", "bold red"),
     "main.finished": ("◆", "bold green"),
 }
-CALLS = {"close", "terminate", "join", "sleep"}
+CALLS = {
+    "close",
+    "terminate",
+    "join",
+    "sleep",
+    "shutdown",
+    "with-exit",
+    "del",
+    "kill-worker",
+    "get-results",
+}
 TASK_BAR = {"completed": ("━", "green"), "interrupted": ("╍", "red"), "failed": ("━", "yellow")}
 # Three lines, each under 80 columns, so no item is ever split by wrapping.
 LEGEND = (
     "● start  P pool created  S submit  C close  T terminate  J join  · in a call\n"
     "! error  ◆ 'Main done'  ┄ worker starting  ▸ ready  ■ exited  ✝ killed by signal\n"
-    "━ task completed  ╍ task interrupted  ✗ task failed"
+    "━ task completed  ╍ task interrupted  ✗ task failed  D shutdown  X with-block exit\n"
+    "K kill a worker  G get results  d del pool  z sleep"
 )
 MAX_LANES = 16
 LABEL = 16
@@ -143,17 +159,27 @@ def _worker_lane(
         lane.mark(col(ready), "▸", "bold")
     if worker["exited"] is not None:
         lane.mark(col(worker["exited"]), *_end_mark(worker["signal"]))
-    ending = _ending(worker["exit_code"], worker["signal"], worker["killed_by_poolctl"])
-    return _row(f"worker {worker['pid']}", lane, ending)
+    ending = _ending(
+        worker["exit_code"],
+        worker["signal"],
+        worker["killed_by_poolctl"],
+        worker.get("thread", False),
+    )
+    kind = "thread" if worker.get("thread") else "worker"
+    return _row(f"{kind} {worker['pid']}", lane, ending)
 
 
 def _end_mark(signal: str | None) -> tuple[str, str]:
     return ("✝", "bold red") if signal else ("■", "bold")
 
 
-def _ending(code: int | None, signal: str | None, killed_by_poolctl: bool) -> Text:
+def _ending(
+    code: int | None, signal: str | None, killed_by_poolctl: bool, thread: bool = False
+) -> Text:
     if killed_by_poolctl:
         return Text("timeout", "bold red")
+    if thread:
+        return Text("stopped", "green")
     if signal:
         return Text(signal, "red")
     if code is None:

@@ -85,7 +85,9 @@ def _process(event: dict[str, Any], main_pid: int | None) -> str:
     if event["role"] == "observer":
         return "poolctl"
     pid = event.get("worker", event["pid"])
-    return f"main {pid}" if pid == main_pid and "worker" not in event else f"worker {pid}"
+    if pid == main_pid and "worker" not in event:
+        return f"main {pid}"
+    return f"thread {pid}" if event.get("thread") or event["pid"] == main_pid else f"worker {pid}"
 
 
 def _detail(e: dict[str, Any]) -> str:
@@ -95,7 +97,7 @@ def _detail(e: dict[str, Any]) -> str:
     if kind == "pool.created":
         return f"{len(e['workers'])} workers: {', '.join(map(str, e['workers']))}"
     if kind == "pool.creating":
-        return f"Pool({e['processes'] or ''}) with {e['start_method']}"
+        return f"Pool({e['processes'] or ''}) with {e.get('start_method')}"
     if kind in ("worker.exited", "main.exited"):
         code = e.get("exit_code")
         if e.get("signal"):
@@ -107,6 +109,26 @@ def _detail(e: dict[str, Any]) -> str:
         return text + (" by poolctl at the timeout" if e.get("killed_by_poolctl") else "")
     if kind == "main.exiting":
         return "exit-time clean-up done (atexit)"
+    if kind == "kill-worker.called":
+        return f"{e.get('signal', 'SIGKILL')} to the {e.get('which', 'busy')} worker {e['worker']}"
+    if kind == "shutdown.called":
+        options = [f"wait={e.get('wait', True)}"]
+        if "cancel_futures" in e:
+            options.append(f"cancel_futures={e['cancel_futures']}")
+        return f"shutdown({', '.join(options)})"
+    if kind == "with-exit.called":
+        return "leaving the with block: __exit__()"
+    if kind == "del.called":
+        return "del pool; gc.collect()"
+    if kind == "get-results.called":
+        return f"get(timeout={e.get('timeout', 10)}) on every result"
+    if kind == "sleep.called":
+        return f"{e.get('seconds')} s"
+    if kind == "pool.creating" and e.get("api") in ("threadpool", "executor"):
+        name = {"threadpool": "ThreadPool", "executor": "ProcessPoolExecutor"}[e["api"]]
+        return f"{name}({e['processes'] or ''})" + (
+            f" with {e['start_method']}" if e.get("start_method") else ""
+        )
     if kind == "error.raised":
         return f"{e['type']}: {e['message']} (in {e['step']}())"
     if kind == "run.timeout":
@@ -161,6 +183,8 @@ def output_table(document: dict[str, Any]) -> Table | Text:
             table.add_row("", "", Text(f"… {hidden} more lines (all of them are in --json)", "dim"))
         pid = line["pid"]
         who = "?" if pid is None else ("main" if pid == main_pid else "worker") + f" {pid}"
+        if line.get("thread"):
+            who = f"thread {line['thread']}"
         style = "red" if line["stream"] == "stderr" else ""
         table.add_row(f"{line['t']:.4f}", who, Text(line["text"], style))
     return table
@@ -209,7 +233,11 @@ def _workers_line(workers: list[dict[str, Any]]) -> Text:
         if n:
             text.append(" · ")
         text.append(f"{w['pid']} ")
-        text.append_text(lanes._ending(w["exit_code"], w["signal"], w["killed_by_poolctl"]))
+        text.append_text(
+            lanes._ending(
+                w["exit_code"], w["signal"], w["killed_by_poolctl"], w.get("thread", False)
+            )
+        )
     return text or Text("none", "dim")
 
 
@@ -238,8 +266,12 @@ def verdict(document: dict[str, Any]) -> Group:
         races.add_column()
         races.add_column(overflow="fold")
         for race in document["races"]:
-            seen = "printed" if race["printed"] else "not printed"
-            line = Text(f"'{race['output']}' {seen} this time", "yellow")
+            if "output" in race:
+                seen = "printed" if race["printed"] else "not printed"
+                line = Text(f"'{race['output']}' {seen} this time", "yellow")
+            else:
+                seen = "hung" if race["happened"] else "did not hang"
+                line = Text(f"the run {seen} this time", "yellow")
             line.append(f": {race['why']}", "dim")
             races.add_row(Text("~", "yellow"), line)
         rows.append(races)

@@ -10,6 +10,7 @@ still reaches the real pipe, where the observer records it as unattributed.
 import io
 import os
 import sys
+import threading
 
 from . import channel
 
@@ -55,7 +56,10 @@ class LineRecorder(io.TextIOBase):
             self._send(rest, newline=False)
 
     def _send(self, line, newline=True):
-        if not channel.emit("output", stream=self._stream, text=line, eol=newline):
+        extra = {}
+        if threading.current_thread() is not threading.main_thread():
+            extra["thread"] = threading.get_native_id()  # a ThreadPool worker, for one
+        if not channel.emit("output", stream=self._stream, text=line, eol=newline, **extra):
             # No channel (e.g. very late in interpreter shutdown): keep the output.
             self._original.write(line + ("\n" if newline else ""))
             self._original.flush()

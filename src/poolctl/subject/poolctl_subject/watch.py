@@ -20,6 +20,7 @@ import time
 from multiprocessing.connection import wait
 
 from .channel import emit
+from .pools import members, worker_id
 
 # How often the watcher looks for workers the pool started since its last look.
 _SCAN_SECONDS = 0.02
@@ -31,19 +32,19 @@ _current = None
 
 
 class WorkerWatch:
-    """Follows the workers of one pool through the pool's own list of processes."""
+    """Follows the workers of one pool through the pool's own collection of workers."""
 
     def __init__(self, workers, start_method):
-        # ``pool._pool``, which the pool mutates in place when it replaces workers. Holding
-        # the list rather than the pool keeps the pool collectable (``del pool`` scenarios).
+        # The pool's list (or the executor's dict) of workers, which it updates in place.
+        # Holding the collection rather than the pool keeps the pool collectable.
         self._workers = workers
-        self._peek = start_method != "forkserver"
+        self._peek = start_method not in ("forkserver", None)
         self._seen = {}
         self._exited = set()
         self._lock = threading.Lock()
         self._pidfds = {}
-        for process in list(workers):
-            self._seen[process.pid] = process
+        for worker in members(workers):
+            self._seen[worker_id(worker)] = worker
 
     def start(self):
         global _current
@@ -62,6 +63,7 @@ class WorkerWatch:
         """
         self._scan()
         pending = self._pending()
+        self._record_stopped_threads(pending)
         handles = {}
         for process in pending:
             handle = self._handle(process)
@@ -84,31 +86,47 @@ class WorkerWatch:
     def sync(self):
         """Record the exits the pool already knows of, now (any thread).
 
-        Called before ``join()`` or ``terminate()`` is reported as returned: both have
-        joined the workers, and the timeline must never show a worker exiting after that.
+        Called before a call that joins the workers (``join()``, ``terminate()``,
+        ``shutdown(wait=True)``) is reported as returned: the timeline must never show a
+        worker exiting after that.
         """
         self._scan()
-        self._record_known_exits(self._pending())
+        pending = self._pending()
+        self._record_stopped_threads(pending)
+        self._record_known_exits(pending)
+
+    def live_pids(self):
+        """Ids of the workers not known to have exited, oldest first."""
+        return [worker_id(w) for w in self._pending()]
 
     def _pending(self):
         with self._lock:
-            return [p for pid, p in self._seen.items() if pid not in self._exited]
+            return [w for wid, w in self._seen.items() if wid not in self._exited]
 
     def _record_known_exits(self, processes):
         for process in processes:
-            if getattr(process._popen, "returncode", None) is not None:
+            popen = getattr(process, "_popen", None)
+            if getattr(popen, "returncode", None) is not None:
                 self._record_exit(process)
 
+    def _record_stopped_threads(self, workers):
+        for worker in workers:
+            if _is_thread(worker) and not worker.is_alive():
+                self._record_exit(worker)
+
     def _scan(self):
-        for process in list(self._workers):
+        for worker in members(self._workers):
+            wid = worker_id(worker)
             with self._lock:
-                if process.pid in self._seen:
+                if wid in self._seen:
                     continue
-                self._seen[process.pid] = process
-                emit("worker.spawned", worker=process.pid)
+                self._seen[wid] = worker
+                emit("worker.spawned", worker=wid)
 
     def _handle(self, process):
         """What to wait on for this worker's exit: its sentinel, a pidfd, or nothing."""
+        if _is_thread(process):
+            return None
         if self._peek:
             with contextlib.suppress(ValueError):  # the process object was closed
                 return process.sentinel
@@ -122,14 +140,19 @@ class WorkerWatch:
 
     def _record_exit(self, process):
         seen_ns = time.monotonic_ns()
-        code = self._exit_code(process)
+        wid = worker_id(process)
+        thread = _is_thread(process)
+        code = None if thread else self._exit_code(process)
         # Claim and send under one lock: the interpreter may freeze this daemon thread
         # once the exit handlers are done, so a claimed exit must never wait to be sent.
         with self._lock:
-            if process.pid in self._exited:
+            if wid in self._exited:
                 return
-            self._exited.add(process.pid)
-            emit("worker.exited", worker=process.pid, exit_code=code, ns=seen_ns)
+            self._exited.add(wid)
+            if thread:  # a thread has no exit code
+                emit("worker.exited", worker=wid, exit_code=None, thread=True, ns=seen_ns)
+            else:
+                emit("worker.exited", worker=wid, exit_code=code, ns=seen_ns)
 
     def _exit_code(self, process):
         code = getattr(process._popen, "returncode", None)
@@ -154,12 +177,18 @@ class WorkerWatch:
     def final_report(self):
         """Send what is still unsent; runs at exit, after the pool's own clean-up."""
         self.sync()
-        for pid, process in list(self._seen.items()):
+        for wid, worker in list(self._seen.items()):
+            if _is_thread(worker):
+                continue
             try:
-                code = process.exitcode
+                code = worker.exitcode
             except ValueError:
                 code = None
-            emit("worker.reaped", worker=pid, exit_code=code)
+            emit("worker.reaped", worker=wid, exit_code=code)
+
+
+def _is_thread(worker):
+    return isinstance(worker, threading.Thread)
 
 
 def final_report():
