@@ -43,7 +43,12 @@ Tasks = Annotated[int | None, typer.Option(help="Tasks to issue [default: the sc
 Duration = Annotated[
     float | None, typer.Option(help="Seconds each task sleeps [default: the scenario's, 1.0].")
 ]
-Timeout = Annotated[float, typer.Option(help="Seconds before a run is stopped and reported hung.")]
+Timeout = Annotated[
+    float | None,
+    typer.Option(
+        help="Seconds before a run is stopped and reported hung [default: the scenario's, else 60]."
+    ),
+]
 NoColor = Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")]
 
 
@@ -119,7 +124,7 @@ def run(
         str | None,
         typer.Option(help="Interpreter to run the pool under, a path or a name (3.8+)."),
     ] = None,
-    timeout: Timeout = 60.0,
+    timeout: Timeout = None,
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
     no_color: NoColor = False,
 ) -> None:
@@ -188,7 +193,7 @@ def compare(
         int, typer.Option(help="Runs per row: outcome counts show races as races.")
     ] = 1,
     jobs: Annotated[int | None, typer.Option(help="Runs at once [default: one per CPU].")] = None,
-    timeout: Timeout = 60.0,
+    timeout: Timeout = None,
     json: Annotated[
         bool, typer.Option("--json", help="Print one compare document as JSON.")
     ] = False,
@@ -247,6 +252,73 @@ def compare(
 
         show(doc, no_color=no_color)
     raise typer.Exit(summary.exit_code(doc))
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  poolctl show with-block\n\n"
+        "  poolctl show terminate-join --code > program.py && python program.py\n\n"
+        "  poolctl show close-join --code --workers 4 --tasks 6 --start-method spawn"
+    ),
+)
+def show(
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            help="A bundled scenario or a .toml file.", autocompletion=_complete_scenario
+        ),
+    ],
+    code: Annotated[
+        bool, typer.Option("--code", help="Print the equivalent plain Python program.")
+    ] = False,
+    workers: Workers = None,
+    tasks: Tasks = None,
+    duration: Duration = None,
+    start_method: Annotated[
+        str | None, typer.Option(help="fork, spawn or forkserver, for --code.")
+    ] = None,
+    no_color: NoColor = False,
+) -> None:
+    """Show a scenario: its program, its expectation, its races; or its code."""
+    from . import limits
+    from .scenario import load
+
+    chosen = load(scenario)
+    if not code:
+        from .render.scenario_view import show as show_scenario
+
+        show_scenario(chosen, no_color=no_color)
+        return
+    from .codegen import program
+
+    typer.echo(
+        program(
+            chosen,
+            workers=limits.workers(workers) if workers is not None else chosen.workers,
+            tasks=limits.tasks(tasks) if tasks is not None else chosen.tasks,
+            duration=limits.duration(duration) if duration is not None else chosen.duration,
+            start_method=limits.start_method(start_method) or chosen.start_method,
+        ),
+        nl=False,
+    )
+
+
+@app.command(
+    epilog="Example:\n\n  poolctl new my-case && poolctl run ./my-case.toml",
+)
+def new(
+    name: Annotated[str, typer.Argument(help="The scenario's name: NAME.toml is written.")],
+    directory: Annotated[
+        str, typer.Option("--dir", help="Where to write it [default: here].")
+    ] = ".",
+) -> None:
+    """Write a commented scenario file to start from."""
+    from pathlib import Path
+
+    from .starter import write
+
+    typer.echo(f"wrote {write(name, Path(directory))}")
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:
