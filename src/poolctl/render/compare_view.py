@@ -143,7 +143,9 @@ def progress(total: int, *, enabled: bool, no_color: bool = False) -> Iterator[A
     Yields an object with ``started(label)`` and ``finished(label, ok)``.
     """
     console = make_console(no_color=no_color, stderr=False)
-    if not enabled or not console.is_terminal:
+    # Plain output (NO_COLOR, --no-color, not a terminal) means no escape codes at all,
+    # and a live display is all cursor movement, whatever FORCE_COLOR says.
+    if not enabled or not console.is_interactive or console.color_system is None:
         yield _Silent()
         return
     bar = Progress(
