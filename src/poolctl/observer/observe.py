@@ -21,9 +21,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import Cancelled, ObserveError
-from . import process_group
+from . import process_group, watchdog
 from .workspace import private_dir, read_events
 
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
@@ -68,9 +69,18 @@ class Observation:
 class _Run:
     """The state of one observed run: its selector, its streams, what has arrived."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], obs: Observation) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        obs: Observation,
+        pgid: int,
+        guard: subprocess.Popen[bytes] | None,
+    ) -> None:
         self.proc = proc
         self.obs = obs
+        self.pgid = pgid
+        # Processes of the group that are poolctl's own, not the run's.
+        self.own = {proc.pid} | ({guard.pid} if guard else set())
         self.selector = selectors.DefaultSelector()
         assert proc.stdout is not None and proc.stderr is not None
         self.selector.register(proc.stdout.fileno(), selectors.EVENT_READ, "stdout")
@@ -131,6 +141,11 @@ def observe(
     with private_dir() as directory:
         spec = json.dumps({"channel": str(directory), "program": program})
         command = [python, *SUBJECT_FLAGS, "-c", BOOTSTRAP, str(SUBJECT_ROOT), spec]
+        # The run's processes share the watchdog's process group (see watchdog.py).
+        guard = watchdog.start()
+        grouping: dict[str, Any] = (
+            {"process_group": guard.pid} if guard else {"start_new_session": True}
+        )
         t0 = time.monotonic_ns()
         try:
             proc = subprocess.Popen(
@@ -138,22 +153,24 @@ def observe(
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                start_new_session=True,
+                **grouping,
             )
         except OSError as exc:
+            watchdog.stop(guard)
             raise ObserveError(f"could not start {python}: {exc.strerror or exc}") from exc
         obs = Observation(t0_ns=t0, pid=proc.pid)
-        run = _Run(proc, obs)
+        run = _Run(proc, obs, pgid=guard.pid if guard else proc.pid, guard=guard)
         try:
             _watch(run, t0 + int(timeout * 1e9), cancel)
             _settle(run)
         finally:
             # Reached normally, and also on Ctrl-C or SIGTERM: nothing of the run survives.
             with _signals_deferred():
-                process_group.kill(proc.pid)
+                process_group.kill(run.pgid)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=5)
-                _reap_all(proc.pid)
+                watchdog.stop(guard)
+                _reap_all(run)
                 _drain(run)
                 run.close()
                 for stream in (proc.stdout, proc.stderr):
@@ -187,7 +204,7 @@ def _watch(run: _Run, deadline_ns: int, cancel: threading.Event | None) -> None:
         if remaining <= 0:
             run.obs.hung = True
             run.obs.timeout_ns = deadline_ns
-            process_group.kill(run.proc.pid)
+            process_group.kill(run.pgid)
             run.proc.wait()
             run.obs.exit_ns = time.monotonic_ns()
             run.obs.exit_code = run.proc.returncode
@@ -195,26 +212,30 @@ def _watch(run: _Run, deadline_ns: int, cancel: threading.Event | None) -> None:
         run.pump(min(remaining, POLL_SECONDS))
 
 
+def _others(run: _Run) -> list[process_group.Member]:
+    """The run's processes still there, beyond the subject and the watchdog."""
+    group = process_group.reap(process_group.members(run.pgid), skip=run.own)
+    return [m for m in group if m.pid not in run.own]
+
+
 def _settle(run: _Run) -> None:
     """Give the rest of the group a grace period to leave; kill and report what stays."""
-    pgid = run.proc.pid
     deadline = time.monotonic_ns() + int(GRACE_SECONDS * 1e9)
     while time.monotonic_ns() < deadline:
-        if not process_group.reap(process_group.members(pgid), skip=pgid):
+        if not _others(run):
             return
         run.pump(POLL_SECONDS)
-    remaining = process_group.reap(process_group.members(pgid), skip=pgid)
-    run.obs.leftovers = [Leftover(m.pid, m.command) for m in remaining]
-    process_group.kill(pgid)
+    run.obs.leftovers = [Leftover(m.pid, m.command) for m in _others(run)]
+    process_group.kill(run.pgid)
 
 
-def _reap_all(pgid: int) -> None:
+def _reap_all(run: _Run) -> None:
     """Wait (bounded) until no process of the group is left, reaping our own zombies."""
     deadline = time.monotonic_ns() + int(GRACE_SECONDS * 1e9)
-    while process_group.reap(process_group.members(pgid), skip=pgid):
+    while process_group.reap(process_group.members(run.pgid), skip=run.own):
         if time.monotonic_ns() > deadline:
             return
-        process_group.kill(pgid)
+        process_group.kill(run.pgid)
         time.sleep(POLL_SECONDS)
 
 

@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,15 +77,15 @@ def members(pgid: int) -> list[Member]:
     return found
 
 
-def reap(group: list[Member], skip: int | None = None) -> list[Member]:
+def reap(group: list[Member], skip: Collection[int] = ()) -> list[Member]:
     """Reap the group's zombies that are our children; return the processes still there.
 
-    ``skip`` is the subject itself, which its ``Popen`` object reaps.
+    ``skip``: processes whose ``Popen`` objects reap them (the subject, the watchdog).
     """
     alive = []
     me = os.getpid()
     for member in group:
-        if member.zombie and member.ppid == me and member.pid != skip:
+        if member.zombie and member.ppid == me and member.pid not in skip:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(member.pid, os.WNOHANG)
             continue
