@@ -123,7 +123,8 @@ def _find(spec: str) -> str:
             raise UsageError(f"--python {spec}: no such file")
         if path.is_dir() or not os.access(path, os.X_OK):
             raise UsageError(f"--python {spec}: not an executable file")
-        return str(path)
+        # Absolute: Path('./python') prints as 'python', which exec would look up on PATH.
+        return str(path.absolute())
     found = shutil.which(spec)
     # A pyenv shim for a version that is installed but not selected fails when run, and
     # selecting a version from inside poolctl would be silently ignored: look it up.

@@ -165,6 +165,8 @@ def load_file(path: Path) -> Scenario:
         raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the scenario file: {exc.strerror}") from exc
+    if b"\0" in raw:
+        raise UsageError(f"{path}: not a text file (it contains NUL bytes)")
     try:
         text = raw.decode("utf-8")
         data = tomllib.loads(text)
