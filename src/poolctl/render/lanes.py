@@ -44,9 +44,9 @@ TASK_BAR = {"completed": ("━", "green"), "interrupted": ("╍", "red"), "faile
 # Three lines, each under 80 columns, so no item is ever split by wrapping.
 LEGEND = (
     "● start  P pool created  S submit  C close  T terminate  J join  · in a call\n"
-    "! error  ◆ 'Main done'  ┄ worker starting  ▸ ready  ■ exited  ✝ killed by signal\n"
-    "━ task completed  ╍ task interrupted  ✗ task failed  D shutdown  X with-block exit\n"
-    "K kill a worker  G get results  d del pool  z sleep"
+    "! error  ◆ 'Main done'  ┄ starting  ▸ ready  ■ exited  ✝ killed by a signal\n"
+    "━ task completed  ╍ task interrupted  ✗ task failed  D shutdown  z sleep\n"
+    "X with-block exit  K kill a worker  G get results  d del pool"
 )
 MAX_LANES = 16
 LABEL = 16
