@@ -281,7 +281,6 @@ def show(
     no_color: NoColor = False,
 ) -> None:
     """Show a scenario: its program, its expectation, its races; or its code."""
-    from . import limits
     from .scenario import load
 
     chosen = load(scenario)
@@ -290,15 +289,25 @@ def show(
 
         show_scenario(chosen, no_color=no_color)
         return
+    from . import interpreter, pipeline
     from .codegen import program
 
+    # The same resolution and checks as 'run' (the code is for this interpreter).
+    params = pipeline.plan(
+        chosen,
+        interpreter.current(),
+        workers=workers,
+        tasks=tasks,
+        duration=duration,
+        start_method=start_method,
+    )
     typer.echo(
         program(
             chosen,
-            workers=limits.workers(workers) if workers is not None else chosen.workers,
-            tasks=limits.tasks(tasks) if tasks is not None else chosen.tasks,
-            duration=limits.duration(duration) if duration is not None else chosen.duration,
-            start_method=limits.start_method(start_method) or chosen.start_method,
+            workers=params.workers,
+            tasks=params.tasks,
+            duration=params.duration,
+            start_method=params.start_method,
         ),
         nl=False,
     )
