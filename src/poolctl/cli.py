@@ -50,6 +50,16 @@ Timeout = Annotated[
     ),
 ]
 NoColor = Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")]
+TraceOut = Annotated[
+    str | None,
+    typer.Option("--trace", help="Also write a Chrome/Perfetto trace (JSON) to this file."),
+]
+SvgOut = Annotated[
+    str | None, typer.Option("--svg", help="Also write the timeline as SVG to this file.")
+]
+HtmlOut = Annotated[
+    str | None, typer.Option("--html", help="Also write a self-contained HTML page to this file.")
+]
 
 
 def _complete_scenario(incomplete: str) -> list[str]:
@@ -126,13 +136,18 @@ def run(
     ] = None,
     timeout: Timeout = None,
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
+    trace: TraceOut = None,
+    svg: SvgOut = None,
+    html: HtmlOut = None,
     no_color: NoColor = False,
 ) -> None:
     """Run a scenario on a real pool and show its timeline and outcome."""
     from . import document, interpreter, pipeline
+    from .render import exports
     from .scenario import load
     from .warmup import warm_up
 
+    targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
     chosen = load(scenario)
     python_ = interpreter.resolve(python)
     params = pipeline.plan(
@@ -147,6 +162,7 @@ def run(
     renderer = "poolctl.render.json_doc" if json else "poolctl.render.run_view"
     warm_up([*pipeline.POST_RUN_MODULES, renderer])
     doc = pipeline.run(chosen, params, python_)
+    exports.write(doc, targets)
     if json:
         from .render.json_doc import write
 
@@ -200,13 +216,18 @@ def compare(
     jsonl: Annotated[
         bool, typer.Option("--jsonl", help="Print each run document as a JSON line, as it ends.")
     ] = False,
+    trace: TraceOut = None,
+    svg: SvgOut = None,
+    html: HtmlOut = None,
     no_color: NoColor = False,
 ) -> None:
     """Run scenarios side by side, across start methods and interpreters, and tabulate."""
     from . import compare as matrix
     from . import summary
+    from .render import exports
     from .render.compare_view import progress
 
+    targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
     if json and jsonl:
         raise UsageError("--json and --jsonl cannot be used together")
     cells = matrix.plan(
@@ -243,6 +264,7 @@ def compare(
         "jobs": jobs,
     }
     doc = summary.build_compare(results, params)
+    exports.write(doc, targets)
     if json:
         from .render.json_doc import write
 
@@ -328,6 +350,41 @@ def new(
     from .starter import write
 
     typer.echo(f"wrote {write(name, Path(directory))}")
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  poolctl run close-join --json > saved.json\n\n"
+        "  poolctl render saved.json\n\n"
+        "  poolctl render saved.json --svg out.svg --trace out.trace.json\n\n"
+        "  poolctl compare all --json > all.json && poolctl render all.json --html report.html"
+    ),
+)
+def render(
+    document: Annotated[str, typer.Argument(help="A saved 'run --json' or 'compare --json'.")],
+    trace: TraceOut = None,
+    svg: SvgOut = None,
+    html: HtmlOut = None,
+    no_color: NoColor = False,
+) -> None:
+    """Re-render a saved document: to the terminal, or as trace, SVG or HTML. No re-run."""
+    from .render import exports
+
+    targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
+    doc = exports.load(document)
+    if targets:
+        exports.write(doc, targets)
+        for path in targets.values():
+            typer.echo(f"wrote {path}", err=True)
+    elif doc["schema"].startswith("poolctl.compare/"):
+        from .render.compare_view import show as show_compare
+
+        show_compare(doc, no_color=no_color)
+    else:
+        from .render.run_view import show as show_run
+
+        show_run(doc, no_color=no_color)
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:

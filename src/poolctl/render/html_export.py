@@ -1,0 +1,108 @@
+"""One self-contained HTML page (no network fetches): the comparison table and, for each
+run, its SVG timeline, expectation against reality marked. Drawn from documents only."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.sax.saxutils import escape
+
+from .svg_export import run_svg
+
+STYLE = """
+body { font-family: DejaVu Sans, Arial, sans-serif; margin: 24px; color: #222; }
+table { border-collapse: collapse; margin: 12px 0 24px; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+.ok { color: #2e7d32; font-weight: bold; } .bad { color: #c62828; font-weight: bold; }
+.race { color: #a06800; } .dim { color: #777; } section { margin-bottom: 32px; }
+"""
+
+
+def _dist(counts: dict[str, int]) -> str:
+    if len(counts) == 1:
+        return escape(next(iter(counts)))
+    ordered = sorted(counts.items(), key=lambda kv: -kv[1])
+    return "<br>".join(f"{escape(value)} ({n})" for value, n in ordered)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "<tr><th>scenario</th><th>start method</th><th>python</th>"
+        "<th>tasks done/int/never</th><th>workers</th><th>main exit</th><th>error</th>"
+        "<th>vs docs</th></tr>"
+    )
+    body = []
+    for row in rows:
+        seen = row["observed"]
+        if row.get("skipped"):
+            verdict = f"<span class='dim'>skipped: {escape(row['skipped'])}</span>"
+        elif row["observed_runs"] and row["matched"] == row["observed_runs"]:
+            verdict = f"<span class='ok'>✓ {row['matched']}/{row['observed_runs']}</span>"
+        else:
+            verdict = f"<span class='bad'>✗ {row['matched']}/{row['observed_runs']}</span>"
+        for claim, n in row["failed_checks"].items():
+            verdict += f"<br><span class='bad'>✗ {escape(claim)} ({n})</span>"
+        for output, counts in row["races"].items():
+            verdict += (
+                f"<br><span class='race'>~ {escape(output)} "
+                f"{counts['printed']}/{counts['runs']}</span>"
+            )
+        cells = [escape(row["scenario"]), escape(str(row["start_method"])), escape(row["python"])]
+        cells += [
+            _dist(seen[k]) if seen[k] else "–"
+            for k in ("tasks", "workers", "main_exit_code", "error")
+        ]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in [*cells, verdict]) + "</tr>")
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def _run_section(doc: dict[str, Any], index: int) -> str:
+    checks = "".join(
+        f"<li class='{'ok' if c['ok'] else 'bad'}'>{'✓' if c['ok'] else '✗'} "
+        f"{escape(c['claim'])}"
+        + (
+            ""
+            if c["ok"]
+            else f": expected {escape(repr(c['expected']))}, observed {escape(repr(c['observed']))}"
+        )
+        + "</li>"
+        for c in doc["checks"]
+    )
+    races = "".join(
+        f"<li class='race'>~ {escape(_race_text(r))}: <span class='dim'>"
+        f"{escape(r['why'])}</span></li>"
+        for r in doc["races"]
+    )
+    return (
+        f"<section id='run-{index}'><h2>{index}. {escape(doc['scenario']['name'])} · "
+        f"{escape(str(doc['params']['start_method']))} · {escape(doc['python']['version'])}"
+        f"</h2>{run_svg(doc)}<ul>{checks}{races}</ul></section>"
+    )
+
+
+def _race_text(race: dict[str, Any]) -> str:
+    if "output" in race:
+        return f"'{race['output']}' {'printed' if race['printed'] else 'not printed'}"
+    return "the run hung" if race["happened"] else "the run did not hang"
+
+
+def page(document: dict[str, Any]) -> str:
+    """The HTML page of a run document or of a comparison document."""
+    if document["schema"].startswith("poolctl.compare/"):
+        title = "poolctl compare"
+        summary = document["summary"]
+        intro = (
+            f"<p>{summary['runs']} runs · {summary['matched']} match · "
+            f"{summary['mismatched']} differ · {summary['hung']} hung</p>" + _table(summary["rows"])
+        )
+        runs = document["runs"]
+    else:
+        title = f"poolctl run {document['scenario']['name']}"
+        intro = f"<p>{escape(document['scenario']['summary'])}</p>"
+        runs = [document]
+    sections = "".join(_run_section(doc, n) for n, doc in enumerate(runs, start=1))
+    return (
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body><h1>{escape(title)}</h1>{intro}{sections}</body></html>\n"
+    )
