@@ -12,6 +12,8 @@ from typing import Any
 
 from rich.text import Text
 
+from ..kinds import CALLS
+
 # Marker for each main-process event, and its style.
 MAIN_MARKS = {
     "main.started": ("●", "bold"),
@@ -28,17 +30,6 @@ MAIN_MARKS = {
     "sleep.called": ("z", "magenta"),
     "error.raised": ("!", "bold red"),
     "main.finished": ("◆", "bold green"),
-}
-CALLS = {
-    "close",
-    "terminate",
-    "join",
-    "sleep",
-    "shutdown",
-    "with-exit",
-    "del",
-    "kill-worker",
-    "get-results",
 }
 TASK_BAR = {"completed": ("━", "green"), "interrupted": ("╍", "red"), "failed": ("━", "yellow")}
 # Three lines, each under 80 columns, so no item is ever split by wrapping.

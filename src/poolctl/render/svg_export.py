@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
+from ..kinds import CALLS
+
 WIDTH = 960
 LABEL = 170
 TAIL = 110
@@ -16,17 +18,8 @@ ROW = 24
 BAR = 12
 COLOURS = {"completed": "#2e7d32", "interrupted": "#c62828", "failed": "#f9a825"}
 CALL_COLOUR = "#8e24aa"
-CALLS = {
-    "close": "close",
-    "terminate": "terminate",
-    "join": "join",
-    "shutdown": "shutdown",
-    "with-exit": "with exit",
-    "del": "del",
-    "kill-worker": "kill",
-    "get-results": "get",
-    "sleep": "sleep",
-}
+# Short labels for the call markers (every one of kinds.CALLS).
+LABELS = {"with-exit": "with exit", "kill-worker": "kill", "get-results": "get"}
 FONT = "font-family='DejaVu Sans, Arial, sans-serif'"
 
 
@@ -147,7 +140,7 @@ def _main_lane(doc: dict[str, Any], x: Any, y: int) -> list[str]:
                 f"<path d='M {x(e['t'])} {y - 7} l 4 7 l -4 7 l -4 -7 z' "
                 f"fill='{CALL_COLOUR}'/>"
                 f"<text x='{x(e['t'])}' y='{y + 18 if below else y - 9}' text-anchor='middle' "
-                f"font-size='9' fill='{CALL_COLOUR}'>{escape(CALLS[name])}</text></g>"
+                f"font-size='9' fill='{CALL_COLOUR}'>{escape(LABELS.get(name, name))}</text></g>"
             )
         elif name in CALLS and phase == "returned" and name in opened:
             out.append(_span(x(opened.pop(name)), x(e["t"]), y))

@@ -11,19 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..kinds import CALLS
+
 # Per run in a comparison: pids are offset by this times the run's index.
 PID_STRIDE = 10_000_000
-CALLS = (
-    "close",
-    "terminate",
-    "join",
-    "sleep",
-    "shutdown",
-    "with-exit",
-    "del",
-    "kill-worker",
-    "get-results",
-)
 INSTANTS = {"task.submitted", "error.raised", "main.finished", "run.timeout", "cleanup.killed"}
 
 
