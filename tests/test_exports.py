@@ -149,3 +149,20 @@ def test_an_output_in_a_missing_directory_is_refused_before_running(cli: Any) ->
         result.stderr == "poolctl: --svg /nonexistent/dir/out.svg: no such directory: "
         "/nonexistent/dir\n"
     )
+
+
+def test_leftovers_are_reported_when_they_were_killed() -> None:
+    """cleanup.killed carries the moment the observer killed the leftovers, not a guess."""
+    from poolctl import events, outcome
+    from poolctl.observer.observe import Leftover, Observation
+
+    obs = Observation(t0_ns=1_000_000_000, pid=42, exit_code=0, exit_ns=1_500_000_000)
+    obs.event_lines = [b'{"t":1010000000,"pid":42,"role":"main","kind":"main.started"}']
+    obs.leftovers = [Leftover(43, "python worker")]
+    obs.leftovers_ns = 2_500_000_000
+    parsed, _ = events.parse(obs)
+    killed = [e for e in parsed if e["kind"] == "cleanup.killed"]
+    assert [(e["t"], e["processes"]) for e in killed] == [
+        (1.5, [{"pid": 43, "command": "python worker"}])
+    ]
+    assert outcome.derive(parsed)["leftovers"] == [{"pid": 43, "command": "python worker"}]

@@ -16,8 +16,6 @@ from .errors import ObserveError
 from .observer.observe import Observation
 
 ROLES = {"main", "worker"}
-# cleanup.killed happens after the grace period; it is placed just after the exit.
-GRACE_MARK = 1e-6
 
 
 def signal_name(exit_code: int | None) -> str | None:
@@ -154,10 +152,10 @@ def _observer_events(obs: Observation) -> list[dict[str, Any]]:
             }
         )
     if obs.leftovers:
-        last = obs.exit_ns or obs.t0_ns
+        killed = obs.leftovers_ns or obs.exit_ns or obs.t0_ns
         found.append(
             {
-                "t": _seconds(last, obs.t0_ns) + GRACE_MARK,
+                "t": _seconds(killed, obs.t0_ns),
                 "pid": obs.pid,
                 "role": "observer",
                 "kind": "cleanup.killed",

@@ -64,6 +64,7 @@ class Observation:
     hung: bool = False
     timeout_ns: int | None = None
     leftovers: list[Leftover] = field(default_factory=list)
+    leftovers_ns: int | None = None  # when the leftovers were killed
 
 
 class _Run:
@@ -226,6 +227,7 @@ def _settle(run: _Run) -> None:
             return
         run.pump(POLL_SECONDS)
     run.obs.leftovers = [Leftover(m.pid, m.command) for m in _others(run)]
+    run.obs.leftovers_ns = time.monotonic_ns()
     process_group.kill(run.pgid)
 
 
