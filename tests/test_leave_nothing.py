@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import marked_pids, run_pipeline, wait_until, write_scenario
+from conftest import marked_pids, run_pipeline, wait_until, write_scenario, zombie_children
 
 
 @pytest.fixture
@@ -58,6 +59,12 @@ def test_poolctl_killed_by_sigkill_leaves_nothing(
         proc.communicate(timeout=5)
         gone = wait_until(lambda: not marked_pids(marker), 3.0)
         assert gone, f"still running after poolctl was killed: {marked_pids(marker)}"
+        # Killed by the watchdog, the run's processes are orphans: the nearest subreaper
+        # adopts them. In real use that is init; here, once an in-process run has made
+        # this test process a subreaper, it is us, and reaping them is our job.
+        for pid in zombie_children():
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
     finally:
         if proc.poll() is None:
             proc.kill()
