@@ -129,7 +129,7 @@ def startup(repeats: int) -> dict[str, Any]:
 def parallel_compare(pairs: int) -> dict[str, Any]:
     """compare of the four seed scenarios against the slowest of them (close-join) alone."""
     return paired(
-        [*POOLCTL, "compare", "all", "--json"], [*POOLCTL, "run", "close-join", "--json"], pairs
+        [*POOLCTL, "compare", *SEEDS, "--json"], [*POOLCTL, "run", "close-join", "--json"], pairs
     )
 
 

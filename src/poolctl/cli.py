@@ -63,7 +63,7 @@ HtmlOut = Annotated[
 
 
 def _complete_scenario(incomplete: str) -> list[str]:
-    from .scenario import bundled_names
+    from .catalogue import bundled_names
 
     return [name for name in bundled_names() if name.startswith(incomplete)]
 
@@ -97,12 +97,12 @@ def list_scenarios() -> None:
 
     Example: poolctl list
     """
-    from .scenario import bundled_names, load
+    from .catalogue import summaries
 
-    scenarios = [load(name) for name in bundled_names()]
-    width = max((len(s.name) for s in scenarios), default=0)
-    for s in scenarios:
-        typer.echo(f"{s.name:<{width}}  {s.summary}")
+    found = summaries()
+    width = max((len(name) for name, _ in found), default=0)
+    for name, summary in found:
+        typer.echo(f"{name:<{width}}  {summary}")
 
 
 @app.command(

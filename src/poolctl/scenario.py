@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import limits
+from .catalogue import bundled_names, scenario_dir
 from .errors import UsageError
 
 APIS = ("pool", "threadpool", "executor")
@@ -124,19 +125,6 @@ class Scenario:
     races: tuple[Race, ...] = ()
     notes: tuple[str, ...] = ()
     timeout: float | None = None  # the scenario's default --timeout
-
-
-def scenario_dir() -> Path:
-    """Where the bundled scenarios are: inside the installed package, or the source tree."""
-    bundled = Path(__file__).resolve().parent / "scenarios"
-    if bundled.is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[2] / "scenarios"
-
-
-def bundled_names() -> list[str]:
-    """Names of the bundled scenarios, sorted."""
-    return sorted(p.stem for p in scenario_dir().glob("*.toml"))
 
 
 def load(name_or_path: str) -> Scenario:
