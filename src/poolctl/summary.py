@@ -54,13 +54,15 @@ def _start_method(result: Result) -> str:
 
 def _row_key(result: Result) -> tuple[str, str, str]:
     cell = result.cell
-    return (cell.scenario.name, _start_method(result), cell.interpreter.executable)
+    # The file, not the name: two files may share a name and claim different things.
+    return (cell.scenario.source, _start_method(result), cell.interpreter.executable)
 
 
 def _new_row(result: Result) -> dict[str, Any]:
     cell = result.cell
     return {
         "scenario": cell.scenario.name,
+        "source": cell.scenario.source,
         "start_method": _start_method(result),
         "python": cell.interpreter.version,
         "executable": cell.interpreter.executable,

@@ -41,11 +41,14 @@ def render(document: dict[str, Any], width: int = 80) -> Group:
     )
     if summary["unobserved"]:
         title.append(f" · {summary['unobserved']} not observed", "bold red")
+    if summary.get("skipped"):
+        title.append(f" · {summary['skipped']} skipped", "dim")
     parts: list[Any] = [title, table(summary["rows"], wide=width >= WIDE)]
     for error in document["errors"]:
         parts.append(
             Text(
-                f"not observed: {error['scenario']} ({error['start_method']}): {error['message']}",
+                f"not observed: {error['scenario']} ({error['start_method'] or 'default'}):"
+                f" {error['message']}",
                 "red",
             )
         )
