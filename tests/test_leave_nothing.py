@@ -36,6 +36,14 @@ def start(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def reap_adopted() -> bool:
+    """Reap this process's zombie children; True once there are none."""
+    for pid in zombie_children():
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    return not zombie_children()
+
+
 def wait_for_run(proc: subprocess.Popen[str], marker: str, at_least: int) -> None:
     """Until the run's processes (subject, workers, ...) are up; never a fixed sleep."""
     up = wait_until(lambda: len(marked_pids(marker, exclude=(proc.pid,))) >= at_least, 10.0)
@@ -61,10 +69,9 @@ def test_poolctl_killed_by_sigkill_leaves_nothing(
         assert gone, f"still running after poolctl was killed: {marked_pids(marker)}"
         # Killed by the watchdog, the run's processes are orphans: the nearest subreaper
         # adopts them. In real use that is init; here, once an in-process run has made
-        # this test process a subreaper, it is us, and reaping them is our job.
-        for pid in zombie_children():
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+        # this test process a subreaper, it is us, and reaping them is our job, for as
+        # long as the last of them takes to finish dying.
+        assert wait_until(reap_adopted, 3.0), f"never reaped: {zombie_children()}"
     finally:
         if proc.poll() is None:
             proc.kill()
