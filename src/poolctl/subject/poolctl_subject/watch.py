@@ -28,27 +28,31 @@ _SCAN_SECONDS = 0.02
 # 2 ms (this thread only; the pool's threads and the workers are not slowed).
 _REAP_SPINS = 20
 
-_current = None
+# Every watcher started in this process, in the order the pools were created.
+_watches = []
 
 
 class WorkerWatch:
     """Follows the workers of one pool through the pool's own collection of workers."""
 
-    def __init__(self, workers, start_method):
+    def __init__(self, workers, start_method, pool=None):
         # The pool's list (or the executor's dict) of workers, which it updates in place.
         # Holding the collection rather than the pool keeps the pool collectable.
         self._workers = workers
+        # Which pool of the program (``poolctl trace`` follows several); None: the only one.
+        self._tag = {} if pool is None else {"pool": pool}
         self._peek = start_method not in ("forkserver", None)
         self._seen = {}
         self._exited = set()
         self._lock = threading.Lock()
         self._pidfds = {}
+        # Exited workers whose exit code was not known yet when their exit was recorded.
+        self._unknown = {}
         for worker in members(workers):
             self._seen[worker_id(worker)] = worker
 
     def start(self):
-        global _current
-        _current = self
+        _watches.append(self)
         thread = threading.Thread(target=self._run, name="poolctl-watch", daemon=True)
         thread.start()
 
@@ -78,6 +82,7 @@ class WorkerWatch:
         for handle in ready:
             self._record_exit(handles[handle])
         self._record_known_exits(pending)
+        self._record_late_codes()
         for pid in [pid for pid in self._pidfds if pid in self._exited]:
             pidfd = self._pidfds.pop(pid)
             if pidfd is not None:
@@ -121,7 +126,7 @@ class WorkerWatch:
                 if wid in self._seen:
                     continue
                 self._seen[wid] = worker
-                emit("worker.spawned", worker=wid)
+                emit("worker.spawned", worker=wid, **self._tag)
 
     def _handle(self, process):
         """What to wait on for this worker's exit: its sentinel, a pidfd, or nothing."""
@@ -150,12 +155,30 @@ class WorkerWatch:
                 return
             self._exited.add(wid)
             if thread:  # a thread has no exit code
-                emit("worker.exited", worker=wid, exit_code=None, thread=True, ns=seen_ns)
+                tag = dict(self._tag, thread=True)
+                emit("worker.exited", worker=wid, exit_code=None, ns=seen_ns, **tag)
             else:
-                emit("worker.exited", worker=wid, exit_code=code, ns=seen_ns)
+                emit("worker.exited", worker=wid, exit_code=code, ns=seen_ns, **self._tag)
+                if code is None:
+                    self._unknown[wid] = process
+
+    def _record_late_codes(self):
+        """Send the exit codes the pool learnt after the exits were recorded.
+
+        A hung run never reaches the final report: this is where its codes come from.
+        """
+        for wid, process in list(self._unknown.items()):
+            code = getattr(process._popen, "returncode", None)
+            if code is not None:
+                del self._unknown[wid]
+                emit("worker.reaped", worker=wid, exit_code=code, **self._tag)
 
     def _exit_code(self, process):
         code = getattr(process._popen, "returncode", None)
+        if code is None and not self._peek:
+            # Not our child (forkserver): its status is in /proc while it is a zombie,
+            # which it is between its exit (the pidfd) and the fork server's reaping.
+            code = _zombie_status(process.pid)
         if code is None and self._peek:
             try:
                 info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
@@ -184,7 +207,21 @@ class WorkerWatch:
                 code = worker.exitcode
             except ValueError:
                 code = None
-            emit("worker.reaped", worker=wid, exit_code=code)
+            emit("worker.reaped", worker=wid, exit_code=code, **self._tag)
+
+
+def _zombie_status(pid):
+    """The exit code of ``pid`` if it is a zombie (Linux ``/proc``), else None."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # fields[0] is the state (field 3); the wait status is field 52 (Linux 3.5+).
+    if fields[0] != b"Z" or len(fields) < 50:
+        return None
+    status = int(fields[49])
+    return -(status & 0x7F) if status & 0x7F else (status >> 8) & 0xFF
 
 
 def _is_thread(worker):
@@ -192,6 +229,6 @@ def _is_thread(worker):
 
 
 def final_report():
-    """Finish the report of the pool being watched, if any."""
-    if _current is not None:
-        _current.final_report()
+    """Finish the report of every pool being watched."""
+    for watch in _watches:
+        watch.final_report()
