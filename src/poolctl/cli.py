@@ -25,7 +25,8 @@ app = typer.Typer(
         "  poolctl run close-join\n\n"
         "  poolctl run terminate-join --workers 4 --tasks 6 --duration 0.5\n\n"
         "  poolctl run join-without-close --json | jq .outcome\n\n"
-        "  poolctl compare all --start-method all --repeat 10"
+        "  poolctl compare all --start-method all --repeat 10\n\n"
+        "  poolctl trace my_program.py"
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -333,6 +334,81 @@ def show(
         ),
         nl=False,
     )
+
+
+TRACE_EXIT_CODES = (
+    "Exit status: the program's own (128+N when signal N killed it); 124 it hung and was"
+    " stopped at --timeout; 125 poolctl failed; 126 the program cannot run (a syntax error,"
+    " a directory); 127 the program or module was not found; 2 a bad option."
+)
+
+
+@app.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
+    epilog=(
+        "Examples:\n\n"
+        "  poolctl trace my_program.py arg1 arg2\n\n"
+        "  poolctl trace -m mypackage.tool --flag\n\n"
+        "  poolctl trace my_program.py --json > trace.json\n\n"
+        "  poolctl trace my_program.py --timeout 10\n\n"
+        "  poolctl trace my_program.py --trace perfetto.json\n\n"
+        "  poolctl trace my_program.py -- --json   (the program gets --json)\n\n"
+        "poolctl's own options may come anywhere before '--'; every other word goes to"
+        " the program. The program's stdout and stderr are shown live (its stdout on"
+        " stderr under --json); its stdin is passed on unless it is a terminal.\n\n"
+        + TRACE_EXIT_CODES
+    ),
+)
+def trace(
+    program: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The program: PROGRAM.py and its arguments (or, with -m, the module's).",
+            show_default=False,
+        ),
+    ] = None,
+    module: Annotated[
+        str | None,
+        typer.Option("-m", help="Run a module, as 'python -m MODULE'.", show_default=False),
+    ] = None,
+    python: Annotated[
+        str | None,
+        typer.Option(help="Interpreter to run it under, a path or a name [default: poolctl's]."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds before the program is stopped and reported hung [default: 600]."
+        ),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
+    trace: TraceOut = None,
+    svg: SvgOut = None,
+    html: HtmlOut = None,
+    no_color: NoColor = False,
+) -> None:
+    """Run your own program, unchanged, and show the lifecycle of every pool it creates."""
+    from . import interpreter, program_trace
+    from .render import exports
+    from .warmup import warm_up
+
+    words = list(program or [])
+    targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
+    chosen = program_trace.target(words[0] if words else None, words[1:], module)
+    python_ = interpreter.resolve(python)
+    renderer = "poolctl.render.json_doc" if json else "poolctl.render.run_view"
+    warm_up(["poolctl.events", "poolctl.outcome", "poolctl.document", renderer])
+    doc = program_trace.run(chosen, python_, timeout, json_on_stdout=json)
+    exports.write(doc, targets)
+    if json:
+        from .render.json_doc import write
+
+        write(doc, sys.stdout)
+    else:
+        from .render.run_view import show
+
+        show(doc, no_color=no_color)
+    raise typer.Exit(program_trace.exit_status(doc))
 
 
 @app.command(

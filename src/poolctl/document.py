@@ -44,6 +44,78 @@ def build_run(
     }
 
 
+def build_trace(
+    *,
+    target: dict[str, Any],
+    timeout: float,
+    interpreter: Interpreter,
+    events: list[dict[str, Any]],
+    output: list[dict[str, Any]],
+    outcome: dict[str, Any],
+) -> dict[str, Any]:
+    """The document of a traced program: a run document with the program in place of a
+    scenario, and no expectation (there is nothing documented to compare with)."""
+    pools = outcome["pools"]
+    return {
+        "schema": RUN_SCHEMA,
+        "poolctl": __version__,
+        "scenario": {
+            "name": target["name"],
+            "summary": f"poolctl trace of {' '.join(target['argv'])}",
+            "source": target["path"] or target["module"],
+            "steps": [],
+        },
+        "program": target,
+        "params": {
+            "workers": None,
+            "tasks": outcome["tasks"]["submitted"],
+            "duration": None,
+            "start_method": pools[0]["start_method"] if pools else None,
+            "timeout": timeout,
+        },
+        "python": interpreter.as_dict(),
+        "events": events,
+        "output": output,
+        "outcome": outcome,
+        "expected": None,
+        "checks": [],
+        "races": [],
+        "matches": None,
+    }
+
+
+def title(document: dict[str, Any]) -> str:
+    """The command that made the document: 'poolctl run NAME' or 'poolctl trace PROGRAM'."""
+    if document.get("program"):
+        return f"poolctl trace {document['program']['name']}"
+    return f"poolctl run {document['scenario']['name']}"
+
+
+def program_ending(document: dict[str, Any]) -> str | None:
+    """How a traced program ended, in words (None for a scenario's run)."""
+    if not document.get("program"):
+        return None
+    outcome = document["outcome"]
+    main = outcome["main"]
+    if outcome["hung"]:
+        return "hung: stopped at --timeout, every process killed"
+    if main["signal"]:
+        return f"killed by {main['signal']}"
+    uncaught = main.get("uncaught")
+    if uncaught:
+        return f"raised {uncaught['type']}: {uncaught['message']} (exit status {main['exit_code']})"
+    return f"exited with status {main['exit_code']}"
+
+
+def pool_label(pool: dict[str, Any]) -> str:
+    """'Pool 1 (fork, 4 workers)' for one entry of the outcome's pools."""
+    kind = {"pool": "Pool", "threadpool": "ThreadPool", "executor": "ProcessPoolExecutor"}
+    parts = [p for p in (pool["start_method"], f"{pool['size']} workers") if p]
+    if pool["api"] == "executor":
+        parts[-1] = "workers on demand" if not pool["size"] else parts[-1]
+    return f"{kind.get(pool['api'] or '', 'pool')} {pool['pool']} ({', '.join(parts)})"
+
+
 def exit_code(document: dict[str, Any]) -> int:
     """0 when reality matches the scenario's expectation, 1 when it differs."""
     return 0 if document["matches"] else 1

@@ -32,3 +32,13 @@ class Interrupted(BaseException):
     def __init__(self, exit_code: int) -> None:
         super().__init__(exit_code)
         self.exit_code = exit_code
+
+
+class TraceError(PoolctlError):
+    """``poolctl trace`` could not run or observe the program. Its codes are those of
+    ``timeout(1)`` and the shell, so they stand apart from the program's own status:
+    125 poolctl failed, 126 the program cannot run, 127 the program was not found."""
+
+    def __init__(self, message: str, exit_code: int = 125) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -7,6 +7,7 @@ became ready and exited, and how (exit code; a negative code is the signal that 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from .events import signal_name
@@ -25,26 +26,34 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
     leftovers: list[dict[str, Any]] = []
     first_shutdown = None
     pool: dict[str, Any] = {"start_method": None, "size": None, "creating": None, "created": None}
+    # Every pool, by id (poolctl trace follows several; a scenario's events carry no id).
+    pools: dict[int, dict[str, Any]] = {}
+    raised = None
 
     def worker(pid: int) -> dict[str, Any]:
         return workers.setdefault(pid, _new_worker(pid))
 
     for e in events:
         kind, t = e["kind"], e["t"]
+        pool_id = e.get("pool", 1)
         if kind == "main.started":
             main["pid"] = e["pid"]
         elif kind == "pool.creating":
-            pool["creating"] = t
+            pools[pool_id] = _new_pool(pool_id, e.get("api"), t)
         elif kind == "pool.created":
-            pool.update(start_method=e.get("start_method"), created=t)
-            pool["size"] = len(e.get("workers", []))
+            this = pools.setdefault(pool_id, _new_pool(pool_id, e.get("api"), t))
+            this.update(start_method=e.get("start_method"), created=t)
+            this["size"] = len(e.get("workers", []))
             for pid in e.get("workers", []):
                 # The first workers are started inside the Pool() call.
-                worker(pid)["spawned"] = pool["creating"] if pool["creating"] is not None else t
+                w = worker(pid)
+                w["spawned"], w["pool"] = this["creating"], pool_id
         elif kind == "worker.spawned":
-            worker(e["worker"])["spawned"] = t
+            w = worker(e["worker"])
+            w["spawned"], w["pool"] = t, pool_id
         elif kind == "worker.started":
-            worker(e["worker"])["ready"] = t
+            w = worker(e["worker"])
+            w["ready"], w["pool"] = t, pool_id
         elif kind in ("worker.exited", "worker.reaped"):
             w = worker(e["worker"])
             if kind == "worker.exited":
@@ -53,9 +62,11 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
             if e.get("exit_code") is not None:
                 w["exit_code"] = e["exit_code"]
         elif kind == "task.submitted":
-            tasks.setdefault(e["task"], _new_task(e["task"], t))["submitted"] = t
+            task = tasks.setdefault(e["task"], _new_task(e["task"], t))
+            task["submitted"], task["pool"] = t, pool_id
         elif kind == "task.started":
             task = tasks.setdefault(e["task"], _new_task(e["task"], None))
+            task["pool"] = pool_id
             task.update(started=t, worker=e["worker"])
             worker(e["worker"])["tasks"].append(e["task"])
         elif kind in ("task.finished", "task.failed"):
@@ -64,6 +75,8 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
             task["status"] = "completed" if kind == "task.finished" else "failed"
         elif kind == "error.raised" and error is None:
             error = {"type": e.get("type"), "message": e.get("message"), "step": e.get("step")}
+        elif kind == "program.raised":
+            raised = {"type": e.get("type"), "message": e.get("message")}
         elif kind == "main.finished":
             main["finished"] = True
         elif kind == "main.exited":
@@ -82,16 +95,21 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
     for w in workers.values():
         w["signal"] = signal_name(w["exit_code"])
         w["killed_by_poolctl"] = hung and w["exited"] is None
-    counts = {"submitted": sum(1 for t in tasks.values() if t["submitted"] is not None)}
-    counts["started"] = sum(1 for t in tasks.values() if t["started"] is not None)
-    for state in TASK_STATES:
-        counts[state] = sum(1 for t in tasks.values() if t["status"] == state)
+    counts = _count(tasks.values())
+    for this in pools.values():
+        this["workers"] = [w["pid"] for w in workers.values() if w["pool"] == this["pool"]]
+        this["tasks"] = _count(t for t in tasks.values() if t["pool"] == this["pool"])
+    if pools:
+        first = pools[min(pools)]
+        pool.update({key: first[key] for key in pool})
+    main["uncaught"] = raised
     exits = [w["exited"] for w in workers.values() if w["exited"] is not None]
     shutdown = None
     if first_shutdown is not None and exits:
         shutdown = round(max(exits) - first_shutdown, 6)
     return {
         "pool": pool,
+        "pools": [pools[i] for i in sorted(pools)],
         "tasks": counts,
         "task_runs": [tasks[i] for i in sorted(tasks)],
         "error": error,
@@ -101,6 +119,27 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
         "leftovers": leftovers,
         "wall_seconds": main.get("exited"),
         "shutdown_seconds": shutdown,
+    }
+
+
+def _count(tasks: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many tasks were submitted, started, and ended in each state."""
+    counts = dict.fromkeys(("submitted", "started", *TASK_STATES), 0)
+    for task in tasks:
+        counts["submitted"] += task["submitted"] is not None
+        counts["started"] += task["started"] is not None
+        counts[task["status"]] += 1
+    return counts
+
+
+def _new_pool(pool_id: int, api: str | None, creating: float) -> dict[str, Any]:
+    return {
+        "pool": pool_id,
+        "api": api,
+        "start_method": None,
+        "size": None,
+        "creating": creating,
+        "created": None,
     }
 
 
@@ -118,6 +157,7 @@ def _new_worker(pid: int) -> dict[str, Any]:
         "exit_code": None,
         "signal": None,
         "thread": False,
+        "pool": None,
         "tasks": [],
     }
 
@@ -129,6 +169,7 @@ def _new_task(index: int, t: float | None) -> dict[str, Any]:
         "started": None,
         "ended": None,
         "worker": None,
+        "pool": None,
         "status": "never_started",
     }
 

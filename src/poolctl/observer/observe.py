@@ -11,6 +11,7 @@ no writer left, are the event files read.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import selectors
@@ -18,7 +19,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,12 @@ BOOTSTRAP = (
 )
 # Shown, not changed: a pool dropped while running warns only under this filter.
 SUBJECT_FLAGS = ("-I", "-W", "always::ResourceWarning")
+# poolctl trace: no flags (the program gets its usual environment); the subject's folder
+# leaves sys.path[0] once the tracer is imported.
+TRACE_BOOTSTRAP = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from poolctl_subject.tracer import main; del sys.path[0]; main(sys.argv[2])"
+)
 
 # How long the rest of the group may take to leave after the main process exits.
 GRACE_SECONDS = 1.0
@@ -67,6 +74,16 @@ class Observation:
     leftovers_ns: int | None = None  # when the leftovers were killed
 
 
+@dataclass(frozen=True)
+class Passthrough:
+    """How a traced program's streams reach the user: live, as with plain ``python``."""
+
+    stdout_fd: int = 1  # where its stdout is shown (stderr when stdout carries --json)
+    stderr_fd: int = 2
+    terminal: bool = False  # give it a pseudo-terminal for stdout, as a terminal would
+    stdin: bool = True  # give it poolctl's stdin (never a terminal: see trace's docs)
+
+
 class _Run:
     """The state of one observed run: its selector, its streams, what has arrived."""
 
@@ -76,6 +93,8 @@ class _Run:
         obs: Observation,
         pgid: int,
         guard: subprocess.Popen[bytes] | None,
+        streams: dict[int, str],
+        echo: dict[str, int] | None = None,
     ) -> None:
         self.proc = proc
         self.obs = obs
@@ -83,9 +102,10 @@ class _Run:
         # Processes of the group that are poolctl's own, not the run's.
         self.own = {proc.pid} | ({guard.pid} if guard else set())
         self.selector = selectors.DefaultSelector()
-        assert proc.stdout is not None and proc.stderr is not None
-        self.selector.register(proc.stdout.fileno(), selectors.EVENT_READ, "stdout")
-        self.selector.register(proc.stderr.fileno(), selectors.EVENT_READ, "stderr")
+        for fd, name in streams.items():
+            self.selector.register(fd, selectors.EVENT_READ, name)
+        # Where each stream is copied as it arrives (poolctl trace), if anywhere.
+        self.echo = dict(echo or {})
         self.pidfd: int | None = None
         with contextlib.suppress(AttributeError, OSError):
             self.pidfd = os.pidfd_open(proc.pid)
@@ -102,12 +122,27 @@ class _Run:
                 chunk = os.read(key.fd, 65536)
             except BlockingIOError:
                 continue
+            except OSError as exc:  # a pseudo-terminal says EIO once every writer is gone
+                if exc.errno != errno.EIO:
+                    raise
+                chunk = b""
             if not chunk:
                 self.selector.unregister(key.fd)
             else:
                 self.obs.raw_output.append((time.monotonic_ns(), key.data, chunk))
+                self._echo(key.data, chunk)
         if self.pidfd is None and self.obs.exit_ns is None and self.proc.poll() is not None:
             self._note_exit()
+
+    def _echo(self, stream: str, chunk: bytes) -> None:
+        fd = self.echo.get(stream)
+        if fd is None:
+            return
+        try:
+            while chunk:
+                chunk = chunk[os.write(fd, chunk) :]
+        except OSError:  # the reader went away (| head): keep recording, stop showing
+            del self.echo[stream]
 
     def _note_exit(self) -> None:
         if self.obs.exit_ns is not None:  # already noted (e.g. killed at the timeout)
@@ -138,29 +173,78 @@ def observe(
     after ``cancel`` is set (runs in worker threads cannot receive signals themselves).
     Whatever happens, every process of the run is gone when this returns or raises.
     """
-    process_group.become_subreaper()
-    with private_dir() as directory:
+
+    def command(directory: Path) -> list[str]:
         spec = json.dumps({"channel": str(directory), "program": program})
-        command = [python, *SUBJECT_FLAGS, "-c", BOOTSTRAP, str(SUBJECT_ROOT), spec]
+        return [python, *SUBJECT_FLAGS, "-c", BOOTSTRAP, str(SUBJECT_ROOT), spec]
+
+    return _observe(command, python, timeout, cancel, None)
+
+
+def observe_program(
+    target: dict[str, object],
+    python: str,
+    timeout: float,
+    passthrough: Passthrough,
+) -> Observation:
+    """Run the user's own program (``poolctl trace``) and return what it reported.
+
+    ``target`` holds its ``argv`` and its ``path`` or ``module``. Its output is shown live
+    as ``passthrough`` says, and recorded. The same guarantees as ``observe``.
+    """
+
+    def command(directory: Path) -> list[str]:
+        spec = {"channel": str(directory), "trace": target, "subject_root": str(SUBJECT_ROOT)}
+        return [python, "-c", TRACE_BOOTSTRAP, str(SUBJECT_ROOT), json.dumps(spec)]
+
+    return _observe(command, python, timeout, None, passthrough)
+
+
+def _observe(
+    command: Callable[[Path], list[str]],
+    python: str,
+    timeout: float,
+    cancel: threading.Event | None,
+    passthrough: Passthrough | None,
+) -> Observation:
+    process_group.become_subreaper()
+    with private_dir() as directory, contextlib.ExitStack() as fds:
         # The run's processes share the watchdog's process group (see watchdog.py).
         guard = watchdog.start()
         grouping: dict[str, Any] = (
             {"process_group": guard.pid} if guard else {"start_new_session": True}
         )
+        stdin: int | None = subprocess.DEVNULL
+        stdout: int = subprocess.PIPE
+        terminal = None
+        if passthrough is not None:
+            stdin = None if passthrough.stdin else subprocess.DEVNULL
+            if passthrough.terminal:
+                terminal, stdout = _pseudo_terminal(passthrough.stdout_fd)
+                fds.callback(os.close, terminal)
         t0 = time.monotonic_ns()
         try:
             proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
+                command(directory),
+                stdin=stdin,
+                stdout=stdout,
                 stderr=subprocess.PIPE,
                 **grouping,
             )
         except OSError as exc:
             watchdog.stop(guard)
             raise ObserveError(f"could not start {python}: {exc.strerror or exc}") from exc
+        finally:
+            if terminal is not None:
+                os.close(stdout)  # the program's end of the terminal: only it writes there
+        assert proc.stderr is not None
+        streams = {proc.stderr.fileno(): "stderr"}
+        streams[terminal if terminal is not None else proc.stdout.fileno()] = "stdout"  # type: ignore[union-attr]
+        echo = None
+        if passthrough is not None:
+            echo = {"stdout": passthrough.stdout_fd, "stderr": passthrough.stderr_fd}
         obs = Observation(t0_ns=t0, pid=proc.pid)
-        run = _Run(proc, obs, pgid=guard.pid if guard else proc.pid, guard=guard)
+        run = _Run(proc, obs, guard.pid if guard else proc.pid, guard, streams, echo)
         try:
             _watch(run, t0 + int(timeout * 1e9), cancel)
             _settle(run)
@@ -180,6 +264,25 @@ def observe(
                 # No process of the run is left to write: the files are complete.
                 obs.event_lines = read_events(directory)
     return obs
+
+
+def _pseudo_terminal(like_fd: int) -> tuple[int, int]:
+    """A pseudo-terminal ``(poolctl's end, the program's end)`` the size of ``like_fd``'s.
+
+    Its output is passed on unchanged (no newline translation): the program sees a
+    terminal, so its stdout is line-buffered as it would be, not block-buffered.
+    """
+    import fcntl
+    import termios
+
+    ours, theirs = os.openpty()
+    attrs = termios.tcgetattr(theirs)
+    attrs[1] &= ~termios.OPOST
+    termios.tcsetattr(theirs, termios.TCSANOW, attrs)
+    with contextlib.suppress(OSError):
+        size = fcntl.ioctl(like_fd, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(theirs, termios.TIOCSWINSZ, size)
+    return ours, theirs
 
 
 @contextlib.contextmanager

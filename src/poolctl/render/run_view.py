@@ -8,6 +8,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from ..document import pool_label, program_ending, title
 from . import lanes
 from .console import make_console
 
@@ -62,6 +63,8 @@ def _title(title: str, note: str = "") -> Text:
 
 def header(document: dict[str, Any]) -> Text:
     """Scenario, interpreter, start method, workers, tasks."""
+    if document.get("program"):
+        return _trace_header(document)
     scenario, params, python = document["scenario"], document["params"], document["python"]
     pool = document["outcome"]["pool"]
     text = Text()
@@ -81,13 +84,32 @@ def header(document: dict[str, Any]) -> Text:
     return text
 
 
+def _trace_header(document: dict[str, Any]) -> Text:
+    """The program, its interpreter, and every pool it created."""
+    python, outcome = document["python"], document["outcome"]
+    text = Text()
+    text.append(title(document), "bold")
+    arguments = document["program"]["argv"][1:]
+    text.append(f"  {' '.join(arguments)}\n" if arguments else "\n")
+    pools = " · ".join(pool_label(p) for p in outcome["pools"]) or "no pool was created"
+    tasks = outcome["tasks"]["submitted"]
+    text.append(
+        f"{python['implementation']} {python['version']} ({python['executable']})"
+        f" · {pools} · {tasks} task{'s' if tasks != 1 else ''}",
+        "dim",
+    )
+    return text
+
+
 def _process(event: dict[str, Any], main_pid: int | None) -> str:
     if event["role"] == "observer":
         return "poolctl"
-    pid = event.get("worker", event["pid"])
-    if pid == main_pid and "worker" not in event:
-        return f"main {pid}"
-    return f"thread {pid}" if event.get("thread") or event["pid"] == main_pid else f"worker {pid}"
+    if "worker" not in event:
+        return f"main {event['pid']}" if event["pid"] == main_pid else f"worker {event['pid']}"
+    # A ThreadPool's workers are threads of the main process, reporting as 'worker';
+    # the main process reports a process worker's exit with the role 'main'.
+    thread = event.get("thread") or (event["pid"] == main_pid and event["role"] == "worker")
+    return f"{'thread' if thread else 'worker'} {event['worker']}"
 
 
 def _detail(e: dict[str, Any]) -> str:
@@ -96,11 +118,14 @@ def _detail(e: dict[str, Any]) -> str:
         return f"task {e['task']}" + (f": {e['type']}: {e['message']}" if "type" in e else "")
     if kind == "pool.created":
         return f"{len(e['workers'])} workers: {', '.join(map(str, e['workers']))}"
-    if kind == "pool.creating":
-        return f"Pool({e['processes'] or ''}) with {e.get('start_method')}"
+    if kind == "pool.creating" and e.get("api", "pool") == "pool":
+        method = e.get("start_method")
+        return f"Pool({e['processes'] or ''})" + (f" with {method}" if method else "")
     if kind in ("worker.exited", "main.exited"):
         code = e.get("exit_code")
-        if e.get("signal"):
+        if e.get("thread"):
+            text = "thread ended (threads have no exit code)"
+        elif e.get("signal"):
             text = f"killed by {e['signal']}"
         elif code is None:
             text = "exit code read at exit (see Outcome)"
@@ -182,7 +207,9 @@ def output_table(document: dict[str, Any]) -> Table | Text:
             hidden = len(lines) - OUTPUT_HEAD - OUTPUT_TAIL
             table.add_row("", "", Text(f"… {hidden} more lines (all of them are in --json)", "dim"))
         pid = line["pid"]
-        who = "?" if pid is None else ("main" if pid == main_pid else "worker") + f" {pid}"
+        # Unattributed: a traced program's output (its own streams), or a C-level write.
+        who = line["stream"] if pid is None else ("main" if pid == main_pid else "worker")
+        who += "" if pid is None else f" {pid}"
         if line.get("thread"):
             who = f"thread {line['thread']}"
         style = "red" if line["stream"] == "stderr" else ""
@@ -242,7 +269,13 @@ def _workers_line(workers: list[dict[str, Any]]) -> Text:
 
 
 def verdict(document: dict[str, Any]) -> Group:
-    """Expectation vs reality: each checked claim, then the races (observed, not checked)."""
+    """Expectation vs reality: each checked claim, then the races (observed, not checked).
+
+    A traced program has no expectation: how it ended, and its pools, instead.
+    """
+    ending = program_ending(document)
+    if ending is not None:
+        return _program_verdict(document, ending)
     rows: list[Any] = []
     title = Text("Expectation vs reality  ", "bold underline")
     if document["matches"]:
@@ -275,4 +308,28 @@ def verdict(document: dict[str, Any]) -> Group:
             line.append(f": {race['why']}", "dim")
             races.add_row(Text("~", "yellow"), line)
         rows.append(races)
+    return Group(*rows)
+
+
+def _program_verdict(document: dict[str, Any], ending: str) -> Group:
+    outcome = document["outcome"]
+    bad = outcome["hung"] or outcome["main"]["exit_code"] != 0
+    line = Text("The program  ", "bold underline")
+    line.append(ending, "bold red" if bad else "bold green")
+    rows: list[Any] = [line]
+    if len(outcome["pools"]) > 1:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column(overflow="fold")
+        for pool in outcome["pools"]:
+            tasks = pool["tasks"]
+            table.add_row(
+                pool_label(pool),
+                f"{tasks['submitted']} submitted: {tasks['completed']} completed,"
+                f" {tasks['interrupted']} interrupted, {tasks['never_started']} never started,"
+                f" {tasks['failed']} failed",
+            )
+        rows.append(table)
+    if not outcome["pools"]:
+        rows.append(Text("No Pool, ThreadPool or ProcessPoolExecutor was created.", "yellow"))
     return Group(*rows)

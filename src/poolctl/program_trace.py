@@ -1,0 +1,134 @@
+"""``poolctl trace``: the user's own program → subject run → events → outcome → document.
+
+Exit status (documented in the README and ``poolctl trace --help``): the program's own
+status when it ran to its end, 128+N when signal N killed it (as a shell says it); 124
+when it hung and was stopped at ``--timeout``; 125 when poolctl failed; 126 when the
+program cannot run (a syntax error, not a file of Python); 127 when it was not found; 2 for
+a bad option, as for every command.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import limits
+from .errors import ObserveError, TraceError
+from .interpreter import Interpreter
+
+HUNG = 124
+FAILED = 125
+CANNOT_RUN = 126
+NOT_FOUND = 127
+DEFAULT_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Target:
+    """The program to trace, as ``python`` would be given it."""
+
+    argv: list[str]  # its sys.argv
+    path: str | None  # a script, as given
+    module: str | None  # or a module, for -m
+
+    @property
+    def name(self) -> str:
+        """How the user named it."""
+        return f"-m {self.module}" if self.module else str(self.path)
+
+
+def target(program: str | None, args: list[str], module: str | None) -> Target:
+    """Check the program before anything starts: a script that exists, or a module name."""
+    if module is not None:
+        if program is not None:
+            args = [program, *args]  # with -m, every word after it is the module's
+        if not module.strip() or module.startswith("-"):
+            raise TraceError(f"-m: not a module name: {module!r}", NOT_FOUND)
+        return Target(argv=["-m", *args], path=None, module=module)
+    if program is None:
+        raise TraceError("name a program to trace: poolctl trace PROGRAM.py [ARGS]", 2)
+    path = Path(program)
+    if not path.exists():
+        raise TraceError(f"{program}: no such file", NOT_FOUND)
+    if path.is_dir():
+        raise TraceError(f"{program}: is a directory, not a Python program", CANNOT_RUN)
+    if not os.access(path, os.R_OK):
+        raise TraceError(f"{program}: cannot read it (permission denied)", CANNOT_RUN)
+    return Target(argv=[program, *args], path=program, module=None)
+
+
+def run(
+    chosen: Target, interpreter: Interpreter, timeout: float | None, *, json_on_stdout: bool
+) -> dict[str, Any]:
+    """Run the program under observation; return its ``poolctl.run/1`` document."""
+    from .observer.observe import Passthrough, observe_program
+
+    seconds = limits.timeout(timeout if timeout is not None else DEFAULT_TIMEOUT)
+    shown_on = 2 if json_on_stdout else 1
+    passthrough = Passthrough(
+        stdout_fd=shown_on,
+        terminal=os.isatty(shown_on),
+        # A program in a background process group that reads the terminal is stopped
+        # (SIGTTIN): a terminal is not passed on, anything else (a pipe, a file) is.
+        stdin=not os.isatty(0),
+    )
+    try:
+        obs = observe_program(asdict(chosen), interpreter.executable, seconds, passthrough)
+    except ObserveError as exc:
+        raise TraceError(str(exc), FAILED) from exc
+    from . import events as events_mod
+    from .document import build_trace
+    from .outcome import derive
+
+    try:
+        events, output = events_mod.parse(obs)
+    except ObserveError as exc:
+        raise TraceError(str(exc), FAILED) from exc
+    _require_started(chosen, events, output)
+    outcome = derive(events)
+    return build_trace(
+        target={**asdict(chosen), "name": chosen.name},
+        timeout=seconds,
+        interpreter=interpreter,
+        events=events,
+        output=output,
+        outcome=outcome,
+    )
+
+
+def _require_started(
+    chosen: Target, events: list[dict[str, Any]], output: list[dict[str, Any]]
+) -> None:
+    """Raise ``TraceError`` when the program never ran: poolctl's failure, or its own."""
+    invalid = next((e for e in events if e["kind"] == "program.invalid"), None)
+    if invalid is not None:
+        if invalid.get("line") is not None:
+            where = f"{invalid.get('file') or chosen.name}, line {invalid['line']}"
+            raise TraceError(
+                f"{where}: {invalid['type']}: {invalid['message']}; the program did not run",
+                CANNOT_RUN,
+            )
+        code = NOT_FOUND if invalid["reason"] == "missing" else CANNOT_RUN
+        raise TraceError(f"{chosen.name}: {invalid['message']}", code)
+    if any(e["kind"] == "main.started" for e in events) or any(
+        e["kind"] == "run.timeout" for e in events
+    ):
+        return
+    said = [line["text"] for line in output if line["stream"] == "stderr" and line["text"]]
+    detail = f": {said[-1].strip()}" if said else ""
+    raise TraceError(f"the interpreter exited before the program started{detail}", FAILED)
+
+
+def exit_status(document: dict[str, Any]) -> int:
+    """poolctl trace's exit status for a traced program (see the module's docstring)."""
+    outcome = document["outcome"]
+    main = outcome["main"]
+    if outcome["hung"]:
+        return HUNG
+    code = main["exit_code"]
+    if code is None:
+        return FAILED
+    # Killed by signal N: 128 + N, as a shell reports it.
+    return 128 - code if code < 0 else code

@@ -1,0 +1,97 @@
+"""What ``poolctl trace`` puts around the user's own initializer and task functions.
+
+The wrappers are module-level classes and functions holding the user's callable as an
+attribute, so they pickle exactly when the user's callable pickles (by reference, for every
+start method) and a spawned worker imports this module from the ``sys.path`` it inherits.
+Each adds two stores to a task (``task.started`` and ``task.finished``/``task.failed``);
+nothing else runs in the worker.
+"""
+
+import os
+import threading
+
+from . import channel
+from .channel import emit
+
+
+def _me(threads):
+    return threading.get_native_id() if threads else os.getpid()
+
+
+def init_worker(channel_dir, pool, threads, initializer, initargs):
+    """Pool initializer: say the worker is ready, then run the user's own initializer."""
+    if threads:
+        emit("worker.started", role="worker", worker=_me(True), ppid=os.getpid(), pool=pool)
+    else:
+        channel.connect(channel_dir, role="worker")
+        emit("worker.started", worker=os.getpid(), ppid=os.getppid(), pool=pool)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _run(task, pool, threads, function, args, kwargs):
+    role = "worker" if threads else None
+    me = _me(threads)
+    emit("task.started", role=role, task=task, worker=me, pool=pool)
+    try:
+        result = function(*args, **kwargs)
+    except BaseException as exc:
+        emit(
+            "task.failed",
+            role=role,
+            task=task,
+            worker=me,
+            pool=pool,
+            type=type(exc).__name__,
+            message=str(exc)[:500],
+        )
+        raise
+    emit("task.finished", role=role, task=task, worker=me, pool=pool)
+    return result
+
+
+class Call:
+    """One submitted call (``apply_async``, ``submit``): ``function(*args, **kwargs)``."""
+
+    __slots__ = ("function", "task", "pool", "threads")
+
+    def __init__(self, function, task, pool, threads):
+        self.function = function
+        self.task = task
+        self.pool = pool
+        self.threads = threads
+
+    def __reduce__(self):
+        return (Call, (self.function, self.task, self.pool, self.threads))
+
+    def __call__(self, *args, **kwargs):
+        return _run(self.task, self.pool, self.threads, self.function, args, kwargs)
+
+
+class Item:
+    """One item of a ``map``-family call; the task number travels with the item.
+
+    ``map``/``imap`` pass ``(task, item)`` as one argument; ``starmap`` passes
+    ``task, args``; the executor's ``map`` passes ``*args, task``.
+    """
+
+    __slots__ = ("function", "pool", "threads", "mode")
+
+    def __init__(self, function, pool, threads, mode):
+        self.function = function
+        self.pool = pool
+        self.threads = threads
+        self.mode = mode  # "one", "star" or "last"
+
+    def __reduce__(self):
+        return (Item, (self.function, self.pool, self.threads, self.mode))
+
+    def __call__(self, *packed):
+        if self.mode == "one":
+            task, item = packed[0]
+            args = (item,)
+        elif self.mode == "star":
+            task, args = packed
+        else:
+            task, args = packed[-1], packed[:-1]
+        return _run(task, self.pool, self.threads, self.function, args, {})

@@ -1,0 +1,126 @@
+"""Entry point of ``poolctl trace``: run the user's program as plain ``python`` would.
+
+``python -c BOOTSTRAP <subject root> <spec>`` (no ``-I``: the program gets its usual
+environment) calls ``main``. The program then runs in the real ``__main__`` module, with
+its own ``sys.argv`` and ``sys.path[0]``, its stdout and stderr untouched, and its
+exceptions and exit status as the interpreter would give them; a script through the same
+code the interpreter uses for ``python -m`` for a module. The pool classes are patched when
+the program imports them (see ``instrument``).
+"""
+
+import atexit
+import json
+import os
+import sys
+
+from . import channel, instrument
+
+_OURS = "poolctl_subject."
+
+
+def _final_report():
+    watch = sys.modules.get("poolctl_subject.watch")
+    if watch is not None:
+        watch.final_report()
+    channel.emit("main.exiting")
+
+
+def main(spec_json):
+    """Run the program described by ``spec_json`` (its channel, argv, and module or path)."""
+    spec = json.loads(spec_json)
+    # Registered before the program can import multiprocessing: atexit runs handlers
+    # last-in, first-out, so this one sees what multiprocessing's own exit function did.
+    atexit.register(_final_report)
+    channel.connect(spec["channel"], role="main")
+    channel.emit(
+        "main.started",
+        python=".".join(str(n) for n in sys.version_info[:3]),
+        executable=sys.executable,
+    )
+    target = spec["trace"]
+    sys.argv[:] = target["argv"]
+    module = target.get("module")
+    # sys.path[0] as the interpreter sets it: the script's folder, or here for -m. The
+    # subject's own folder goes last, where it shadows nothing (spawned workers inherit
+    # sys.path and import the task wrappers from there).
+    if not getattr(sys.flags, "safe_path", False):  # -P / PYTHONSAFEPATH (3.11+)
+        here = os.getcwd() if module else os.path.dirname(os.path.realpath(target["path"]))
+        sys.path[0] = here  # was '' for the bootstrap's -c
+    sys.path.append(spec["subject_root"])
+    instrument.install(spec["channel"])
+    if module:
+        _run_module(module)
+    else:
+        _run_script(target["path"])
+    channel.emit("main.finished")
+
+
+def _run_script(path):
+    # __file__ (and so tracebacks) is absolute from Python 3.9 on, as given before.
+    shown = os.path.abspath(path) if sys.version_info >= (3, 9) else path
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+        code = compile(source, shown, "exec", dont_inherit=True)
+    except (OSError, SyntaxError, ValueError) as exc:
+        _cannot_run("invalid" if isinstance(exc, SyntaxError) else "unreadable", exc)
+    main_module = sys.modules["__main__"]
+    namespace = main_module.__dict__
+    namespace.clear()  # the bootstrap's names: the program starts from a fresh __main__
+    import builtins
+    from importlib.machinery import SourceFileLoader
+
+    namespace.update(
+        __name__="__main__",
+        __doc__=None,
+        __package__=None,
+        __spec__=None,
+        __file__=shown,
+        __cached__=None,
+        __loader__=SourceFileLoader("__main__", shown),
+        __builtins__=builtins,
+    )
+    _execute(lambda: exec(code, namespace))
+
+
+def _run_module(name):
+    import runpy
+
+    try:
+        runpy._get_module_details(name, runpy._Error)
+    except runpy._Error as exc:
+        _cannot_run("missing" if "No module named" in str(exc) else "unrunnable", exc)
+    except SyntaxError as exc:
+        _cannot_run("invalid", exc)
+    except ImportError as exc:
+        _cannot_run("missing", exc)
+    # What 'python -m' itself calls: the module runs in the real __main__ module.
+    _execute(lambda: runpy._run_module_as_main(name, alter_argv=True))
+
+
+def _cannot_run(reason, exc):
+    """The program cannot start: say why (poolctl prints it) and exit without running it."""
+    details = {"reason": reason, "type": type(exc).__name__, "message": str(exc)[:500]}
+    if isinstance(exc, SyntaxError):
+        details.update(message=exc.msg or "", file=exc.filename, line=exc.lineno)
+    channel.emit("program.invalid", **details)
+    sys.exit(1)
+
+
+def _execute(run):
+    """Run the program; an uncaught exception ends it as it would end plain ``python``."""
+    try:
+        run()
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as exc:
+        channel.emit("program.raised", type=type(exc).__name__, message=str(exc)[:500])
+        # The traceback the interpreter would print: the program's frames, not ours.
+        sys.excepthook(type(exc), exc, _program_frames(exc.__traceback__))
+        sys.exit(1)
+
+
+def _program_frames(tb):
+    while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith(_OURS):
+        tb = tb.tb_next
+    return tb
