@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
+from ..document import program_ending
+from ..document import title as document_title
 from .svg_export import run_svg
 
 STYLE = """
@@ -73,6 +75,9 @@ def _run_section(doc: dict[str, Any], index: int) -> str:
         f"{escape(r['why'])}</span></li>"
         for r in doc["races"]
     )
+    ending = program_ending(doc)
+    if ending is not None:
+        checks = f"<li>The program {escape(ending)}</li>"
     return (
         f"<section id='run-{index}'><h2>{index}. {escape(doc['scenario']['name'])} · "
         f"{escape(str(doc['params']['start_method']))} · {escape(doc['python']['version'])}"
@@ -97,7 +102,7 @@ def page(document: dict[str, Any]) -> str:
         )
         runs = document["runs"]
     else:
-        title = f"poolctl run {document['scenario']['name']}"
+        title = document_title(document)
         intro = f"<p>{escape(document['scenario']['summary'])}</p>"
         runs = [document]
     sections = "".join(_run_section(doc, n) for n, doc in enumerate(runs, start=1))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
+from ..document import pool_label, program_ending
 from ..kinds import CALLS
 
 WIDTH = 960
@@ -61,16 +62,24 @@ def _run_group(doc: dict[str, Any], top: int) -> tuple[str, int]:
         return round(LABEL + max(t or 0.0, 0.0) / end * chart, 2)
 
     out = [f"<g class='run' transform='translate(0,{top})'>"]
-    verdict = "matches the docs" if doc["matches"] else "differs from the docs"
+    ending = program_ending(doc)
+    if ending is not None:
+        verdict = ending
+    else:
+        verdict = "matches the docs" if doc["matches"] else "differs from the docs"
     out.append(
         f"<text x='10' y='18' font-size='15' font-weight='bold'>"
         f"{escape(scenario['name'])} — {escape(verdict)}</text>"
     )
     out.append(f"<text x='10' y='36' fill='#555'>{escape(scenario['summary'])}</text>")
-    sub = (
-        f"{python['implementation']} {python['version']} · {params['start_method'] or '-'}"
-        f" · {params['tasks']} task(s) × {params['duration']:g} s"
-    )
+    if ending is not None:
+        pools = " · ".join(pool_label(p) for p in outcome["pools"]) or "no pool"
+        sub = f"{python['implementation']} {python['version']} · {pools}"
+    else:
+        sub = (
+            f"{python['implementation']} {python['version']} · {params['start_method'] or '-'}"
+            f" · {params['tasks']} task(s) × {params['duration']:g} s"
+        )
     out.append(f"<text x='10' y='52' fill='#555'>{escape(sub)}</text>")
     y = 70
     out += _axis(end, x, y)

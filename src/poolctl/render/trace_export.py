@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..document import title as document_title
 from ..kinds import CALLS
 
 # Per run in a comparison: pids are offset by this times the run's index.
@@ -155,7 +156,7 @@ def trace(document: dict[str, Any]) -> dict[str, Any]:
         name = "poolctl compare"
     else:
         events = run_events(document)
-        name = f"poolctl run {document['scenario']['name']}"
+        name = document_title(document)
     return {
         "traceEvents": events,
         "displayTimeUnit": "ms",
