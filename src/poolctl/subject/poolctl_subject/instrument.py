@@ -183,6 +183,8 @@ def _lifecycle(original, name, joins=False):
     label = {"__exit__": "with-exit"}.get(name, name)
 
     def method(self, *args, **kwargs):
+        if not hasattr(self, "_poolctl"):  # a pool whose creation was not seen through
+            return original(self, *args, **kwargs)
         pool_id, _, watch = self._poolctl
         details = {}
         after = watch.sync if joins else None
@@ -222,13 +224,13 @@ def _patch_pool(pool_class, module):
                 processes=options.get("processes"),
             )
             _wrap_initializer(options, pool_id, threads)
-            original["__init__"](self, **options)
+            _submitting(pool_id, "Pool", original["__init__"], self, **options)
             method = None if threads else self._ctx.get_start_method()
             _created(self, pool_id, api, method, self._pool, threads)
 
     def apply_async(self, func, args=(), kwds={}, *rest, **options):  # noqa: B006
         with _Outermost() as outermost:
-            if not outermost:
+            if not outermost or not hasattr(self, "_poolctl"):
                 return original["apply_async"](self, func, args, kwds, *rest, **options)
             pool_id, threads, _ = self._poolctl
             task, ns = next(_task_ids), time.monotonic_ns()
@@ -249,7 +251,7 @@ def _patch_pool(pool_class, module):
 
     def _map_async(self, func, iterable, mapper, *rest, **options):
         with _Outermost() as outermost:
-            if not outermost:
+            if not outermost or not hasattr(self, "_poolctl"):
                 return original["_map_async"](self, func, iterable, mapper, *rest, **options)
             pool_id, threads, _ = self._poolctl
             ns = time.monotonic_ns()
@@ -275,7 +277,7 @@ def _patch_pool(pool_class, module):
     def lazy(name):
         def imap(self, func, iterable, *rest, **options):
             with _Outermost() as outermost:
-                if not outermost:
+                if not outermost or not hasattr(self, "_poolctl"):
                     return original[name](self, func, iterable, *rest, **options)
                 pool_id, threads, _ = self._poolctl
                 wrapped = traced.Item(func, pool_id, threads, "one")
@@ -337,7 +339,7 @@ def _patch_executor(executor_class, module):
                 processes=options.get("max_workers"),
             )
             _wrap_initializer(options, pool_id, False)
-            original["__init__"](self, **options)
+            _submitting(pool_id, "ProcessPoolExecutor", original["__init__"], self, **options)
             method = self._mp_context.get_start_method()
             _created(self, pool_id, "executor", method, self._processes, False)
 
@@ -345,7 +347,7 @@ def _patch_executor(executor_class, module):
         with _Outermost() as outermost:
             # A chunk submitted by map() is not the user's call: its items are reported.
             chunk = getattr(fn, "func", None) is module._process_chunk
-            if not outermost or chunk:
+            if not outermost or chunk or not hasattr(self, "_poolctl"):
                 return original["submit"](self, fn, *args, **kwargs)
             pool_id = self._poolctl[0]
             task, ns = next(_task_ids), time.monotonic_ns()
@@ -356,7 +358,7 @@ def _patch_executor(executor_class, module):
 
     def map(self, fn, *iterables, **options):
         with _Outermost() as outermost:
-            if not outermost:
+            if not outermost or not hasattr(self, "_poolctl"):
                 return original["map"](self, fn, *iterables, **options)
             pool_id = self._poolctl[0]
             wrapped = traced.Item(fn, pool_id, False, "last")

@@ -116,11 +116,18 @@ def _execute(run):
     except BaseException as exc:
         channel.emit("program.raised", type=type(exc).__name__, message=str(exc)[:500])
         # The traceback the interpreter would print: the program's frames, not ours.
-        sys.excepthook(type(exc), exc, _program_frames(exc.__traceback__))
+        exc.__traceback__ = _program_frames(exc.__traceback__)
+        sys.excepthook(type(exc), exc, exc.__traceback__)
         sys.exit(1)
 
 
 def _program_frames(tb):
-    while tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith(_OURS):
+    """The traceback without poolctl's frames (the bootstrap's, the patched methods')."""
+    kept = []
+    while tb is not None:
+        if not tb.tb_frame.f_globals.get("__name__", "").startswith(_OURS):
+            kept.append(tb)
         tb = tb.tb_next
-    return tb
+    for entry, following in zip(kept, kept[1:] + [None]):
+        entry.tb_next = following
+    return kept[0] if kept else None
