@@ -12,7 +12,8 @@ import sys
 from . import capture, channel
 
 
-def _final_report():
+def final_report():
+    """At exit: what the watchers still have to say, then ``main.exiting``."""
     watch = sys.modules.get("poolctl_subject.watch")
     if watch is not None:
         watch.final_report()
@@ -25,7 +26,7 @@ def main(spec_json):
     # Registered before multiprocessing is imported: atexit runs handlers last-in,
     # first-out, so this one runs after multiprocessing's exit function and sees how the
     # exit-time finalizer ended the workers.
-    atexit.register(_final_report)
+    atexit.register(final_report)
     channel.connect(spec["channel"], role="main")
     channel.emit(
         "main.started",

@@ -14,15 +14,9 @@ import os
 import sys
 
 from . import channel, instrument
+from .main import final_report
 
 _OURS = "poolctl_subject."
-
-
-def _final_report():
-    watch = sys.modules.get("poolctl_subject.watch")
-    if watch is not None:
-        watch.final_report()
-    channel.emit("main.exiting")
 
 
 def main(spec_json):
@@ -30,7 +24,7 @@ def main(spec_json):
     spec = json.loads(spec_json)
     # Registered before the program can import multiprocessing: atexit runs handlers
     # last-in, first-out, so this one sees what multiprocessing's own exit function did.
-    atexit.register(_final_report)
+    atexit.register(final_report)
     channel.connect(spec["channel"], role="main")
     channel.emit(
         "main.started",
