@@ -407,6 +407,7 @@ def trace(
     else:
         from .render.run_view import show
 
+        typer.echo()  # the program's own output ends above
         show(doc, no_color=no_color)
     raise typer.Exit(program_trace.exit_status(doc))
 

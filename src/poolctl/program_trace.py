@@ -10,6 +10,7 @@ a bad option, as for every command.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,14 +67,17 @@ def run(
     from .observer.observe import Passthrough, observe_program
 
     seconds = limits.timeout(timeout if timeout is not None else DEFAULT_TIMEOUT)
-    shown_on = 2 if json_on_stdout else 1
+    # Binary streams of whatever sys.stdout and sys.stderr are now (a test's capture too).
+    shown_on = sys.stderr if json_on_stdout else sys.stdout
     passthrough = Passthrough(
-        stdout_fd=shown_on,
-        terminal=os.isatty(shown_on),
+        stdout=shown_on.buffer,
+        stderr=sys.stderr.buffer,
+        terminal=shown_on.isatty(),
         # A program in a background process group that reads the terminal is stopped
         # (SIGTTIN): a terminal is not passed on, anything else (a pipe, a file) is.
         stdin=not os.isatty(0),
     )
+    sys.stdout.flush()  # what poolctl printed comes before the program's output
     try:
         obs = observe_program(asdict(chosen), interpreter.executable, seconds, passthrough)
     except ObserveError as exc:

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import Cancelled, ObserveError
 from . import process_group, watchdog
@@ -78,8 +78,8 @@ class Observation:
 class Passthrough:
     """How a traced program's streams reach the user: live, as with plain ``python``."""
 
-    stdout_fd: int = 1  # where its stdout is shown (stderr when stdout carries --json)
-    stderr_fd: int = 2
+    stdout: BinaryIO  # where its stdout is shown (stderr when stdout carries --json)
+    stderr: BinaryIO
     terminal: bool = False  # give it a pseudo-terminal for stdout, as a terminal would
     stdin: bool = True  # give it poolctl's stdin (never a terminal: see trace's docs)
 
@@ -94,7 +94,7 @@ class _Run:
         pgid: int,
         guard: subprocess.Popen[bytes] | None,
         streams: dict[int, str],
-        echo: dict[str, int] | None = None,
+        echo: dict[str, BinaryIO] | None = None,
     ) -> None:
         self.proc = proc
         self.obs = obs
@@ -135,13 +135,13 @@ class _Run:
             self._note_exit()
 
     def _echo(self, stream: str, chunk: bytes) -> None:
-        fd = self.echo.get(stream)
-        if fd is None:
+        shown = self.echo.get(stream)
+        if shown is None:
             return
         try:
-            while chunk:
-                chunk = chunk[os.write(fd, chunk) :]
-        except OSError:  # the reader went away (| head): keep recording, stop showing
+            shown.write(chunk)
+            shown.flush()
+        except (OSError, ValueError):  # the reader went away (| head): keep recording
             del self.echo[stream]
 
     def _note_exit(self) -> None:
@@ -220,7 +220,7 @@ def _observe(
         if passthrough is not None:
             stdin = None if passthrough.stdin else subprocess.DEVNULL
             if passthrough.terminal:
-                terminal, stdout = _pseudo_terminal(passthrough.stdout_fd)
+                terminal, stdout = _pseudo_terminal(passthrough.stdout)
                 fds.callback(os.close, terminal)
         t0 = time.monotonic_ns()
         try:
@@ -242,7 +242,7 @@ def _observe(
         streams[terminal if terminal is not None else proc.stdout.fileno()] = "stdout"  # type: ignore[union-attr]
         echo = None
         if passthrough is not None:
-            echo = {"stdout": passthrough.stdout_fd, "stderr": passthrough.stderr_fd}
+            echo = {"stdout": passthrough.stdout, "stderr": passthrough.stderr}
         obs = Observation(t0_ns=t0, pid=proc.pid)
         run = _Run(proc, obs, guard.pid if guard else proc.pid, guard, streams, echo)
         try:
@@ -266,8 +266,8 @@ def _observe(
     return obs
 
 
-def _pseudo_terminal(like_fd: int) -> tuple[int, int]:
-    """A pseudo-terminal ``(poolctl's end, the program's end)`` the size of ``like_fd``'s.
+def _pseudo_terminal(like: BinaryIO) -> tuple[int, int]:
+    """A pseudo-terminal ``(poolctl's end, the program's end)`` the size of ``like``'s.
 
     Its output is passed on unchanged (no newline translation): the program sees a
     terminal, so its stdout is line-buffered as it would be, not block-buffered.
@@ -280,7 +280,7 @@ def _pseudo_terminal(like_fd: int) -> tuple[int, int]:
     attrs[1] &= ~termios.OPOST
     termios.tcsetattr(theirs, termios.TCSANOW, attrs)
     with contextlib.suppress(OSError):
-        size = fcntl.ioctl(like_fd, termios.TIOCGWINSZ, b"\0" * 8)
+        size = fcntl.ioctl(like.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
         fcntl.ioctl(theirs, termios.TIOCSWINSZ, size)
     return ours, theirs
 
