@@ -39,15 +39,16 @@ EXIT_CODES = (
 )
 
 # Options shared by 'run' and 'compare'.
-Workers = Annotated[int | None, typer.Option(help="Pool size [default: the pool's own default].")]
-Tasks = Annotated[int | None, typer.Option(help="Tasks to issue [default: the scenario's, 1].")]
+Workers = Annotated[int | None, typer.Option(help="Pool size \\[default: the pool's own default].")]
+Tasks = Annotated[int | None, typer.Option(help="Tasks to issue \\[default: the scenario's, 1].")]
 Duration = Annotated[
-    float | None, typer.Option(help="Seconds each task sleeps [default: the scenario's, 1.0].")
+    float | None, typer.Option(help="Seconds each task sleeps \\[default: the scenario's, 1.0].")
 ]
 Timeout = Annotated[
     float | None,
     typer.Option(
-        help="Seconds before a run is stopped and reported hung [default: the scenario's, else 60]."
+        help="Seconds before a run is stopped and reported hung"
+        " \\[default: the scenario's, else 60]."
     ),
 ]
 NoColor = Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")]
@@ -129,7 +130,7 @@ def run(
     duration: Duration = None,
     start_method: Annotated[
         str | None,
-        typer.Option(help="fork, spawn or forkserver [default: the interpreter's default]."),
+        typer.Option(help="fork, spawn or forkserver \\[default: the interpreter's default]."),
     ] = None,
     python: Annotated[
         str | None,
@@ -209,7 +210,7 @@ def compare(
     repeat: Annotated[
         int, typer.Option(help="Runs per row: outcome counts show races as races.")
     ] = 1,
-    jobs: Annotated[int | None, typer.Option(help="Runs at once [default: one per CPU].")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Runs at once \\[default: one per CPU].")] = None,
     timeout: Timeout = None,
     json: Annotated[
         bool, typer.Option("--json", help="Print one compare document as JSON.")
@@ -373,12 +374,12 @@ def trace(
     ] = None,
     python: Annotated[
         str | None,
-        typer.Option(help="Interpreter to run it under, a path or a name [default: poolctl's]."),
+        typer.Option(help="Interpreter to run it under, a path or a name \\[default: poolctl's]."),
     ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
-            help="Seconds before the program is stopped and reported hung [default: 600]."
+            help="Seconds before the program is stopped and reported hung \\[default: 600]."
         ),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
@@ -418,7 +419,7 @@ def trace(
 def new(
     name: Annotated[str, typer.Argument(help="The scenario's name: NAME.toml is written.")],
     directory: Annotated[
-        str, typer.Option("--dir", help="Where to write it [default: here].")
+        str, typer.Option("--dir", help="Where to write it \\[default: here].")
     ] = ".",
 ) -> None:
     """Write a commented scenario file to start from."""
