@@ -61,7 +61,8 @@ BAD = [
     ("submit for a pool", 'summary = "x"\nsteps = []\n[tasks]\nsubmit = "submit"\n', ":4: tasks.submit: 'submit' is not allowed here"),
     ("invalid TOML", 'summary = "x"\nsteps = [\nfoo bar\n', "invalid TOML"),
     ("empty file", "", "summary: missing"),
-    ("race without why", 'summary = "x"\nsteps = []\n[[race]]\noutput = "x"\n', "race: each [[race]] needs 'why'"),
+    ("race without why", 'summary = "x"\nsteps = []\n[[race]]\noutput = "x"\n', ":3: race[0]: each [[race]] needs 'why'"),
+    ("race item not a table", 'summary = "x"\nsteps = []\nrace = [""]\n', ":3: race[0]: expected a table ([[race]]), not ''"),
     ("bad version", 'summary = "x"\nsteps = []\nrequires_python = "three"\n', ":3: requires_python: expected a version such as '3.9'"),
 ]  # fmt: skip
 
@@ -80,6 +81,103 @@ def test_bad_files_get_one_located_line(tmp_path: Path, text: str, expected: str
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"poolctl: {path}")
     assert expected in lines[0]
+
+
+# Where an array's items must be tables (or, for steps, names): any other item is one
+# located line, never an internal error. Each file's offending item is on line 3.
+NOT_TABLES = ['""', "1", "1.5", "true", "[1]", "[]", "1979-05-27"]
+ARRAYS_OF_TABLES = {
+    "race": "race[0]: expected a table ([[race]]), not ",
+    "steps": "steps[0]: expected a step name or a table with 'step'",
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("item", NOT_TABLES)
+@pytest.mark.parametrize("field", sorted(ARRAYS_OF_TABLES))
+@pytest.mark.parametrize("command", ["run", "show"])
+def test_items_that_are_not_tables(tmp_path: Path, command: str, field: str, item: str) -> None:
+    """race = [""] or steps = [1]: exit 2 and one line naming the item, for run and show."""
+    if field == "steps" and item == '""':
+        item = "{}"  # an empty string is a step name, an unknown one: another case
+    text = 'summary = "x"\n' + ("steps = []\n" if field == "race" else "")
+    text += "\n" * (2 - text.count("\n")) + f"{field} = [{item}]\n"
+    path = tmp_path / "case.toml"
+    path.write_text(text)
+    result = run_cli(command, str(path), script=True)
+    assert (result.returncode, result.stdout) == (2, ""), result.stderr
+    assert result.stderr.startswith(f"poolctl: {path}:3: {ARRAYS_OF_TABLES[field]}")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("table", ["pool", "tasks", "expect"])
+def test_an_array_of_tables_where_a_table_belongs(tmp_path: Path, table: str) -> None:
+    """[[pool]] instead of [pool]: one located line."""
+    path = tmp_path / "case.toml"
+    path.write_text(f'summary = "x"\nsteps = []\n[[{table}]]\n')
+    result = run_cli("run", str(path))
+    assert result.returncode == 2
+    assert result.stderr == f"poolctl: {path}:3: {table}: expected a table\n"
+
+
+HEAD = 'summary = "x"\nsteps = ["close", "join"]\n'
+# The same key in two tables, or a step's option: the line named is the offending one.
+LOCATED = [
+    ("expect.hung after a race's hung", HEAD + '[[race]]\nhung = true\nwhy = "w"\n[expect]\nhung = "no"\n', 7, "expect.hung: expected true or false"),
+    ("second race without why", HEAD + '[[race]]\noutput = "Task done"\nwhy = "w"\n[[race]]\noutput = "Main done"\n', 6, "race[1]: each [[race]] needs 'why'"),
+    ("unknown key of the second race", HEAD + '[[race]]\nhung = true\nwhy = "w"\n[[race]]\nhung = true\nwhy = "w"\nhow = 1\n', 9, "race[1].how: unknown key"),
+    ("expect.workers after pool.workers", HEAD + "[pool]\nworkers = 2\n[expect]\nworkers = 1\n", 6, "expect.workers: unknown key"),
+    ("pool.workers after expect's key in a comment", HEAD + "# workers = 1\n[expect]\n'hung' = true\n[pool]\nworkers = 0\n", 7, "pool.workers must be between 1 and 128"),
+    ("a dotted key", HEAD + "[pool]\napi = 'pool'\n[expect]\nhung = true\n[tasks]\ncount = 1\n\npool.x = 1\n", 10, "tasks.pool: unknown key"),
+    ("unknown option of a step", 'summary = "x"\nsteps = [{ step = "sleep", secs = 1 }]\n', 2, "steps[0].secs: unknown key; did you mean 'seconds'?"),
+    ("bad option value of a step", 'summary = "x"\nsteps = [{ step = "sleep", seconds = -1 }]\n', 2, "steps[0].seconds must be 0 to 3600 seconds"),
+    ("bad option of the second sleep", 'summary = "x"\nsteps = [\n  { step = "sleep", seconds = 1 },\n  "close",\n  { step = "sleep", seconds = nan },\n]\n', 5, "steps[2].seconds must be a finite number"),
+    ("a step's missing option", 'summary = "x"\nsteps = [\n  "close",\n  { step = "sleep" },\n]\n', 4, "steps[1].seconds: missing"),
+    ("a step's bad choice", 'summary = "x"\nsteps = [\n  "close",\n  { step = "kill-worker", signal = "SIGKIL" },\n]\n', 4, "steps[1].signal: 'SIGKIL' is not allowed here; did you mean 'SIGKILL'?"),
+    ("an array of step tables", 'summary = "x"\n[[steps]]\nstep = "close"\n[[steps]]\nstep = "sleep"\nsecond = 1\n', 6, "steps[1].second: unknown key"),
+    ("after a multi-line string", 'summary = "x"\ndescription = """\nworkers = 3\n"""\nsteps = []\n[pool]\nworkers = 0\n', 7, "pool.workers must be between 1"),
+    ("CRLF line ends", 'summary = "x"\r\nsteps = []\r\n[expect]\r\nhung = true\r\n[[race]]\r\nhung = 1\r\nwhy = "w"\r\n', 5, "race[0]: each [[race]] needs 'why'"),
+]  # fmt: skip
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [(t, n, e) for _, t, n, e in LOCATED],
+    ids=[label.replace(" ", "-") for label, *_ in LOCATED],
+)
+def test_the_named_line_is_the_offending_one(
+    tmp_path: Path, text: str, line: int, says: str
+) -> None:
+    """The line a message names holds what is wrong, not a same-named key elsewhere."""
+    path = tmp_path / "case.toml"
+    path.write_bytes(text.encode())
+    result = run_cli("run", str(path))
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"poolctl: {path}:{line}: {says}"), result.stderr
+
+
+ONE_LINE = [
+    ("a key with a line break", 'summary = "x"\nsteps = []\n"a\\nb" = 1\n', ':3: "a\\nb": unknown key'),
+    ("a step name with one", 'summary = "x"\nsteps = ["a\\nb"]\n', ":2: steps[0]: unknown step 'a\\nb'"),
+    ("a start method with one", 'summary = "x"\nsteps = []\n[pool]\nstart_method = "x\\ny"\n', ":4: pool.start_method: unknown start method 'x\\ny'"),
+]  # fmt: skip
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("text", "says"), [(t, e) for _, t, e in ONE_LINE], ids=[label for label, *_ in ONE_LINE]
+)
+def test_a_line_break_in_the_file_is_shown_escaped(tmp_path: Path, text: str, says: str) -> None:
+    """A key or value holding a line break cannot make the message two lines."""
+    path = tmp_path / "case.toml"
+    path.write_text(text)
+    result = run_cli("run", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"poolctl: {path}{says}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
 
 
 @pytest.mark.parametrize("kind", ["binary", "missing", "directory"])

@@ -6,8 +6,11 @@ or a bad value is a ``UsageError`` naming the file, the line and what is wrong.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +75,14 @@ _EXPECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "min_never_started": int,
 }
 _RACE_KEYS = {"output", "hung", "why"}
+# A key, or an item of an array, as a path from the top of the file: ("steps", 0, "seconds").
+KeyPath = tuple[str | int, ...]
+# A TOML key that needs no quotes.
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# A value that is not a string, an array or an inline table, up to what ends it.
+_SCALAR = re.compile(r"[^,\]}#\r\n]*")
+# Characters that would end or garble a line of a message, a comment or a program.
+_UNPRINTABLE = {"Cc", "Cs", "Zl", "Zp"}
 
 
 @dataclass(frozen=True)
@@ -127,6 +138,12 @@ class Scenario:
     timeout: float | None = None  # the scenario's default --timeout
 
 
+def printable(text: str) -> str:
+    """``text`` with each control character, surrogate and line or paragraph separator
+    written as its Python escape (``\\n``, ``\\x00``...): one line, safe in a comment."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _UNPRINTABLE else c for c in text)
+
+
 def load(name_or_path: str) -> Scenario:
     """Load a bundled scenario by name, or a scenario file by path."""
     looks_like_path = name_or_path.endswith(".toml") or "/" in name_or_path
@@ -144,115 +161,129 @@ def _unknown(name: str) -> str:
     names = bundled_names()
     close = get_close_matches(name, names, n=1, cutoff=0.5)
     hint = f"; did you mean '{close[0]}'?" if close else "; 'poolctl list' shows them"
-    return f"unknown scenario '{name}'{hint}"
+    return printable(f"unknown scenario {name!r}{hint}")
 
 
 def load_file(path: Path) -> Scenario:
     """Read and validate one scenario file."""
+    shown = printable(str(path))
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read the scenario file: {exc.strerror}") from exc
+        raise UsageError(f"{shown}: cannot read the scenario file: {exc.strerror}") from exc
     if b"\0" in raw:
-        raise UsageError(f"{path}: not a text file (it contains NUL bytes)")
+        raise UsageError(f"{shown}: not a text file (it contains NUL bytes)")
     try:
         text = raw.decode("utf-8")
         data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not a text file (TOML must be UTF-8)") from exc
+        raise UsageError(f"{shown}: not a text file (TOML must be UTF-8)") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: invalid TOML: {exc}") from exc
+        raise UsageError(printable(f"{shown}: invalid TOML: {exc}")) from exc
     return _Reader(path, text).scenario(data)
 
 
 class _Reader:
-    """Turns parsed TOML into a ``Scenario``, reporting problems with file and line."""
+    """Turns parsed TOML into a ``Scenario``, reporting problems with file and line.
+
+    Every place in the file is a ``KeyPath``; a message shows it the way TOML would write
+    it (``steps[0].seconds``) and names the line that path starts on.
+    """
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.lines = text.splitlines()
+        self.text = text
+        self._lines: dict[KeyPath, int] | None = None
 
-    def fail(self, key: str, problem: str) -> UsageError:
-        return self.located(key, f"{key}: {problem}")
+    def fail(self, where: KeyPath, problem: str) -> UsageError:
+        return self.located(where, f"{_shown(where)}: {problem}")
 
-    def located(self, key: str, message: str) -> UsageError:
-        line = self._line_of(key.split(".")[-1].split("[")[0])
-        where = f"{self.path}:{line}" if line else str(self.path)
-        return UsageError(f"{where}: {message}")
+    def located(self, where: KeyPath, message: str) -> UsageError:
+        line = self.line_of(where)
+        place = f"{self.path}:{line}" if line else str(self.path)
+        return UsageError(printable(f"{place}: {message}"))
 
-    def checked(self, check: Any, value: Any, key: str, **options: Any) -> Any:
+    def checked(self, check: Any, value: Any, where: KeyPath, **options: Any) -> Any:
         """Run a shared check from ``limits`` and locate its error in this file."""
         try:
-            return check(value, key, **options)
+            return check(value, _shown(where), **options)
         except UsageError as exc:
-            raise self.located(key, str(exc)) from exc
+            raise self.located(where, str(exc)) from exc
 
-    def _line_of(self, key: str) -> int | None:
-        pattern = re.compile(rf"^\s*(\[+\s*)?[\"']?{re.escape(key)}[\"']?\s*(=|\])")
-        for number, line in enumerate(self.lines, start=1):
-            if pattern.match(line):
-                return number
+    def line_of(self, where: KeyPath) -> int | None:
+        """The line ``where`` starts on; for a path the file lacks (a missing option), the
+        line of the nearest enclosing one that it has."""
+        if self._lines is None:
+            self._lines = _Locator(self.text).lines
+        while where:
+            if where in self._lines:
+                return self._lines[where]
+            where = where[:-1]
         return None
 
-    def check_keys(self, table: dict[str, Any], allowed: set[str], prefix: str) -> None:
+    def check_keys(self, table: dict[str, Any], allowed: set[str], prefix: KeyPath) -> None:
         for key in table:
             if key not in allowed:
                 from difflib import get_close_matches
 
                 close = get_close_matches(key, sorted(allowed), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise self.fail(f"{prefix}{key}", f"unknown key{hint}")
+                raise self.fail((*prefix, key), f"unknown key{hint}")
 
-    def typed(self, table: dict[str, Any], key: str, kind: Any, prefix: str = "") -> Any:
+    def typed(self, table: dict[str, Any], key: str, kind: Any, prefix: KeyPath = ()) -> Any:
         value = table[key]
         if isinstance(value, bool) and kind is not bool and bool not in _as_tuple(kind):
-            raise self.fail(prefix + key, f"expected {_type_name(kind)}, not a boolean")
+            raise self.fail((*prefix, key), f"expected {_type_name(kind)}, not a boolean")
         if not isinstance(value, kind):
-            raise self.fail(prefix + key, f"expected {_type_name(kind)}, not {value!r}")
+            raise self.fail((*prefix, key), f"expected {_type_name(kind)}, not {value!r}")
         return value
 
     def table(self, data: dict[str, Any], key: str) -> dict[str, Any]:
         value = data.get(key, {})
         if not isinstance(value, dict):
-            raise self.fail(key, "expected a table")
+            raise self.fail((key,), "expected a table")
         return value
 
     def scenario(self, data: dict[str, Any]) -> Scenario:
-        self.check_keys(data, _TOP_KEYS, "")
+        self.check_keys(data, _TOP_KEYS, ())
         if "summary" not in data:
-            raise self.fail("summary", "missing (a one-line summary of the scenario)")
+            raise self.fail(("summary",), "missing (a one-line summary of the scenario)")
         summary = self.typed(data, "summary", str)
         description = self.typed(data, "description", str) if "description" in data else ""
         pool = self.table(data, "pool")
-        self.check_keys(pool, _POOL_KEYS, "pool.")
-        api = self.choice(pool, "api", APIS, "pool.", default="pool")
-        workers = self.checked(limits.workers, pool.get("workers"), "pool.workers")
+        self.check_keys(pool, _POOL_KEYS, ("pool",))
+        api = self.choice(pool, "api", APIS, ("pool",), default="pool")
+        workers = self.checked(limits.workers, pool.get("workers"), ("pool", "workers"))
         start_method = self.checked(
-            limits.start_method, pool.get("start_method"), "pool.start_method"
+            limits.start_method, pool.get("start_method"), ("pool", "start_method")
         )
         if api == "threadpool" and start_method is not None:
-            raise self.fail("pool.start_method", "a thread pool starts no processes")
+            raise self.fail(("pool", "start_method"), "a thread pool starts no processes")
         maxtasks = None
         if "maxtasksperchild" in pool:
-            maxtasks = self.typed(pool, "maxtasksperchild", int, "pool.")
+            maxtasks = self.typed(pool, "maxtasksperchild", int, ("pool",))
             if api != "pool" or maxtasks < 1:
-                raise self.fail("pool.maxtasksperchild", "only for api = 'pool', and at least 1")
+                raise self.fail(
+                    ("pool", "maxtasksperchild"), "only for api = 'pool', and at least 1"
+                )
         context_manager = bool(pool.get("context_manager", False))
         if "context_manager" in pool:
-            self.typed(pool, "context_manager", bool, "pool.")
+            self.typed(pool, "context_manager", bool, ("pool",))
         tasks_table = self.table(data, "tasks")
-        self.check_keys(tasks_table, _TASK_KEYS, "tasks.")
-        count = self.checked(limits.tasks, tasks_table.get("count", 1), "tasks.count")
-        duration = self.checked(limits.duration, tasks_table.get("duration", 1.0), "tasks.duration")
+        self.check_keys(tasks_table, _TASK_KEYS, ("tasks",))
+        count = self.checked(limits.tasks, tasks_table.get("count", 1), ("tasks", "count"))
+        duration = self.checked(
+            limits.duration, tasks_table.get("duration", 1.0), ("tasks", "duration")
+        )
         submit = self.choice(
-            tasks_table, "submit", API_SUBMIT[api], "tasks.", default=API_SUBMIT[api][0]
+            tasks_table, "submit", API_SUBMIT[api], ("tasks",), default=API_SUBMIT[api][0]
         )
         raises = False
         if "raises" in tasks_table:
-            raises = self.typed(tasks_table, "raises", bool, "tasks.")
+            raises = self.typed(tasks_table, "raises", bool, ("tasks",))
         notes = self.typed(data, "notes", list) if "notes" in data else []
         if not all(isinstance(n, str) for n in notes):
-            raise self.fail("notes", "expected a list of strings")
+            raise self.fail(("notes",), "expected a list of strings")
         return Scenario(
             name=self.path.stem,
             summary=summary,
@@ -272,7 +303,7 @@ class _Reader:
             expect=self.expect(self.table(data, "expect")),
             races=self.races(data.get("race", [])),
             notes=tuple(notes),
-            timeout=self.checked(limits.timeout, data["timeout"], "timeout")
+            timeout=self.checked(limits.timeout, data["timeout"], ("timeout",))
             if "timeout" in data
             else None,
         )
@@ -282,7 +313,7 @@ class _Reader:
         table: dict[str, Any],
         key: str,
         allowed: tuple[str, ...],
-        prefix: str,
+        prefix: KeyPath,
         default: str,
     ) -> str:
         value = table.get(key, default)
@@ -291,7 +322,7 @@ class _Reader:
 
             close = get_close_matches(str(value), allowed, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else f" (one of {', '.join(allowed)})"
-            raise self.fail(prefix + key, f"{value!r} is not allowed here{hint}")
+            raise self.fail((*prefix, key), f"{value!r} is not allowed here{hint}")
         return str(value)
 
     def version(self, data: dict[str, Any]) -> tuple[int, int] | None:
@@ -300,16 +331,18 @@ class _Reader:
         text = self.typed(data, "requires_python", str)
         match = re.fullmatch(r"(\d+)\.(\d+)", text)
         if match is None:
-            raise self.fail("requires_python", f"expected a version such as '3.9', not {text!r}")
+            raise self.fail(("requires_python",), f"expected a version such as '3.9', not {text!r}")
         return int(match.group(1)), int(match.group(2))
 
     def steps(self, data: dict[str, Any], api: str) -> tuple[Step, ...]:
         if "steps" not in data:
-            raise self.fail("steps", "missing (the main process's calls, e.g. ['close', 'join'])")
+            raise self.fail(
+                ("steps",), "missing (the main process's calls, e.g. ['close', 'join'])"
+            )
         raw = self.typed(data, "steps", list)
         steps = []
         for index, item in enumerate(raw):
-            where = f"steps[{index}]"
+            where: KeyPath = ("steps", index)
             if isinstance(item, str):
                 item = {"step": item}
             if not isinstance(item, dict) or not isinstance(item.get("step"), str):
@@ -320,7 +353,7 @@ class _Reader:
 
                 close = get_close_matches(name, list(STEPS), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else f" (one of {', '.join(STEPS)})"
-                raise self.fail(where, f"unknown step '{name}'{hint}")
+                raise self.fail(where, f"unknown step {name!r}{hint}")
             if name not in API_STEPS[api]:
                 raise self.fail(
                     where,
@@ -328,60 +361,65 @@ class _Reader:
                     f" (its steps: {', '.join(sorted(API_STEPS[api]))})",
                 )
             schema = STEPS[name]
-            self.check_keys(item, {"step", *schema}, f"{where}.")
+            self.check_keys(item, {"step", *schema}, where)
             steps.append(Step(name, self.step_options(item, schema, where)))
         return tuple(steps)
 
     def step_options(
-        self, item: dict[str, Any], schema: dict[str, Any], where: str
+        self, item: dict[str, Any], schema: dict[str, Any], where: KeyPath
     ) -> tuple[tuple[str, Any], ...]:
         options: list[tuple[str, Any]] = []
         for key, default in schema.items():
             if key not in item:
                 if default is None:
-                    raise self.fail(f"{where}.{key}", "missing")
+                    raise self.fail((*where, key), "missing")
                 continue
             value = item[key]
             if key in ("seconds", "timeout"):
                 value = self.checked(
-                    limits.seconds, value, f"{where}.{key}", maximum=limits.MAX_DURATION
+                    limits.seconds, value, (*where, key), maximum=limits.MAX_DURATION
                 )
             elif key in ("wait", "cancel_futures"):
-                value = self.typed(item, key, bool, f"{where}.")
+                value = self.typed(item, key, bool, where)
             elif key == "signal":
-                value = self.choice(item, key, SIGNALS, f"{where}.", default="SIGKILL")
+                value = self.choice(item, key, SIGNALS, where, default="SIGKILL")
             elif key == "which":
-                value = self.choice(item, key, ("busy", "idle"), f"{where}.", default="busy")
+                value = self.choice(item, key, ("busy", "idle"), where, default="busy")
             options.append((key, value))
         return tuple(options)
 
     def expect(self, table: dict[str, Any]) -> dict[str, Any]:
-        self.check_keys(table, set(_EXPECT_KEYS), "expect.")
+        self.check_keys(table, set(_EXPECT_KEYS), ("expect",))
         for key, kind in _EXPECT_KEYS.items():
             if key in table:
-                self.typed(table, key, kind, "expect.")
+                self.typed(table, key, kind, ("expect",))
         completed = table.get("completed")
         if isinstance(completed, str) and completed != "all":
-            raise self.fail("expect.completed", f"expected a number or 'all', not {completed!r}")
+            raise self.fail(
+                ("expect", "completed"), f"expected a number or 'all', not {completed!r}"
+            )
         for key in ("output_includes", "output_excludes", "output_per_task"):
             if not all(isinstance(x, str) for x in table.get(key, [])):
-                raise self.fail(f"expect.{key}", "expected a list of output lines (strings)")
+                raise self.fail(("expect", key), "expected a list of output lines (strings)")
         if table.get("task_workers", "distinct") != "distinct":
-            raise self.fail("expect.task_workers", "the only claim is 'distinct'")
+            raise self.fail(("expect", "task_workers"), "the only claim is 'distinct'")
         for key in ("output_mentions",):
             if not all(isinstance(x, str) for x in table.get(key, [])):
-                raise self.fail(f"expect.{key}", "expected a list of strings")
+                raise self.fail(("expect", key), "expected a list of strings")
         signal = table.get("interrupted_worker_exit")
         if signal is not None and signal not in SIGNALS:
-            raise self.fail("expect.interrupted_worker_exit", f"expected one of {SIGNALS}")
+            raise self.fail(("expect", "interrupted_worker_exit"), f"expected one of {SIGNALS}")
         return dict(table)
 
     def races(self, raw: Any) -> tuple[Race, ...]:
         if not isinstance(raw, list):
-            raise self.fail("race", "expected an array of tables ([[race]])")
+            raise self.fail(("race",), "expected an array of tables ([[race]])")
         races = []
-        for item in raw:
-            self.check_keys(item, _RACE_KEYS, "race.")
+        for index, item in enumerate(raw):
+            where: KeyPath = ("race", index)
+            if not isinstance(item, dict):
+                raise self.fail(where, f"expected a table ([[race]]), not {item!r}")
+            self.check_keys(item, _RACE_KEYS, where)
             output, hung = item.get("output"), item.get("hung", False)
             well_formed = isinstance(item.get("why"), str) and (
                 (isinstance(output, str) and "hung" not in item)
@@ -389,10 +427,187 @@ class _Reader:
             )
             if not well_formed:
                 raise self.fail(
-                    "race", "each [[race]] needs 'why' and either 'output' (a line) or hung = true"
+                    where, "each [[race]] needs 'why' and either 'output' (a line) or hung = true"
                 )
             races.append(Race(item["why"], output=output, hung=hung))
         return tuple(races)
+
+
+class _Locator:
+    """The line each key, table and array item of a TOML text starts on, by ``KeyPath``.
+
+    The text has already been parsed by ``tomllib``, so it is valid TOML: this only walks
+    its structure, following ``[table]`` and ``[[array]]`` headers (and which element of an
+    array a header opens), dotted keys, inline tables and arrays, and skipping strings and
+    comments. A key's name alone is not enough: ``hung`` may be a key of ``[expect]`` and
+    of each ``[[race]]``.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.lines: dict[KeyPath, int] = {}
+        self._arrays: dict[KeyPath, int] = {}  # array of tables -> its elements so far
+        # A line number is a courtesy: never let finding it hide the real problem.
+        with contextlib.suppress(IndexError, ValueError, tomllib.TOMLDecodeError):
+            self._document()
+
+    def _line(self) -> int:
+        return self.text.count("\n", 0, self.pos) + 1
+
+    def _note(self, path: KeyPath, line: int) -> None:
+        for end in range(1, len(path) + 1):
+            self.lines.setdefault(path[:end], line)
+
+    def _document(self) -> None:
+        table: KeyPath = ()
+        while True:
+            self._skip(newlines=True)
+            if self.pos >= len(self.text):
+                return
+            if self.text.startswith("[[", self.pos):
+                line = self._line()
+                self.pos += 2
+                keys = self._key()
+                self._expect("]]")
+                array = (*self._resolve(keys[:-1]), keys[-1])
+                index = self._arrays.get(array, 0)
+                self._arrays[array] = index + 1
+                table = (*array, index)
+                self._note(table, line)
+            elif self.text[self.pos] == "[":
+                line = self._line()
+                self.pos += 1
+                table = self._resolve(self._key())
+                self._expect("]")
+                self._note(table, line)
+            else:
+                self._keyval(table)
+
+    def _resolve(self, keys: list[str]) -> KeyPath:
+        """A header's path: a key naming an array of tables means its latest element."""
+        path: KeyPath = ()
+        for key in keys:
+            path = (*path, key)
+            if path in self._arrays:
+                path = (*path, self._arrays[path] - 1)
+        return path
+
+    def _keyval(self, table: KeyPath) -> None:
+        line = self._line()
+        path = (*table, *self._key())
+        self._note(path, line)
+        self._skip()
+        self._expect("=")
+        self._value(path)
+
+    def _key(self) -> list[str]:
+        keys = []
+        while True:
+            self._skip()
+            char = self.text[self.pos]
+            if char in "\"'":
+                start = self.pos
+                self._string()
+                keys.append(tomllib.loads(f"k = {self.text[start : self.pos]}")["k"])
+            else:
+                match = _BARE_KEY.match(self.text, self.pos)
+                if match is None:
+                    raise ValueError(f"no key at offset {self.pos}")
+                keys.append(match.group())
+                self.pos = match.end()
+            self._skip()
+            if self.text[self.pos] != ".":
+                return keys
+            self.pos += 1
+
+    def _value(self, path: KeyPath) -> None:
+        self._skip()
+        char = self.text[self.pos]
+        if char in "\"'":
+            self._string()
+        elif char == "[":
+            self.pos += 1
+            index = 0
+            while True:
+                self._skip(newlines=True)
+                if self.text[self.pos] == "]":
+                    break
+                self._note((*path, index), self._line())
+                self._value((*path, index))
+                index += 1
+                self._skip(newlines=True)
+                if self.text[self.pos] == ",":
+                    self.pos += 1
+            self.pos += 1
+        elif char == "{":
+            self.pos += 1
+            while True:
+                self._skip(newlines=True)
+                if self.text[self.pos] == "}":
+                    break
+                self._keyval(path)
+                self._skip(newlines=True)
+                if self.text[self.pos] == ",":
+                    self.pos += 1
+            self.pos += 1
+        else:  # a number, a boolean, a date and time (which may hold a space)
+            match = _SCALAR.match(self.text, self.pos)
+            if match is None or match.end() == self.pos:
+                raise ValueError(f"no value at offset {self.pos}")
+            self.pos = match.end()
+
+    def _string(self) -> None:
+        """Step over the string starting here (basic or literal, one line or several)."""
+        text, quote = self.text, self.text[self.pos]
+        if text.startswith(quote * 3, self.pos):
+            end = self.pos + 3
+            while not text.startswith(quote * 3, end):
+                if end >= len(text):
+                    raise ValueError("the string never ends")
+                end += 2 if quote == '"' and text[end] == "\\" else 1
+            end += 3
+            # Up to two quotes just before the closing ones belong to the string.
+            for _ in range(2):
+                if end < len(text) and text[end] == quote:
+                    end += 1
+            self.pos = end
+            return
+        end = self.pos + 1
+        while text[end] != quote:
+            end += 2 if quote == '"' and text[end] == "\\" else 1
+        self.pos = end + 1
+
+    def _skip(self, *, newlines: bool = False) -> None:
+        """Step over spaces and tabs, and a comment; with ``newlines``, over blank lines too."""
+        text = self.text
+        while self.pos < len(text):
+            char = text[self.pos]
+            if char in " \t" or (newlines and char in "\r\n"):
+                self.pos += 1
+            elif char == "#":
+                end = text.find("\n", self.pos)
+                self.pos = len(text) if end < 0 else end
+            else:
+                return
+
+    def _expect(self, token: str) -> None:
+        self._skip()
+        if not self.text.startswith(token, self.pos):
+            raise ValueError(f"expected {token!r} at offset {self.pos}")
+        self.pos += len(token)
+
+
+def _shown(path: KeyPath) -> str:
+    """A path as TOML writes it: ``pool.workers``, ``steps[0].seconds``, ``"odd key"``."""
+    shown = ""
+    for part in path:
+        if isinstance(part, int):
+            shown += f"[{part}]"
+        else:
+            key = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
+            shown += f".{key}" if shown else key
+    return shown
 
 
 def _as_tuple(kind: Any) -> tuple[type, ...]:
