@@ -7,7 +7,7 @@ the lines ``poolctl run`` reports. Nothing here runs; it only writes text.
 
 from __future__ import annotations
 
-from .scenario import Scenario, Step
+from .scenario import Scenario, Step, printable
 
 INDENT = "    "
 
@@ -62,16 +62,21 @@ def _header(scenario: Scenario, kills: bool) -> list[str]:
         imports.append("from multiprocessing.pool import ThreadPool")
     else:
         imports.append("from multiprocessing import get_context")
-    return [
-        f'"""{scenario.summary}',
-        "",
-        f"The program of poolctl's scenario '{scenario.name}' ({scenario.source}),",
-        f"written by 'poolctl show {scenario.name} --code'. poolctl runs its programs with",
-        "python -W always::ResourceWarning, so that a pool left running says so.",
-        '"""',
-        "",
-        *imports,
-    ]
+    name, source = printable(scenario.name), printable(scenario.source)
+    about = (
+        f"The program of poolctl's scenario '{name}' ({source}),\n"
+        f"written by 'poolctl show {name} --code'. poolctl runs its programs with\n"
+        "python -W always::ResourceWarning, so that a pool left running says so."
+    )
+    # Comments, not a docstring: the summary and the path are the user's text, and no
+    # quote or backslash in them can end a comment or make it code.
+    return [*_comment(scenario.summary), "#", *_comment(about), "", *imports]
+
+
+def _comment(text: str) -> list[str]:
+    """``text`` as comment lines: every line of it (as ``str.splitlines`` cuts them, a
+    superset of what ends a line of Python) behind ``# ``, control characters escaped."""
+    return [f"# {printable(line)}".rstrip() for line in text.splitlines() or [""]]
 
 
 def _task(scenario: Scenario, duration: float, kills: bool) -> list[str]:
