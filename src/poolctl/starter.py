@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .errors import UsageError
+from .scenario import printable
 
 TEMPLATE = """\
 # A poolctl scenario: a pool program and what the docs guarantee about it.
@@ -66,19 +68,31 @@ output_includes = ["Main done"]
 """
 
 
+# The name goes into a TOML string and a file name as it is: nothing there needs escaping.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def write(name: str, directory: Path) -> Path:
     """Write ``NAME.toml`` into ``directory``; never overwrite a file."""
-    if not name or "/" in name or name.startswith("."):
-        raise UsageError(f"new: '{name}' is not a scenario name (use letters, digits, -)")
+    if not NAME.fullmatch(name):
+        raise UsageError(
+            printable(
+                f"new: {name!r} is not a scenario name (use letters, digits, '.', '_' and '-',"
+                " starting with a letter or digit)"
+            )
+        )
     if not directory.is_dir():
-        raise UsageError(f"new: no such directory: {directory}")
+        raise UsageError(printable(f"new: no such directory: {directory}"))
     path = directory / f"{name}.toml"
-    text = TEMPLATE.format(name=name, path=path)
+    # The path is shown in a comment, where TOML allows no control character.
+    text = TEMPLATE.format(name=name, path=printable(str(path)))
     try:
-        with path.open("x") as f:
+        with path.open("x", encoding="utf-8") as f:
             f.write(text)
     except FileExistsError as exc:
-        raise UsageError(f"new: {path} exists already; poolctl does not overwrite it") from exc
+        raise UsageError(
+            printable(f"new: {path} exists already; poolctl does not overwrite it")
+        ) from exc
     except OSError as exc:
-        raise UsageError(f"new: cannot write {path}: {exc.strerror}") from exc
+        raise UsageError(printable(f"new: cannot write {path}: {exc.strerror}")) from exc
     return path
