@@ -77,8 +77,12 @@ def _patch(module):
     module._poolctl_patched = True
     if module.__name__ == POOL_MODULE:
         _patch_pool(module.Pool, module)
+        _patch_result(module.ApplyResult, "get")  # MapResult's too
     else:
         _patch_executor(module.ProcessPoolExecutor, module)
+        from concurrent.futures import _base
+
+        _patch_result(_base.Future, "result")
 
 
 class _Outermost:
@@ -381,6 +385,21 @@ def _patch_executor(executor_class, module):
         shutdown=_lifecycle(original["shutdown"], "shutdown", joins=True),
         __exit__=_lifecycle(original["__exit__"], "__exit__", joins=True),
     )
+
+
+def _patch_result(result_class, name):
+    """Report what reading a result raises: a task's exception surfaces there."""
+    original = getattr(result_class, name)
+
+    def read(self, *args, **kwargs):
+        try:
+            return original(self, *args, **kwargs)
+        except BaseException as exc:
+            owner = getattr(getattr(self, "_pool", None), "_poolctl", (None,))
+            _raised(owner[0], name, exc)
+            raise
+
+    _install(result_class, **{name: read})
 
 
 def _install(cls, **methods):
