@@ -20,12 +20,12 @@ def final_report():
     channel.emit("main.exiting")
 
 
-def main(spec_json):
-    """Run the scenario program described by ``spec_json``."""
+def start(spec_json):
+    """Report the main process started; return the spec. Call before importing
+    multiprocessing: atexit runs handlers last-in, first-out, so the final report then
+    runs after multiprocessing's exit function and sees how its finalizer ended the
+    workers."""
     spec = json.loads(spec_json)
-    # Registered before multiprocessing is imported: atexit runs handlers last-in,
-    # first-out, so this one runs after multiprocessing's exit function and sees how the
-    # exit-time finalizer ended the workers.
     atexit.register(final_report)
     channel.connect(spec["channel"], role="main")
     channel.emit(
@@ -33,6 +33,12 @@ def main(spec_json):
         python=".".join(str(n) for n in sys.version_info[:3]),
         executable=sys.executable,
     )
+    return spec
+
+
+def main(spec_json):
+    """Run the scenario program described by ``spec_json``."""
+    spec = start(spec_json)
     capture.install()
 
     from . import program

@@ -8,29 +8,18 @@ code the interpreter uses for ``python -m`` for a module. The pool classes are p
 the program imports them (see ``instrument``).
 """
 
-import atexit
-import json
 import os
 import sys
 
 from . import channel, instrument
-from .main import final_report
+from .main import start
 
 _OURS = "poolctl_subject."
 
 
 def main(spec_json):
     """Run the program described by ``spec_json`` (its channel, argv, and module or path)."""
-    spec = json.loads(spec_json)
-    # Registered before the program can import multiprocessing: atexit runs handlers
-    # last-in, first-out, so this one sees what multiprocessing's own exit function did.
-    atexit.register(final_report)
-    channel.connect(spec["channel"], role="main")
-    channel.emit(
-        "main.started",
-        python=".".join(str(n) for n in sys.version_info[:3]),
-        executable=sys.executable,
-    )
+    spec = start(spec_json)  # before the program can import multiprocessing
     target = spec["trace"]
     sys.argv[:] = target["argv"]
     module = target.get("module")
