@@ -125,3 +125,41 @@ def test_signal_stops_every_process_of_the_run(
     assert out == ""
     assert err.splitlines() == ["poolctl: interrupted; every process of the run was stopped"]
     assert marked_pids(marker) == []
+
+
+class _SignalledWhileStarting(subprocess.Popen):  # type: ignore[type-arg]
+    """``Popen`` that has poolctl signalled just after it forks, before it returns."""
+
+    signum = signal.SIGTERM
+
+    def _execute_child(self, *args: Any, **kwargs: Any) -> None:
+        super()._execute_child(*args, **kwargs)  # type: ignore[misc]
+        signal.raise_signal(self.signum)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_while_starting_still_stops_the_run(
+    hung_scenario: Path,
+    marker: str,
+    private_tmp: Path,
+    signum: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signal inside Popen (watchdog and subject forked, Popen not returned yet) is held
+    until the run is known, then unwinds through its clean-up: nothing is left, no zombie."""
+    from poolctl.errors import Interrupted
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise Interrupted(128 + signum)  # what the command line's handlers do
+
+    monkeypatch.setattr(_SignalledWhileStarting, "signum", signum)
+    monkeypatch.setattr(subprocess, "Popen", _SignalledWhileStarting)
+    previous = {each: signal.signal(each, interrupted) for each in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(Interrupted) as raised:
+            run_pipeline(hung_scenario, timeout=10)
+    finally:
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+    assert raised.value.exit_code == 128 + signum

@@ -15,17 +15,16 @@ import errno
 import json
 import os
 import selectors
-import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import Cancelled, ObserveError
-from . import process_group, watchdog
+from . import process_group, signals, watchdog
 from .workspace import private_dir, read_events
 
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
@@ -99,6 +98,7 @@ class _Run:
         self.proc = proc
         self.obs = obs
         self.pgid = pgid
+        self.guard = guard
         # Processes of the group that are poolctl's own, not the run's.
         self.own = {proc.pid} | ({guard.pid} if guard else set())
         self.selector = selectors.DefaultSelector()
@@ -209,61 +209,75 @@ def _observe(
 ) -> Observation:
     process_group.become_subreaper()
     with private_dir() as directory, contextlib.ExitStack() as fds:
-        # The run's processes share the watchdog's process group (see watchdog.py).
-        guard = watchdog.start()
-        grouping: dict[str, Any] = (
-            {"process_group": guard.pid} if guard else {"start_new_session": True}
-        )
-        stdin: int | None = subprocess.DEVNULL
-        stdout: int = subprocess.PIPE
-        terminal = None
-        if passthrough is not None:
-            stdin = None if passthrough.stdin else subprocess.DEVNULL
-            if passthrough.terminal:
-                terminal, stdout = _pseudo_terminal(passthrough.stdout)
-                fds.callback(os.close, terminal)
-        t0 = time.monotonic_ns()
+        run: _Run | None = None
         try:
-            proc = subprocess.Popen(
-                command(directory),
-                stdin=stdin,
-                stdout=stdout,
-                stderr=subprocess.PIPE,
-                **grouping,
-            )
-        except OSError as exc:
-            watchdog.stop(guard)
-            raise ObserveError(f"could not start {python}: {exc.strerror or exc}") from exc
-        finally:
-            if terminal is not None:
-                os.close(stdout)  # the program's end of the terminal: only it writes there
-        assert proc.stderr is not None
-        streams = {proc.stderr.fileno(): "stderr"}
-        streams[terminal if terminal is not None else proc.stdout.fileno()] = "stdout"  # type: ignore[union-attr]
-        echo = None
-        if passthrough is not None:
-            echo = {"stdout": passthrough.stdout, "stderr": passthrough.stderr}
-        obs = Observation(t0_ns=t0, pid=proc.pid)
-        run = _Run(proc, obs, guard.pid if guard else proc.pid, guard, streams, echo)
-        try:
-            _watch(run, t0 + int(timeout * 1e9), cancel)
+            # Ctrl-C or SIGTERM is held back until the run is started and known: raised in
+            # Popen, it would lose a subject already forked (see signals.py). It is raised
+            # when this block ends, inside the try: the clean-up below still runs.
+            with signals.deferred():
+                run = _start(command(directory), python, fds, passthrough)
+            _watch(run, run.obs.t0_ns + int(timeout * 1e9), cancel)
             _settle(run)
         finally:
             # Reached normally, and also on Ctrl-C or SIGTERM: nothing of the run survives.
-            with _signals_deferred():
-                process_group.kill(run.pgid)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=5)
-                watchdog.stop(guard)
-                _reap_all(run)
-                _drain(run)
-                run.close()
-                for stream in (proc.stdout, proc.stderr):
-                    if stream is not None:
-                        stream.close()
-                # No process of the run is left to write: the files are complete.
-                obs.event_lines = read_events(directory)
-    return obs
+            if run is not None:
+                with signals.deferred():
+                    _clean_up(run)
+                    # No process of the run is left to write: the files are complete.
+                    run.obs.event_lines = read_events(directory)
+    return run.obs
+
+
+def _start(
+    argv: list[str], python: str, fds: contextlib.ExitStack, passthrough: Passthrough | None
+) -> _Run:
+    """Start the watchdog and the subject in one process group; the run's state."""
+    # The run's processes share the watchdog's process group (see watchdog.py).
+    guard = watchdog.start()
+    grouping: dict[str, Any] = (
+        {"process_group": guard.pid} if guard else {"start_new_session": True}
+    )
+    stdin: int | None = subprocess.DEVNULL
+    stdout: int = subprocess.PIPE
+    terminal = None
+    if passthrough is not None:
+        stdin = None if passthrough.stdin else subprocess.DEVNULL
+        if passthrough.terminal:
+            terminal, stdout = _pseudo_terminal(passthrough.stdout)
+            fds.callback(os.close, terminal)
+    t0 = time.monotonic_ns()
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, **grouping
+        )
+    except OSError as exc:
+        watchdog.stop(guard)
+        raise ObserveError(f"could not start {python}: {exc.strerror or exc}") from exc
+    finally:
+        if terminal is not None:
+            os.close(stdout)  # the program's end of the terminal: only it writes there
+    assert proc.stderr is not None
+    streams = {proc.stderr.fileno(): "stderr"}
+    streams[terminal if terminal is not None else proc.stdout.fileno()] = "stdout"  # type: ignore[union-attr]
+    echo = None
+    if passthrough is not None:
+        echo = {"stdout": passthrough.stdout, "stderr": passthrough.stderr}
+    obs = Observation(t0_ns=t0, pid=proc.pid)
+    return _Run(proc, obs, guard.pid if guard else proc.pid, guard, streams, echo)
+
+
+def _clean_up(run: _Run) -> None:
+    """Kill and reap every process of the run, read what they left, close the streams."""
+    process_group.kill(run.pgid)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        run.proc.wait(timeout=5)
+    watchdog.stop(run.guard)
+    _reap_all(run)
+    _drain(run)
+    run.close()
+    for stream in (run.proc.stdout, run.proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def _pseudo_terminal(like: BinaryIO) -> tuple[int, int]:
@@ -283,20 +297,6 @@ def _pseudo_terminal(like: BinaryIO) -> tuple[int, int]:
         size = fcntl.ioctl(like.fileno(), termios.TIOCGWINSZ, b"\0" * 8)
         fcntl.ioctl(theirs, termios.TIOCSWINSZ, size)
     return ours, theirs
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back while cleaning up; they are delivered right after.
-
-    A second Ctrl-C must not interrupt the clean-up that the first one started.
-    """
-    deferred = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _watch(run: _Run, deadline_ns: int, cancel: threading.Event | None) -> None:

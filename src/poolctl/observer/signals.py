@@ -1,0 +1,62 @@
+"""Hold Ctrl-C and SIGTERM back while poolctl starts or cleans up a run.
+
+poolctl's handlers for SIGINT and SIGTERM raise an exception that unwinds through the
+observer's clean-up. Two stretches must not be cut short by it: starting a run (an
+exception inside ``Popen`` loses the pid of a subject that has already been forked, and
+nothing would stop it) and the clean-up itself (a second Ctrl-C must not abandon it).
+
+The handlers are swapped for a recorder, not the signals blocked: a process started
+inside the block inherits the signal mask across exec, and a subject whose workers ignore
+``terminate()``'s SIGTERM would no longer be the program under observation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+DEFERRED = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Record SIGINT and SIGTERM during the block; re-raise them (once each) after it.
+
+    Only the main thread runs Python signal handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    previous = _swap(dict.fromkeys(DEFERRED, record))
+    try:
+        yield
+    finally:
+        _swap(previous)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)  # the restored handler runs now
+
+
+def _swap(handlers: dict[signal.Signals, object]) -> dict[signal.Signals, object]:
+    """Install ``handlers`` as one step; return the ones they replaced.
+
+    The signals are blocked only while the handlers change, so that none arrives between
+    two of them and finds a half-swapped set. A handler installed outside Python (``None``)
+    cannot be put back, so it is left alone.
+    """
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, handlers)
+    replaced: dict[signal.Signals, object] = {}
+    try:
+        for signum, handler in handlers.items():
+            if signal.getsignal(signum) is not None:
+                replaced[signum] = signal.signal(signum, handler)  # type: ignore[arg-type]
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    return replaced
