@@ -19,6 +19,8 @@ MAX_OUTPUT = 20
 OUTPUT_HEAD, OUTPUT_TAIL = 10, 4
 QUIET_KINDS = {"worker.reaped"}
 BULK_KINDS = {"task.submitted", "task.started", "task.finished", "task.failed", "worker.started"}
+# Shown in red: something went wrong (a refused call, an uncaught exception, a hang).
+ALARMING_KINDS = {"error.raised", "program.raised", "run.timeout", "cleanup.killed"}
 
 
 def show(document: dict[str, Any], *, no_color: bool = False) -> None:
@@ -156,6 +158,8 @@ def _detail(e: dict[str, Any]) -> str:
         )
     if kind == "error.raised":
         return f"{e['type']}: {e['message']} (in {e['step']}())"
+    if kind == "program.raised":
+        return f"uncaught {e['type']}" + (f": {e['message']}" if e.get("message") else "")
     if kind == "run.timeout":
         return "--timeout reached: the run is hung; every process is killed"
     if kind == "cleanup.killed":
@@ -182,7 +186,7 @@ def events_table(document: dict[str, Any]) -> Group:
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for e in events:
-        style = "red" if e["kind"] in ("error.raised", "run.timeout", "cleanup.killed") else ""
+        style = "red" if e["kind"] in ALARMING_KINDS else ""
         table.add_row(
             f"{e['t']:.4f}", _process(e, main_pid), Text(e["kind"], style), Text(_detail(e))
         )

@@ -122,7 +122,7 @@ def _called(pool_id, name, function, after=None, **details):
         return result
 
 
-def _submitting(pool_id, name, function, *args, **kwargs):
+def _submitting(pool_id, name, function, /, *args, **kwargs):
     """Run a submission; a call the pool refuses (closed, broken) is reported."""
     try:
         return function(*args, **kwargs)
@@ -347,7 +347,7 @@ def _patch_executor(executor_class, module):
             method = self._mp_context.get_start_method()
             _created(self, pool_id, "executor", method, self._processes, False)
 
-    def submit(self, fn, *args, **kwargs):
+    def submit(self, fn, /, *args, **kwargs):
         with _Outermost() as outermost:
             # A chunk submitted by map() is not the user's call: its items are reported.
             chunk = getattr(fn, "func", None) is module._process_chunk

@@ -64,7 +64,7 @@ class Call:
     def __reduce__(self):
         return (Call, (self.function, self.task, self.pool, self.threads))
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, /, *args, **kwargs):
         return _run(self.task, self.pool, self.threads, self.function, args, kwargs)
 
 

@@ -47,21 +47,12 @@ def _run_script(path):
         code = compile(source, shown, "exec", dont_inherit=True)
     except (OSError, SyntaxError, ValueError) as exc:
         _cannot_run("invalid" if isinstance(exc, SyntaxError) else "unreadable", exc)
-    main_module = sys.modules["__main__"]
-    namespace = main_module.__dict__
-    namespace.clear()  # the bootstrap's names: the program starts from a fresh __main__
-    import builtins
+    namespace = _fresh_main()
     from importlib.machinery import SourceFileLoader
 
+    # What the interpreter adds for a script (pymain_run_file).
     namespace.update(
-        __name__="__main__",
-        __doc__=None,
-        __package__=None,
-        __spec__=None,
-        __file__=shown,
-        __cached__=None,
-        __loader__=SourceFileLoader("__main__", shown),
-        __builtins__=builtins,
+        __file__=shown, __cached__=None, __loader__=SourceFileLoader("__main__", shown)
     )
     _execute(lambda: exec(code, namespace))
 
@@ -78,6 +69,7 @@ def _run_module(name):
     except ImportError as exc:
         _cannot_run("missing", exc)
     # What 'python -m' itself calls: the module runs in the real __main__ module.
+    _fresh_main()
     _execute(lambda: runpy._run_module_as_main(name, alter_argv=True))
 
 
@@ -90,18 +82,52 @@ def _cannot_run(reason, exc):
     sys.exit(1)
 
 
+def _fresh_main():
+    """``__main__``'s namespace as the interpreter starts every program with it.
+
+    The bootstrap's own names (``sys``, ``main``) go; the interpreter's (``__builtins__``,
+    ``__annotations__`` where the version has it, ...) are its, and stay as they are.
+    """
+    namespace = sys.modules["__main__"].__dict__
+    for name in [name for name in namespace if not _dunder(name)]:
+        del namespace[name]
+    return namespace
+
+
+def _dunder(name):
+    return name.startswith("__") and name.endswith("__")
+
+
 def _execute(run):
-    """Run the program; an uncaught exception ends it as it would end plain ``python``."""
+    """Run the program; an uncaught exception ends it as it ends plain ``python``.
+
+    The exception goes on to the interpreter, which prints it through ``sys.excepthook``
+    (the program's own if it set one), runs the exit-time finalizers, and exits with
+    status 1, or by SIGINT for a ``KeyboardInterrupt``. Only the traceback the hook is
+    given changes: the program's frames, without the bootstrap's and ours.
+    """
     try:
         run()
-    except (SystemExit, KeyboardInterrupt):
+    except SystemExit:
         raise
     except BaseException as exc:
         channel.emit("program.raised", type=type(exc).__name__, message=str(exc)[:500])
-        # The traceback the interpreter would print: the program's frames, not ours.
-        exc.__traceback__ = _program_frames(exc.__traceback__)
-        sys.excepthook(type(exc), exc, exc.__traceback__)
-        sys.exit(1)
+        _show_program_frames(exc)
+        raise
+
+
+def _show_program_frames(exc):
+    """Have the next ``sys.excepthook`` call show ``exc`` with the program's frames only."""
+    frames = _program_frames(exc.__traceback__)
+    hook = sys.excepthook
+
+    def once(kind, value, tb):
+        sys.excepthook = hook
+        if value is exc:
+            value.__traceback__ = tb = frames
+        hook(kind, value, tb)
+
+    sys.excepthook = once
 
 
 def _program_frames(tb):
