@@ -99,6 +99,10 @@ BAD_INPUT = [
         ["close-join", "--start-method", "forx"], "did you mean 'fork'", id="start-method"
     ),
     pytest.param(
+        ["close-join", "--start-method", "a\nb"], "method 'a\\nb'", id="start-method-newline"
+    ),
+    pytest.param(["close-join", "--workers", "1\n2"], "--workers", id="workers-newline"),
+    pytest.param(
         ["close-join", "--python", "/nonexistent/python"], "no such file", id="python-missing"
     ),
     pytest.param(

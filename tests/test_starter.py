@@ -28,6 +28,7 @@ BAD_NAMES = {
     "not-ascii": ("café", "'café'"),
     "colon": ("a:b", "'a:b'"),
     "empty": ("", "''"),
+    "only-suffix": (".toml", "'.toml'"),
 }
 
 
@@ -51,6 +52,15 @@ def test_a_good_name_makes_a_file_that_loads(tmp_path: Path, name: str) -> None:
     loaded = scenario.load_file(tmp_path / f"{name}.toml")
     assert loaded.name == name
     assert loaded.summary.startswith(f"{name}: ")
+
+
+def test_a_name_typed_as_its_file_name_is_that_name(tmp_path: Path) -> None:
+    """'new case.toml' writes case.toml (not case.toml.toml), the scenario named 'case'."""
+    result = run_cli("new", "case.toml", "--dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml"]
+    assert result.stdout == f"wrote {tmp_path / 'case.toml'}\n"
+    assert scenario.load_file(tmp_path / "case.toml").name == "case"
 
 
 def test_an_odd_folder_still_makes_a_file_that_loads(tmp_path: Path) -> None:

@@ -469,6 +469,13 @@ def _raise_interrupted(signum: int, frame: object) -> None:
     raise Interrupted(128 + signum)
 
 
+def _say(message: str) -> None:
+    """One line on stderr, whatever the message holds (a newline in a value is escaped)."""
+    from .printable import printable
+
+    typer.echo(f"poolctl: {printable(message)}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (every error is one line on stderr)."""
     # Ctrl-C and SIGTERM unwind through the observer's clean-up, then exit 130 / 143.
@@ -480,25 +487,24 @@ def main(argv: list[str] | None = None) -> int:
         # No arguments at all is a request for help, not an error.
         status = command.main(args=args or ["--help"], prog_name="poolctl", standalone_mode=False)
     except typer.TyperException as exc:
-        typer.echo(f"poolctl: {exc.format_message()}", err=True)
+        _say(exc.format_message())
         return exc.exit_code
     except PoolctlError as exc:
-        typer.echo(f"poolctl: {exc}", err=True)
+        _say(str(exc))
         return exc.exit_code
     except Interrupted as exc:
-        typer.echo("poolctl: interrupted; every process of the run was stopped", err=True)
+        _say("interrupted; every process of the run was stopped")
         return exc.exit_code
     except typer.Abort:
-        typer.echo("poolctl: aborted", err=True)
+        _say("aborted")
         return 130
     except Exception as exc:
         # A bug in poolctl itself: still one line, the traceback on request.
         if os.environ.get("POOLCTL_DEBUG"):
             raise
-        typer.echo(
-            f"poolctl: internal error: {type(exc).__name__}: {exc}"
-            " (POOLCTL_DEBUG=1 shows the traceback; please report it)",
-            err=True,
+        _say(
+            f"internal error: {type(exc).__name__}: {exc}"
+            " (POOLCTL_DEBUG=1 shows the traceback; please report it)"
         )
         return 3
     return status if isinstance(status, int) else 0

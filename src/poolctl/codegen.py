@@ -7,7 +7,8 @@ the lines ``poolctl run`` reports. Nothing here runs; it only writes text.
 
 from __future__ import annotations
 
-from .scenario import Scenario, Step, printable
+from .printable import printable
+from .scenario import Scenario, Step
 
 INDENT = "    "
 

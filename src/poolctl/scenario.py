@@ -10,7 +10,6 @@ import contextlib
 import json
 import re
 import tomllib
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from . import limits
 from .catalogue import bundled_names, scenario_dir
 from .errors import UsageError
+from .printable import printable
 
 APIS = ("pool", "threadpool", "executor")
 SIGNALS = ("SIGTERM", "SIGKILL", "SIGINT")
@@ -81,8 +81,6 @@ KeyPath = tuple[str | int, ...]
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 # A value that is not a string, an array or an inline table, up to what ends it.
 _SCALAR = re.compile(r"[^,\]}#\r\n]*")
-# Characters that would end or garble a line of a message, a comment or a program.
-_UNPRINTABLE = {"Cc", "Cs", "Zl", "Zp"}
 
 
 @dataclass(frozen=True)
@@ -136,12 +134,6 @@ class Scenario:
     races: tuple[Race, ...] = ()
     notes: tuple[str, ...] = ()
     timeout: float | None = None  # the scenario's default --timeout
-
-
-def printable(text: str) -> str:
-    """``text`` with each control character, surrogate and line or paragraph separator
-    written as its Python escape (``\\n``, ``\\x00``...): one line, safe in a comment."""
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) in _UNPRINTABLE else c for c in text)
 
 
 def load(name_or_path: str) -> Scenario:

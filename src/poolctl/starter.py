@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from .errors import UsageError
-from .scenario import printable
+from .printable import printable
 
 TEMPLATE = """\
 # A poolctl scenario: a pool program and what the docs guarantee about it.
@@ -73,11 +73,17 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 def write(name: str, directory: Path) -> Path:
-    """Write ``NAME.toml`` into ``directory``; never overwrite a file."""
+    """Write ``NAME.toml`` into ``directory``; never overwrite a file.
+
+    ``NAME.toml`` given as the name means ``NAME``, as a user who types the file name means.
+    """
+    given = name
+    if name.endswith(".toml"):
+        name = name[: -len(".toml")]
     if not NAME.fullmatch(name):
         raise UsageError(
             printable(
-                f"new: {name!r} is not a scenario name (use letters, digits, '.', '_' and '-',"
+                f"new: {given!r} is not a scenario name (use letters, digits, '.', '_' and '-',"
                 " starting with a letter or digit)"
             )
         )
