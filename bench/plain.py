@@ -4,6 +4,11 @@
 
 Each sequence is the tutorial's program: a task that prints, sleeps and prints; Pool();
 apply_async for each task; the shutdown steps; print('Main done').
+
+    python bench/plain.py map --duration 0.002 --tasks 2000 --workers 2
+
+'map' is dispatch-bound instead: pool.map() of a task that only sleeps, one item per
+chunk, then close() and join(); what poolctl trace adds per task shows there first.
 """
 
 import argparse
@@ -15,6 +20,7 @@ STEPS = {
     "terminate-join": ("terminate", "join"),
     "join-without-close": ("join",),
     "close-without-join": ("close",),
+    "map": ("close", "join"),
 }
 
 
@@ -22,6 +28,10 @@ def task(duration):
     print("Task executing")
     time.sleep(duration)
     print("Task done")
+
+
+def quiet_task(duration):
+    time.sleep(duration)
 
 
 if __name__ == "__main__":
@@ -34,7 +44,9 @@ if __name__ == "__main__":
     args = parser.parse_args()
 
     pool = get_context(args.start_method).Pool(args.workers)
-    for _ in range(args.tasks):
+    if args.sequence == "map":
+        pool.map(quiet_task, [args.duration] * args.tasks, chunksize=1)
+    for _ in range(0 if args.sequence == "map" else args.tasks):
         pool.apply_async(task, (args.duration,))
     for step in STEPS[args.sequence]:
         getattr(pool, step)()

@@ -114,6 +114,21 @@ def overhead(pairs: int) -> dict[str, Any]:
     return cases
 
 
+def trace(pairs: int) -> dict[str, Any]:
+    """poolctl trace --json of the plain program itself against the plain program."""
+    cases = {}
+    for name, args in (
+        ("close-join, 1 s task", ["close-join", "--workers", "2", "--duration", "1.0"]),
+        (
+            "map of 2,000 x 2 ms tasks",
+            ["map", "--workers", "2", "--duration", "0.002", "--tasks", "2000"],
+        ),
+    ):
+        program = [str(HERE / "plain.py"), *args]
+        cases[name] = paired([*POOLCTL, "trace", "--json", *program], [*PLAIN, *args], pairs)
+    return cases
+
+
 def startup(repeats: int) -> dict[str, Any]:
     """poolctl --version and poolctl list against ``python -c "import typer"``."""
     baseline = [sys.executable, "-c", "import typer"]
@@ -375,6 +390,11 @@ def report(results: dict[str, Any]) -> bool:
             f"  {case:<26} subject {figures.get('subject_ratio_median', '?'):>6}"
             f"   floor {floor(results, case):>6}   poolctl {figures['ratio_median']:>6}"
         )
+    for case, figures in results["trace"].items():
+        print(
+            f"  trace, {case:<19} subject {figures.get('subject_ratio_median', '?'):>6}"
+            f"                 poolctl {figures['ratio_median']:>6}"
+        )
     scale_subject = results["scale"].get("subject_ratio_median", "?")
     print(f"  {'10,000 tasks':<26} subject {scale_subject:>6}")
     p = results.get("peer", {})
@@ -415,6 +435,7 @@ def main() -> int:
         ("startup", lambda: startup(3 * n)),
         ("overhead", lambda: overhead(n)),
         ("compare", lambda: parallel_compare(n)),
+        ("trace", lambda: trace(n)),
         ("fidelity", lambda: fidelity(200)),
         ("scale", lambda: scale(max(n // 2, 3))),
         ("peer", lambda: peer(n)),
