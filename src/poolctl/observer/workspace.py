@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import signals
+
 
 @contextmanager
 def private_dir() -> Iterator[Path]:
@@ -17,11 +19,17 @@ def private_dir() -> Iterator[Path]:
     a symlink where the subject writes its events; the subject also opens its files with
     ``O_EXCL | O_NOFOLLOW``.
     """
-    directory = tempfile.mkdtemp(prefix="poolctl-")
+    directory = None
     try:
+        # A Ctrl-C between creating and yielding it, or during its removal, must not
+        # leave the directory behind: it waits until the step is done (see signals.py).
+        with signals.deferred():
+            directory = tempfile.mkdtemp(prefix="poolctl-")
         yield Path(directory)
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        if directory is not None:
+            with signals.deferred():
+                shutil.rmtree(directory, ignore_errors=True)
 
 
 def read_events(directory: Path) -> list[bytes]:
