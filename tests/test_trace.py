@@ -58,13 +58,24 @@ class Traced(NamedTuple):
     marker: str  # every process of the run carried MARKER_VAR=marker
 
 
-def nothing_left(marker: str) -> None:
-    """Fail if a process carrying ``marker`` is still running (after killing it)."""
+def nothing_left(marker: str, adopted: bool = False) -> None:
+    """Fail if a process carrying ``marker`` is still running (after killing it), or if
+    poolctl left a zombie to this process.
+
+    ``adopted``: the run was plain python, which leaves orphans (its resource tracker
+    ends after it); once an in-process run has made this process a child subreaper they
+    become its children, so it reaps them, as init would, instead of failing.
+    """
     alive, zombies = survivors(marker)
     shown = describe(alive)
     for pid in alive:  # a failing test must not leave them to the tests after it
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+    if adopted:
+        for pid in zombies:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        zombies = []
     assert not alive, f"processes of the run are still running:\n{shown}"
     assert not zombies, f"zombie children were never reaped: {zombies}"
 
@@ -111,7 +122,7 @@ def plain(*args: str, stdin: str | None = None) -> CliResult:
         timeout=CLI_TIMEOUT,
         env={**os.environ, MARKER_VAR: marker},
     )
-    nothing_left(marker)
+    nothing_left(marker, adopted=True)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
