@@ -7,8 +7,8 @@ run (the program, its workers, a fork server, a resource tracker) may be left.
 
 from __future__ import annotations
 
-import contextlib
 import json
+import multiprocessing
 import os
 import re
 import signal
@@ -30,10 +30,9 @@ from conftest import (
     MARKER_VAR,
     START_METHODS,
     CliResult,
-    describe,
+    nothing_left,
     require_python,
     run_cli,
-    survivors,
 )
 from poolctl.cli import app
 from poolctl.errors import PoolctlError
@@ -58,28 +57,6 @@ class Traced(NamedTuple):
     marker: str  # every process of the run carried MARKER_VAR=marker
 
 
-def nothing_left(marker: str, adopted: bool = False) -> None:
-    """Fail if a process carrying ``marker`` is still running (after killing it), or if
-    poolctl left a zombie to this process.
-
-    ``adopted``: the run was plain python, which leaves orphans (its resource tracker
-    ends after it); once an in-process run has made this process a child subreaper they
-    become its children, so it reaps them, as init would, instead of failing.
-    """
-    alive, zombies = survivors(marker)
-    shown = describe(alive)
-    for pid in alive:  # a failing test must not leave them to the tests after it
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    if adopted:
-        for pid in zombies:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        zombies = []
-    assert not alive, f"processes of the run are still running:\n{shown}"
-    assert not zombies, f"zombie children were never reaped: {zombies}"
-
-
 def trace(
     *args: str, stdin: str | None = None, json_doc: bool = True, check: bool = True
 ) -> Traced:
@@ -90,18 +67,7 @@ def trace(
     marker = uuid.uuid4().hex
     words = ["trace", *args] if not json_doc else ["trace", "--json", *args]
     begun = time.monotonic()
-    if stdin is None:
-        done = run_cli(*words, env={MARKER_VAR: marker})
-    else:
-        proc = subprocess.run(
-            [sys.executable, "-m", "poolctl", *words],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            env={**os.environ, MARKER_VAR: marker},
-        )
-        done = CliResult(proc.returncode, proc.stdout, proc.stderr)
+    done = run_cli(*words, env={MARKER_VAR: marker}, stdin=stdin)
     seconds = time.monotonic() - begun
     if check:
         nothing_left(marker)
@@ -347,13 +313,22 @@ def test_every_submission_function_makes_one_task_per_item(
 
 HELPER = """
 import multiprocessing
+import time
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import Pool
 
 
 def tens(function, count):
     context = multiprocessing.get_context('spawn')
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as executor:
         return list(executor.map(function, range(count)))
+
+
+def stopped():
+    pool = Pool(1)
+    pool.apply_async(time.sleep, (0.3,))
+    pool.terminate()
+    pool.join()
 """
 
 SEVERAL = """
@@ -386,6 +361,7 @@ if __name__ == '__main__':
         results.append(threads.map(work, range(2)))
     with multiprocessing.get_context('forkserver').Pool(1) as last:
         results.append([last.apply(work, (7,))])
+    pools_helper.stopped()
     print(results)
 """
 
@@ -393,7 +369,9 @@ if __name__ == '__main__':
 def test_several_pools_each_with_its_own_tasks_and_workers(tmp_path: Path) -> None:
     """A Pool made in a function, a ProcessPoolExecutor in a module the program imports
     (found next to the program, run from elsewhere), a ThreadPool and a Pool in with
-    blocks: four pools in outcome.pools, each with its own tasks, workers and calls."""
+    blocks, a Pool (imported by name) that the module terminates with its task still
+    running or queued: five pools in outcome.pools, each with its own tasks, workers and
+    calls."""
     write(tmp_path, "pools_helper.py", HELPER)
     program = write(tmp_path, "several.py", SEVERAL)
     assert Path.cwd() != tmp_path
@@ -405,22 +383,31 @@ def test_several_pools_each_with_its_own_tasks_and_workers(tmp_path: Path) -> No
     assert printed[-1] == "[[0, 10, 20, 30], [0, 10, 20], [0, 10], [70]]"
     outcome = run.doc["outcome"]
     pools = outcome["pools"]
+    default = multiprocessing.get_all_start_methods()[0]  # Pool() with no context
     assert [(p["pool"], p["api"], p["start_method"]) for p in pools] == [
         (1, "pool", "fork"),
         (2, "executor", "spawn"),
         (3, "threadpool", None),
         (4, "pool", "forkserver"),
+        (5, "pool", default),
     ]
-    assert [p["tasks"]["submitted"] for p in pools] == [4, 3, 2, 1]
-    assert [p["tasks"]["completed"] for p in pools] == [4, 3, 2, 1]
-    assert outcome["tasks"] == counts(submitted=10, started=10, completed=10)
-    assert [len(p["workers"]) for p in pools] == [2, 1, 3, 1]
-    assert [p["size"] for p in pools if p["api"] != "executor"] == [2, 3, 1]
+    assert [p["tasks"]["submitted"] for p in pools] == [4, 3, 2, 1, 1]
+    assert [p["tasks"]["completed"] for p in pools] == [4, 3, 2, 1, 0]
+    # Pool 5's task: begun or not when terminate() landed (a race), never completed.
+    began = pools[4]["tasks"]["started"]
+    assert pools[4]["tasks"] == counts(
+        submitted=1, started=began, interrupted=began, never_started=1 - began
+    )
+    assert outcome["tasks"] == counts(
+        submitted=11, started=10 + began, completed=10, interrupted=began, never_started=1 - began
+    )
+    assert [len(p["workers"]) for p in pools] == [2, 1, 3, 1, 1]
+    assert [p["size"] for p in pools if p["api"] != "executor"] == [2, 3, 1, 1]
     owner = {w: p["pool"] for p in pools for w in p["workers"]}
-    assert len(owner) == 7  # no worker is counted in two pools
+    assert len(owner) == 8  # no worker is counted in two pools
     for e in events(run.doc, "task.started"):
         assert owner[e["worker"]] == e["pool"]
-    assert [t["pool"] for t in outcome["task_runs"]] == [1] * 4 + [2] * 3 + [3] * 2 + [4]
+    assert [t["pool"] for t in outcome["task_runs"]] == [1] * 4 + [2] * 3 + [3] * 2 + [4, 5]
     assert lifecycle(run.doc) == [
         ("close.called", 1),
         ("close.returned", 1),
@@ -432,6 +419,10 @@ def test_several_pools_each_with_its_own_tasks_and_workers(tmp_path: Path) -> No
         ("with-exit.returned", 3),
         ("with-exit.called", 4),
         ("with-exit.returned", 4),
+        ("terminate.called", 5),
+        ("terminate.returned", 5),
+        ("join.called", 5),
+        ("join.returned", 5),
     ]
     # join() returns after pool 1's workers exited (normally: close() let them finish).
     codes = {w["pid"]: w["exit_code"] for w in outcome["workers"]}
@@ -441,6 +432,11 @@ def test_several_pools_each_with_its_own_tasks_and_workers(tmp_path: Path) -> No
     assert codes[last] in (0, -signal.SIGTERM)  # idle: it may read terminate()'s sentinel
     assert position(run.doc, "worker.exited", worker=last) < position(
         run.doc, "with-exit.returned", pool=4
+    )
+    # join() after terminate() returns once pool 5's worker is gone.
+    [stopped] = pools[4]["workers"]
+    assert position(run.doc, "worker.exited", worker=stopped) < position(
+        run.doc, "join.returned", pool=5
     )
 
 
@@ -974,7 +970,8 @@ def test_programs_that_cannot_run_get_one_line_and_a_status(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not found 127, cannot run 126 (the syntax error's line named), bad option 2: one
-    'poolctl:' line on stderr, nothing on stdout, no traceback, the program never run."""
+    'poolctl:' line on stderr (ended by its newline), nothing on stdout, no traceback,
+    the program never run."""
     monkeypatch.chdir(tmp_path)  # -m looks here
     for args, status, says in cannot_run_cases(tmp_path):
         run = trace(*args, json_doc=False)
@@ -982,6 +979,7 @@ def test_programs_that_cannot_run_get_one_line_and_a_status(
         assert run.stdout == "", args
         lines = run.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("poolctl: "), (args, run.stderr)
+        assert run.stderr == lines[0] + "\n", (args, run.stderr)
         assert says in lines[0], (args, lines)
         assert "Traceback" not in run.stderr
     assert not (tmp_path / "ran").exists()
@@ -1212,7 +1210,7 @@ def test_cli_runner_json_and_the_programs_output(
 
 def test_cli_runner_timeline_report(runner: CliRunner, marker: str, tmp_path: Path) -> None:
     """The terminal report, plain: the program's output first, its pools, its calls, how
-    it ended; no colour codes under --no-color."""
+    it ended; no colour codes under --no-color; the program's status as the exit code."""
     program = write(
         tmp_path,
         "report.py",
@@ -1231,10 +1229,11 @@ def test_cli_runner_timeline_report(runner: CliRunner, marker: str, tmp_path: Pa
             print(pool.map(work, range(3)))
             pool.terminate()
             pool.join()
+            raise SystemExit(4)
         """,
     )
     result = runner.invoke(app, ["trace", str(program), "--no-color"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 4, result.output
     out = result.stdout
     assert out.startswith("[0, 1, 2]\n\n")
     assert f"poolctl trace {program}" in out
@@ -1242,7 +1241,7 @@ def test_cli_runner_timeline_report(runner: CliRunner, marker: str, tmp_path: Pa
     for kind in ("pool.created", "terminate.called", "join.returned", "main.exited"):
         assert kind in out
     assert "3 submitted: 3 completed" in out
-    assert "The program  exited with status 0" in out
+    assert "The program  exited with status 4" in out
     assert ESC not in out
 
 

@@ -1,25 +1,22 @@
 """The issue's 'done means': a scenario's plain program, traced, has the scenario's outcome.
 
-For every bundled scenario that declares no race, and for the four seed scenarios,
-``poolctl show NAME --code`` writes the program as the tutorial would (no poolctl in it);
-``poolctl trace`` runs that program unchanged while ``poolctl run NAME`` runs the scenario
-with the same workers, tasks, task length and start method. The two outcomes must agree
-on the task counts, the error (type, message, and step: the scenario's 'get-results' is
-the program's own get() or result() call), every worker's end, whether it hung, and the
-main process's exit status. The traced outcome must also meet the scenario's documented
-expectation, as the run does.
+For every bundled scenario that declares no race, for the four seed scenarios, and for
+'with-block' (terminate-join's race, in a with block), ``poolctl show NAME --code`` writes
+the program as the tutorial would (no poolctl in it); ``poolctl trace`` runs that program
+unchanged while ``poolctl run NAME`` runs the scenario with the same workers, tasks, task
+length and start method. The two outcomes must agree on the task counts, the error (type,
+message, and step: the scenario's 'get-results' is the program's own get() or result()
+call), every worker's end, whether it hung, and the main process's exit status. The
+traced outcome must also meet the scenario's documented expectation, as the run does.
 
-Runs are kept few: the seed scenarios under each start method, every other scenario under
-one start method in turn (a thread pool under none); the trace and the run of a test run
-side by side.
+Runs are kept few: the seed scenarios and 'with-block' under each start method, every
+other scenario under one start method in turn (a thread pool under none); the trace and
+the run of a test run side by side.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -28,7 +25,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from conftest import MARKER_VAR, SEED_SCENARIOS, START_METHODS, describe, run_cli, survivors
+from conftest import MARKER_VAR, SEED_SCENARIOS, START_METHODS, nothing_left, run_cli
 from poolctl.catalogue import bundled_names
 from poolctl.cli import app
 from poolctl.expectation import evaluate
@@ -41,17 +38,22 @@ WORKERS = 2
 SHORT, LONG = 0.2, 1.0
 # --timeout for a scenario documented to hang, and for every other one (a safety net).
 HANG_TIMEOUT, TIMEOUT = 2.0, 20.0
+# Scenarios that declare a race but are compared anyway, as the seeds are, under every
+# start method: the race is one TIMING allows for.
+RACED = ("with-block",)
 
 # What timing decides in a scenario, and so is compared as a sum or a set, not exactly:
 #   started  whether a worker took an issued task before terminate() or the exit-time
-#            finalizer landed (a declared race of the seeds; how many of the queued tasks
-#            under fork), and so whether an idle worker read its sentinel (exit 0) first;
+#            finalizer landed (a declared race of the seeds and RACED; how many of the
+#            queued tasks under fork), and so whether an idle worker read its sentinel
+#            (exit 0) first;
 #   taken    how many tasks the executor's workers took before cancel_futures;
 #   replaced how many replacement workers maxtasksperchild started before close().
 TIMING = {
     "close-without-join": "started",
     "join-without-close": "started",
     "terminate-join": "started",
+    "with-block": "started",
     "queued-tasks-terminate": "started",
     "executor-cancel-futures": "taken",
     "maxtasksperchild": "replaced",
@@ -64,13 +66,14 @@ def no_race_scenarios() -> list[str]:
 
 
 def combinations() -> list[Any]:
-    """(scenario, start method): the seeds under each method, the others in turn."""
+    """(scenario, start method): the seeds and RACED under each method, the others in
+    turn."""
     found = []
     others = [name for name in no_race_scenarios() if name not in SEED_SCENARIOS]
     for i, name in enumerate(others):
         method = None if load(name).api == "threadpool" else START_METHODS[i % len(START_METHODS)]
         found.append(pytest.param(name, method, id=f"{name}-{method or 'threads'}"))
-    for name in SEED_SCENARIOS:
+    for name in (*SEED_SCENARIOS, *RACED):
         for method in START_METHODS:
             found.append(pytest.param(name, method, id=f"{name}-{method}"))
     return found
@@ -92,19 +95,6 @@ def observed(marker: str, *args: str) -> tuple[int, dict[str, Any]]:
     done = run_cli(*args, "--json", env={MARKER_VAR: marker})
     assert done.stdout, (args, done.returncode, done.stderr)
     return done.returncode, json.loads(done.stdout)
-
-
-def nothing_left(marker: str) -> None:
-    """Fail if a process marked ``marker`` is still running (after killing it), or if a
-    child of this process was left unreaped. Called once no run is under way: a run's own
-    exit, not yet reaped, would look like a zombie."""
-    alive, zombies = survivors(marker)
-    shown = describe(alive)
-    for pid in alive:
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
-    assert not alive, f"processes of the run are still running:\n{shown}"
-    assert not zombies, f"zombie children were never reaped: {zombies}"
 
 
 def worker_end(worker: dict[str, Any]) -> str:
@@ -212,11 +202,14 @@ def test_traced_tutorial_program_has_its_scenarios_outcome(
 
 
 def test_every_scenario_without_races_and_every_seed_is_compared() -> None:
-    """The combinations cover each no-race scenario and the seeds under every method;
-    the timing table names only scenarios it is used for."""
+    """The combinations cover each no-race scenario, and the seeds and RACED under every
+    method; the timing table names only scenarios it is used for, every RACED one among
+    them."""
     combos = {tuple(p.values) for p in combinations()}
     names = {name for name, _ in combos}
-    assert names == set(no_race_scenarios()) | set(SEED_SCENARIOS)
-    assert {(n, m) for n in SEED_SCENARIOS for m in START_METHODS} <= combos
+    every = (*SEED_SCENARIOS, *RACED)
+    assert names == set(no_race_scenarios()) | set(every)
+    assert {(n, m) for n in every for m in START_METHODS} <= combos
     assert set(TIMING) <= names
-    assert {m for n, m in combos if n not in SEED_SCENARIOS} == {*START_METHODS, None}
+    assert set(RACED) <= set(TIMING) and all(load(n).races for n in RACED)
+    assert {m for n, m in combos if n not in every} == {*START_METHODS, None}
