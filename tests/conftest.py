@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from poolctl import interpreter, pipeline, scenario
+from poolctl import interpreter, scenario, scenario_pipeline
 
 MARKER_VAR = "POOLCTL_TEST_MARKER"
 START_METHODS = ("fork", "spawn", "forkserver")
@@ -247,11 +247,11 @@ def run_pipeline(
     timeout: float = 30.0,
     **options: Any,
 ) -> dict[str, Any]:
-    """One real run through ``poolctl.pipeline``; returns its ``poolctl.run/1`` document."""
+    """One real run through ``scenario_pipeline``; returns its ``poolctl.run/1`` document."""
     chosen = scenario.load(str(name_or_path))
     interp = interpreter.resolve(python)
-    params = pipeline.plan(chosen, interp, timeout=timeout, **options)
-    return pipeline.run(chosen, params, interp)
+    params = scenario_pipeline.plan(chosen, interp, timeout=timeout, **options)
+    return scenario_pipeline.run(chosen, params, interp)
 
 
 def write_scenario(

@@ -26,7 +26,9 @@ import pytest
 from rich.console import Console
 
 from conftest import ESC, SEED_SCENARIOS, CliResult, run_cli, write_scenario
-from poolctl import compare, interpreter, pipeline, scenario, summary
+from poolctl import compare_document as summary
+from poolctl import interpreter, scenario, scenario_pipeline
+from poolctl import matrix as compare
 from poolctl.errors import UsageError
 from poolctl.render import compare_view
 
@@ -516,7 +518,7 @@ def results_of(
     """One Result per entry: a document, an error message (unobserved), None (skipped)."""
     chosen = scenario.load("terminate-join")
     here = interpreter.current()
-    params = pipeline.plan(chosen, here, duration=0.1, start_method=method)
+    params = scenario_pipeline.plan(chosen, here, duration=0.1, start_method=method)
     found = []
     for index, doc in enumerate(docs):
         cell = compare.Cell(index, chosen, here, params, index)

@@ -106,7 +106,7 @@ def subject_pid(marker: str) -> int | None:
     """The subject's main process, by its command line."""
     for pid in marked_pids(marker):
         try:
-            if b"poolctl_subject.main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if b"poolctl_subject.scenario_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
                 return pid
         except OSError:
             continue

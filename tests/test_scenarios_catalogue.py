@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import START_METHODS, require_python, run_pipeline
-from poolctl import interpreter, pipeline, scenario
+from poolctl import interpreter, scenario, scenario_pipeline
 from poolctl.errors import UsageError
 
 NAMES = scenario.bundled_names()
@@ -99,12 +99,12 @@ def test_scenarios_needing_39_are_refused_on_38(name: str) -> None:
     """On 3.8 the scenario is refused (run) with the reason."""
     python = interpreter.resolve(str(require_python("3.8")))
     with pytest.raises(UsageError, match=r"needs Python 3\.9 or newer"):
-        pipeline.plan(scenario.load(name), python)
+        scenario_pipeline.plan(scenario.load(name), python)
 
 
 def test_compare_skips_with_the_reason() -> None:
     """compare plans the cell as skipped rather than failing the comparison."""
-    from poolctl import compare
+    from poolctl import matrix as compare
 
     python = str(require_python("3.8"))
     cells = compare.plan(["executor-cancel-futures"], [python], None, 1)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_SCENARIOS, marked_pids, run_pipeline
-from poolctl import compare
+from poolctl import matrix as compare
 
 LONG = os.environ.get("POOLCTL_SOAK") == "1"
 ROUNDS = 60 if LONG else 2

@@ -144,7 +144,7 @@ def run(
     no_color: NoColor = False,
 ) -> None:
     """Run a scenario on a real pool and show its timeline and outcome."""
-    from . import document, interpreter, pipeline
+    from . import document, interpreter, scenario_pipeline
     from .render import exports
     from .scenario import load
     from .warmup import warm_up
@@ -152,7 +152,7 @@ def run(
     targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
     chosen = load(scenario)
     python_ = interpreter.resolve(python)
-    params = pipeline.plan(
+    params = scenario_pipeline.plan(
         chosen,
         python_,
         workers=workers,
@@ -162,8 +162,8 @@ def run(
         timeout=timeout,
     )
     renderer = "poolctl.render.json_doc" if json else "poolctl.render.run_view"
-    warm_up([*pipeline.POST_RUN_MODULES, renderer])
-    doc = pipeline.run(chosen, params, python_)
+    warm_up([*scenario_pipeline.POST_RUN_MODULES, renderer])
+    doc = scenario_pipeline.run(chosen, params, python_)
     exports.write(doc, targets)
     if json:
         from .render.json_doc import write
@@ -224,8 +224,7 @@ def compare(
     no_color: NoColor = False,
 ) -> None:
     """Run scenarios side by side, across start methods and interpreters, and tabulate."""
-    from . import compare as matrix
-    from . import summary
+    from . import compare_document, matrix
     from .render import exports
     from .render.compare_view import progress
 
@@ -265,7 +264,7 @@ def compare(
         "repeat": repeat,
         "jobs": jobs,
     }
-    doc = summary.build_compare(results, params)
+    doc = compare_document.build_compare(results, params)
     exports.write(doc, targets)
     if json:
         from .render.json_doc import write
@@ -275,7 +274,7 @@ def compare(
         from .render.compare_view import show
 
         show(doc, no_color=no_color)
-    raise typer.Exit(summary.exit_code(doc))
+    raise typer.Exit(compare_document.exit_code(doc))
 
 
 @app.command(
@@ -313,11 +312,11 @@ def show(
 
         show_scenario(chosen, no_color=no_color)
         return
-    from . import interpreter, pipeline
+    from . import interpreter, scenario_pipeline
     from .codegen import program
 
     # The same resolution and checks as 'run' (the code is for this interpreter).
-    params = pipeline.plan(
+    params = scenario_pipeline.plan(
         chosen,
         interpreter.current(),
         workers=workers,
@@ -389,17 +388,17 @@ def trace(
     no_color: NoColor = False,
 ) -> None:
     """Run your own program, unchanged, and show the lifecycle of every pool it creates."""
-    from . import interpreter, program_trace
+    from . import interpreter, program_pipeline
     from .render import exports
     from .warmup import warm_up
 
     words = list(program or [])
     targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
-    chosen = program_trace.target(words[0] if words else None, words[1:], module)
+    chosen = program_pipeline.target(words[0] if words else None, words[1:], module)
     python_ = interpreter.resolve(python)
     renderer = "poolctl.render.json_doc" if json else "poolctl.render.run_view"
     warm_up(["poolctl.events", "poolctl.outcome", "poolctl.document", renderer])
-    doc = program_trace.run(chosen, python_, timeout, json_on_stdout=json)
+    doc = program_pipeline.run(chosen, python_, timeout, json_on_stdout=json)
     exports.write(doc, targets)
     if json:
         from .render.json_doc import write
@@ -410,7 +409,7 @@ def trace(
 
         typer.echo()  # the program's own output ends above
         show(doc, no_color=no_color)
-    raise typer.Exit(program_trace.exit_status(doc))
+    raise typer.Exit(program_pipeline.exit_status(doc))
 
 
 @app.command(

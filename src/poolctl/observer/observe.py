@@ -30,15 +30,15 @@ from .workspace import private_dir, read_events
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
 BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from poolctl_subject.main import main; main(sys.argv[2])"
+    "from poolctl_subject.scenario_main import main; main(sys.argv[2])"
 )
 # Shown, not changed: a pool dropped while running warns only under this filter.
 SUBJECT_FLAGS = ("-I", "-W", "always::ResourceWarning")
 # poolctl trace: no flags (the program gets its usual environment); the subject's folder
-# leaves sys.path[0] once the tracer is imported.
+# leaves sys.path[0] once program_main is imported.
 TRACE_BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from poolctl_subject.tracer import main; del sys.path[0]; main(sys.argv[2])"
+    "from poolctl_subject.program_main import main; del sys.path[0]; main(sys.argv[2])"
 )
 
 # How long the rest of the group may take to leave after the main process exits.

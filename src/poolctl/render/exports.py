@@ -40,7 +40,7 @@ def write(document: dict[str, Any], targets: dict[str, Path]) -> None:
 def content(kind: str, document: dict[str, Any]) -> str:
     """The text of one export."""
     if kind == "trace":
-        from .trace_export import trace
+        from .perfetto_export import trace
 
         return json.dumps(trace(document), separators=(",", ":")) + "\n"
     if kind == "svg":

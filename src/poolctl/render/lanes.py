@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
-from ..kinds import CALLS
+from ..steps import CALLS
 
 # Marker for each main-process event, and its style.
 MAIN_MARKS = {

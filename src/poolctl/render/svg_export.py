@@ -10,7 +10,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from ..document import pool_label, program_ending
-from ..kinds import CALLS
+from ..steps import CALLS
 
 WIDTH = 960
 LABEL = 170
@@ -19,7 +19,7 @@ ROW = 24
 BAR = 12
 COLOURS = {"completed": "#2e7d32", "interrupted": "#c62828", "failed": "#f9a825"}
 CALL_COLOUR = "#8e24aa"
-# Short labels for the call markers (every one of kinds.CALLS).
+# Short labels for the call markers (every one of steps.CALLS).
 LABELS = {"with-exit": "with exit", "kill-worker": "kill", "get-results": "get"}
 FONT = "font-family='DejaVu Sans, Arial, sans-serif'"
 

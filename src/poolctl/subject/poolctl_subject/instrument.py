@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from . import traced
+from . import program_wrappers as traced
 from .channel import emit
 
 POOL_MODULE = "multiprocessing.pool"

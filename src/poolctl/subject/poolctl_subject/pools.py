@@ -8,7 +8,7 @@ Three kinds: ``pool`` (multiprocessing.pool.Pool), ``threadpool``
 import multiprocessing
 import time
 
-from . import task
+from . import scenario_task as task
 from .channel import emit
 
 

@@ -12,7 +12,7 @@ import os
 import sys
 
 from . import channel, instrument
-from .main import start
+from .scenario_main import start
 
 _OURS = "poolctl_subject."
 

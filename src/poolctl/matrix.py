@@ -1,7 +1,7 @@
 """Many observed runs: scenarios × start methods × interpreters × repeats, run concurrently.
 
 Each run is an independent observed run (its own subject, session and channel) made by
-``pipeline.run``, the same code path as ``poolctl run``; this module only plans the matrix,
+``scenario_pipeline.run``, the same code path as ``poolctl run``; this module only plans the matrix,
 runs it on a thread pool, and hands each result over as it finishes.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import interpreter as interpreters
-from . import limits, pipeline
+from . import limits, scenario_pipeline
 from .errors import Cancelled, ObserveError, UsageError
 from .interpreter import Interpreter
 from .scenario import Scenario, bundled_names, load
@@ -31,7 +31,7 @@ class Cell:
     index: int
     scenario: Scenario
     interpreter: Interpreter
-    params: pipeline.RunParams
+    params: scenario_pipeline.RunParams
     repeat: int
     skip: str | None = None  # why this cell is not run (e.g. the interpreter is too old)
 
@@ -111,7 +111,7 @@ def plan(
             for method in methods:
                 skip = _too_old(scenario, python)
                 checked = scenario if skip is None else _without_requirement(scenario)
-                params = pipeline.plan(checked, python, start_method=method, **options)
+                params = scenario_pipeline.plan(checked, python, start_method=method, **options)
                 for n in range(1 if skip else repeat):
                     cells.append(Cell(len(cells), scenario, python, params, n, skip))
     return cells
@@ -150,7 +150,7 @@ def run_all(
         if on_start is not None:
             on_start(cell)
         try:
-            doc = pipeline.run(cell.scenario, cell.params, cell.interpreter, cancel)
+            doc = scenario_pipeline.run(cell.scenario, cell.params, cell.interpreter, cancel)
         except ObserveError as exc:
             return Result(cell, error=str(exc))
         return Result(cell, document=doc)

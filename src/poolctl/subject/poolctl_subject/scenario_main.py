@@ -41,6 +41,6 @@ def main(spec_json):
     spec = start(spec_json)
     capture.install()
 
-    from . import program
+    from . import scenario_program as program
 
     program.run(spec["program"], spec["channel"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..document import title as document_title
-from ..kinds import CALLS
+from ..steps import CALLS
 
 # Per run in a comparison: pids are offset by this times the run's index.
 PID_STRIDE = 10_000_000

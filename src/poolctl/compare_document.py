@@ -11,7 +11,7 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from .compare import Result
+from .matrix import Result
 
 COMPARE_SCHEMA = "poolctl.compare/1"
 

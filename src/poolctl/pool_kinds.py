@@ -1,0 +1,95 @@
+"""The kinds of pool poolctl knows, one row each: the observer's single home for them.
+
+Everything the observer side needs to know about a kind of pool (how a scenario names it,
+whether it starts processes, how tasks are submitted to it and results read from it, which
+steps it takes, what a generated program imports, the oldest Python that has it) is in its
+row here. The subject side has its own home, one class per kind, in
+``subject/poolctl_subject/pool_kinds.py``: the two are matched by ``name``.
+
+A new kind is one row here, one class there, a scenario file and its tests
+(docs/architecture.md has the recipe).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PoolKind:
+    """One kind of pool, as the observer side sees it."""
+
+    name: str  # the scenario's ``api`` value, and the ``api`` of pool events
+    label: str  # the class, as a user knows it
+    starts_processes: bool  # False: its workers are threads of the main process
+    submit: tuple[str, ...]  # the submission functions a scenario may use; the first is the default
+    steps: frozenset[str]  # the steps (steps.STEPS) a scenario of this kind may take
+    result_getter: str  # the method that reads one result: ``get`` or ``result``
+    imports: tuple[str, ...]  # the imports a generated program needs for it
+    create: str  # how a generated program creates it: a format string, see codegen
+    workers_expression: str  # a generated program's expression for its live workers
+    min_python: tuple[int, int] = (3, 8)  # the oldest Python that has it
+    maxtasksperchild: bool = False  # whether it takes ``maxtasksperchild``
+
+    @property
+    def getter_label(self) -> str:
+        """How the views name the call that reads a result: ``get()``, ``result()``."""
+        return f"{self.result_getter}()"
+
+
+KINDS: dict[str, PoolKind] = {
+    kind.name: kind
+    for kind in (
+        PoolKind(
+            name="pool",
+            label="Pool",
+            starts_processes=True,
+            submit=("apply_async", "map_async"),
+            steps=frozenset(
+                {"close", "terminate", "join", "sleep", "del", "kill-worker", "get-results"}
+            ),
+            result_getter="get",
+            imports=("from multiprocessing import get_context",),
+            create="{context}.Pool({options})",
+            workers_expression="pool._pool",
+            maxtasksperchild=True,
+        ),
+        PoolKind(
+            name="threadpool",
+            label="ThreadPool",
+            starts_processes=False,
+            submit=("apply_async", "map_async"),
+            steps=frozenset({"close", "terminate", "join", "sleep", "del", "get-results"}),
+            result_getter="get",
+            imports=("from multiprocessing.pool import ThreadPool",),
+            create="ThreadPool({options})",
+            workers_expression="pool._pool",
+        ),
+        PoolKind(
+            name="executor",
+            label="ProcessPoolExecutor",
+            starts_processes=True,
+            submit=("submit",),
+            steps=frozenset({"shutdown", "sleep", "del", "kill-worker", "get-results"}),
+            result_getter="result",
+            imports=(
+                "from concurrent.futures import ProcessPoolExecutor",
+                "from multiprocessing import get_context",
+            ),
+            create="ProcessPoolExecutor({options})",
+            workers_expression="pool._processes.values()",
+        ),
+    )
+}
+DEFAULT = "pool"
+
+
+def kind(name: str | None) -> PoolKind | None:
+    """The kind called ``name`` (an event's ``api``), or None for an unknown one."""
+    return KINDS.get(name or "")
+
+
+def label(name: str | None) -> str:
+    """The class name a user knows for the kind called ``name`` ('pool' when unknown)."""
+    found = kind(name)
+    return found.label if found else "pool"
