@@ -1,8 +1,9 @@
 """The timeline picture: one lane per process, events and task bars at their times.
 
-Everything drawn comes from the run document's events and outcome. Markers that would land
-in the same column (``close`` and ``join`` a few microseconds apart) are nudged right so
-each stays visible; the events list below the picture has the exact times.
+Everything drawn comes from the timeline model (``timeline_model``), in the looks of
+``looks``. Markers that would land in the same column (``close`` and ``join`` a few
+microseconds apart) are nudged right so each stays visible; the events list below the
+picture has the exact times.
 """
 
 from __future__ import annotations
@@ -12,33 +13,10 @@ from typing import Any
 
 from rich.text import Text
 
-from ..steps import CALLS
+from . import looks
+from .timeline_model import CallSpan, Lifeline, Marker, Timeline, timeline
 
-# Marker for each main-process event, and its style.
-MAIN_MARKS = {
-    "main.started": ("●", "bold"),
-    "pool.created": ("P", "bold cyan"),
-    "task.submitted": ("S", "cyan"),
-    "close.called": ("C", "bold magenta"),
-    "terminate.called": ("T", "bold red"),
-    "join.called": ("J", "bold magenta"),
-    "shutdown.called": ("D", "bold magenta"),
-    "with-exit.called": ("X", "bold red"),
-    "del.called": ("d", "bold red"),
-    "kill-worker.called": ("K", "bold red"),
-    "get-results.called": ("G", "cyan"),
-    "sleep.called": ("z", "magenta"),
-    "error.raised": ("!", "bold red"),
-    "main.finished": ("◆", "bold green"),
-}
-TASK_BAR = {"completed": ("━", "green"), "interrupted": ("╍", "red"), "failed": ("━", "yellow")}
-# Three lines, each under 80 columns, so no item is ever split by wrapping.
-LEGEND = (
-    "● start  P pool created  S submit  C close  T terminate  J join  · in a call\n"
-    "! error  ◆ 'Main done'  ┄ starting  ▸ ready  ■ exited  ✝ killed by a signal\n"
-    "━ task completed  ╍ task interrupted  ✗ task failed  D shutdown  z sleep\n"
-    "X with-block exit  K kill a worker  G get results  d del pool"
-)
+LEGEND = looks.terminal_legend()
 MAX_LANES = 16
 LABEL = 16
 TAIL = 11
@@ -91,91 +69,80 @@ def _scale(end: float, width: int) -> Any:
 
 def render(document: dict[str, Any], width: int) -> list[Text]:
     """The picture's lines for a console ``width`` columns wide."""
-    outcome = document["outcome"]
-    events = document["events"]
+    drawn = timeline(document)
     chart = max(width - LABEL - TAIL, 20)
-    end = max([e["t"] for e in events] + [outcome.get("wall_seconds") or 0.0, 1e-3])
+    end = drawn.end
     col = _scale(end, chart)
-    lines = [_axis(end, chart, col), _main_lane(document, chart, col)]
-    workers = outcome["workers"]
-    for worker in workers[:MAX_LANES]:
-        lines.append(_worker_lane(worker, outcome["task_runs"], chart, col))
-    if len(workers) > MAX_LANES:
-        lines.append(Text(f"{'':<{LABEL}}… {len(workers) - MAX_LANES} more workers", "dim"))
+    lines = [_axis(end, chart, col), _main_lane(drawn, chart, col)]
+    for worker in drawn.workers[:MAX_LANES]:
+        lines.append(_worker_lane(worker, drawn, chart, col))
+    if len(drawn.workers) > MAX_LANES:
+        more = len(drawn.workers) - MAX_LANES
+        lines.append(Text(f"{'':<{LABEL}}… {more} more workers", "dim"))
     lines.append(_ticks(end, chart, col))
     return lines
 
 
-def _main_lane(document: dict[str, Any], chart: int, col: Any) -> Text:
-    outcome = document["outcome"]
-    main = outcome["main"]
+def _main_lane(drawn: Timeline, chart: int, col: Any) -> Text:
+    main = drawn.main
     lane = Lane(chart)
-    events = [e for e in document["events"] if e["role"] == "main" and "worker" not in e]
-    started = next((e["t"] for e in events if e["kind"] == "main.started"), 0.0)
-    lane.fill(col(started), col(main.get("exited")), "─", "dim")
-    open_calls: dict[str, float] = {}
-    for e in events:
-        name, _, phase = e["kind"].partition(".")
-        if name in CALLS and phase == "called":
-            open_calls[name] = e["t"]
-        elif name in CALLS and phase == "returned" and name in open_calls:
-            lane.fill(col(open_calls.pop(name)), col(e["t"]), "·", "magenta")
-    for t in open_calls.values():  # a call that never returned: waiting to the end
-        lane.fill(col(t), col(main.get("exited")), "·", "magenta")
-    for e in events:
-        if e["kind"] in MAIN_MARKS:
-            lane.mark(col(e["t"]), *MAIN_MARKS[e["kind"]])
-    if main.get("exited") is not None:
-        lane.mark(col(main["exited"]), *_end_mark(main["signal"]))
-    label = f"main {main['pid'] or ''}"
-    return _row(label, lane, _ending(main["exit_code"], main["signal"], outcome["hung"]))
+    lane.fill(col(main.first or 0.0), col(main.exited), looks.LIFELINE.mark, looks.LIFELINE.style)
+    waiting = looks.WAITING
+    happenings = drawn.in_order()
+    # Each call's wait, as it returned; then the calls that never returned.
+    for what, span in happenings:
+        if what == "returned" and isinstance(span, CallSpan):
+            lane.fill(col(span.start), col(span.drawn_to), waiting.mark, waiting.style)
+    for span in drawn.calls:
+        if span.end is None:
+            lane.fill(col(span.start), col(span.drawn_to), waiting.mark, waiting.style)
+    for what, thing in happenings:
+        if what == "called" and isinstance(thing, CallSpan):
+            look = looks.CALLS[thing.name]
+            lane.mark(col(thing.start), look.mark, look.style)
+        elif isinstance(thing, Marker) and thing.on_main and looks.POINTS[thing.kind].mark:
+            look = looks.POINTS[thing.kind]
+            lane.mark(col(thing.t), look.mark, look.style)
+    if main.exited is not None:
+        lane.mark(col(main.exited), *_end_mark(main))
+    return _row(f"main {main.pid or ''}", lane, ending(main))
 
 
-def _worker_lane(
-    worker: dict[str, Any], task_runs: list[dict[str, Any]], chart: int, col: Any
-) -> Text:
+def _worker_lane(worker: Lifeline, drawn: Timeline, chart: int, col: Any) -> Text:
     lane = Lane(chart)
-    ready = worker["ready"]
-    spawned = worker["spawned"] if worker["spawned"] is not None else ready
-    lane.fill(col(spawned), col(ready if ready is not None else worker["exited"]), "┄", "dim")
-    if ready is not None:
-        lane.fill(col(ready), col(worker["exited"]), "─", "dim")
-    for run in task_runs:
-        if run["worker"] == worker["pid"] and run["started"] is not None:
-            char, style = TASK_BAR[run["status"]]
-            lane.fill(col(run["started"]), col(run["ended"]), char, style)
-            if run["status"] == "failed":
-                lane.mark(col(run["ended"]), "✗", "bold yellow")
-    if ready is not None:
-        lane.mark(col(ready), "▸", "bold")
-    if worker["exited"] is not None:
-        lane.mark(col(worker["exited"]), *_end_mark(worker["signal"]))
-    ending = _ending(
-        worker["exit_code"],
-        worker["signal"],
-        worker["killed_by_poolctl"],
-        worker.get("thread", False),
+    ready, exited = worker.ready, worker.exited
+    starting, lifeline = looks.STARTING, looks.LIFELINE
+    lane.fill(
+        col(worker.first),
+        col(ready if ready is not None else exited),
+        starting.mark,
+        starting.style,
     )
-    kind = "thread" if worker.get("thread") else "worker"
-    return _row(f"{kind} {worker['pid']}", lane, ending)
+    if ready is not None:
+        lane.fill(col(ready), col(exited), lifeline.mark, lifeline.style)
+    for bar in drawn.tasks:
+        if bar.worker == worker.pid:
+            look = looks.TASKS[bar.state]
+            lane.fill(col(bar.start), col(bar.drawn_to), look.mark, look.style)
+            if bar.state == "failed":
+                lane.mark(col(bar.drawn_to), looks.FAILED_END.mark, looks.FAILED_END.style)
+    if ready is not None:
+        lane.mark(col(ready), looks.READY.mark, looks.READY.style)
+    if exited is not None:
+        lane.mark(col(exited), *_end_mark(worker))
+    kind = "thread" if worker.thread else "worker"
+    return _row(f"{kind} {worker.pid}", lane, ending(worker))
 
 
-def _end_mark(signal: str | None) -> tuple[str, str]:
-    return ("✝", "bold red") if signal else ("■", "bold")
+def _end_mark(line: Lifeline) -> tuple[str, str]:
+    look = looks.KILLED if line.killed else looks.EXITED
+    return look.mark, look.style
 
 
-def _ending(
-    code: int | None, signal: str | None, killed_by_poolctl: bool, thread: bool = False
-) -> Text:
-    if killed_by_poolctl:
-        return Text("timeout", "bold red")
-    if thread:
-        return Text("stopped", "green")
-    if signal:
-        return Text(signal, "red")
-    if code is None:
-        return Text("?", "dim")
-    return Text(f"exit {code}", "green" if code == 0 else "yellow")
+def ending(line: Lifeline) -> Text:
+    """How a process ended, as written at the end of its lane."""
+    words = looks.ENDINGS[line.ending]
+    return Text(words.text.format(code=line.exit_code, signal=line.signal), words.style)
 
 
 def _row(label: str, lane: Lane, ending: Text) -> Text:

@@ -4,7 +4,8 @@ One track per process, named ``main (pid N)`` or ``worker K (pid N)``; task slic
 lifecycle calls as complete events (``ph: "X"``); submissions, errors and exits as
 instants. Timestamps are microseconds on the run's own clock. A comparison becomes one
 trace in which every run is its own group of processes (its pids offset so that runs
-never share a track). Drawn from run documents only.
+never share a track). Drawn from the timeline model (``timeline_model``) of each run
+document; which point events become instants is said in ``looks.POINTS``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..document import title as document_title
-from ..steps import CALLS
+from . import looks
+from .timeline_model import CallSpan, Marker, timeline
 
 # Per run in a comparison: pids are offset by this times the run's index.
 PID_STRIDE = 10_000_000
-INSTANTS = {"task.submitted", "error.raised", "main.finished", "run.timeout", "cleanup.killed"}
 
 
 def _us(t: float | None) -> float:
@@ -26,8 +27,8 @@ def _us(t: float | None) -> float:
 def run_events(doc: dict[str, Any], index: int = 0, label: str = "") -> list[dict[str, Any]]:
     """The trace events of one run document."""
     offset = index * PID_STRIDE
-    outcome = doc["outcome"]
-    main_pid = outcome["main"]["pid"] or 0
+    drawn = timeline(doc)
+    main_pid = drawn.main.pid or 0
     prefix = f"{label}: " if label else ""
     events: list[dict[str, Any]] = []
 
@@ -61,74 +62,54 @@ def run_events(doc: dict[str, Any], index: int = 0, label: str = "") -> list[dic
         )
 
     track(main_pid, f"main (pid {main_pid})", 0)
-    for n, w in enumerate(outcome["workers"], start=1):
-        kind = "thread" if w.get("thread") else "worker"
-        track(w["pid"], f"{kind} {n} (pid {w['pid']})", n)
+    for n, w in enumerate(drawn.workers, start=1):
+        kind = "thread" if w.thread else "worker"
+        track(w.pid or 0, f"{kind} {n} (pid {w.pid})", n)
 
-    def lane(e: dict[str, Any]) -> int:
-        return int(e.get("worker") or e["pid"] or main_pid)
-
-    opened: dict[str, dict[str, Any]] = {}
-    for e in doc["events"]:
-        name, _, phase = e["kind"].partition(".")
-        pid = lane(e)
-        if name in CALLS and phase == "called":
-            opened[name] = e
-        elif name in CALLS and phase == "returned" and name in opened:
-            start = opened.pop(name)
-            events.append(
-                _slice(
-                    f"{name}()",
-                    "lifecycle",
-                    main_pid + offset,
-                    main_pid,
-                    start["t"],
-                    e["t"],
-                    {"step": name},
-                )
-            )
-        elif e["kind"] in INSTANTS or e["kind"].endswith("exited"):
-            args = {k: v for k, v in e.items() if k not in ("t", "pid", "role", "kind")}
+    for what, thing in drawn.in_order():
+        if what == "returned" and isinstance(thing, CallSpan):
+            events.append(_call(thing, main_pid, offset, f"{thing.name}()"))
+        elif isinstance(thing, Marker) and looks.POINTS[thing.kind].instant:
             events.append(
                 {
                     "ph": "i",
                     "s": "t",
-                    "name": e["kind"],
+                    "name": thing.kind,
                     "cat": "lifecycle",
-                    "pid": pid + offset,
-                    "tid": pid,
-                    "ts": _us(e["t"]),
-                    "args": args,
+                    "pid": thing.process + offset,
+                    "tid": thing.process,
+                    "ts": _us(thing.t),
+                    "args": thing.details,
                 }
             )
-    end = outcome["wall_seconds"] or max([e["t"] for e in doc["events"]] + [0.0])
-    for name, start in opened.items():  # never returned (a hang): open to the end
+    for span in drawn.calls:  # never returned (a hang): open to the end
+        if span.end is None:
+            events.append(_call(span, main_pid, offset, f"{span.name}() (never returned)"))
+    for bar in drawn.tasks:
         events.append(
             _slice(
-                f"{name}() (never returned)",
-                "lifecycle",
-                main_pid + offset,
-                main_pid,
-                start["t"],
-                end,
-                {"step": name},
-            )
-        )
-    for run in outcome["task_runs"]:
-        if run["started"] is None or run["worker"] is None:
-            continue
-        events.append(
-            _slice(
-                f"task {run['task']}",
+                f"task {bar.task}",
                 "task",
-                run["worker"] + offset,
-                run["worker"],
-                run["started"],
-                run["ended"] or end,
-                {"task": run["task"], "status": run["status"]},
+                bar.worker + offset,
+                bar.worker,
+                bar.start,
+                bar.drawn_to,
+                {"task": bar.task, "status": bar.state},
             )
         )
     return events
+
+
+def _call(span: CallSpan, main_pid: int, offset: int, name: str) -> dict[str, Any]:
+    return _slice(
+        name,
+        "lifecycle",
+        main_pid + offset,
+        main_pid,
+        span.start,
+        span.drawn_to,
+        {"step": span.name},
+    )
 
 
 def _slice(

@@ -11,6 +11,7 @@ from rich.text import Text
 from ..document import pool_label, program_ending, title
 from . import lanes
 from .console import make_console
+from .timeline_model import Lifeline, timeline
 
 # Above this many events, task and worker-ready events are counted instead of listed.
 MAX_EVENTS = 40
@@ -241,10 +242,10 @@ def outcome_table(document: dict[str, Any]) -> Table:
         if error
         else Text("none"),
     )
-    table.add_row("workers", _workers_line(outcome["workers"]))
+    drawn = timeline(document)
+    table.add_row("workers", _workers_line(drawn.workers))
     main = outcome["main"]
-    ending = lanes._ending(main["exit_code"], main["signal"], outcome["hung"])
-    table.add_row("main", Text(f"pid {main['pid']}: ").append_text(ending))
+    table.add_row("main", Text(f"pid {main['pid']}: ").append_text(lanes.ending(drawn.main)))
     if outcome["hung"]:
         table.add_row("hung", Text("yes: stopped at --timeout, every process killed", "red"))
     if outcome["leftovers"]:
@@ -258,17 +259,13 @@ def outcome_table(document: dict[str, Any]) -> Table:
     return table
 
 
-def _workers_line(workers: list[dict[str, Any]]) -> Text:
+def _workers_line(workers: list[Lifeline]) -> Text:
     text = Text()
     for n, w in enumerate(workers):
         if n:
             text.append(" · ")
-        text.append(f"{w['pid']} ")
-        text.append_text(
-            lanes._ending(
-                w["exit_code"], w["signal"], w["killed_by_poolctl"], w.get("thread", False)
-            )
-        )
+        text.append(f"{w.pid} ")
+        text.append_text(lanes.ending(w))
     return text or Text("none", "dim")
 
 

@@ -1,6 +1,7 @@
 """The timeline as an SVG picture: lanes per process, task bars, call markers, exits.
 
-Drawn from run documents only. Task bars of one worker that would touch at this scale
+Drawn from the timeline model (``timeline_model``) of a run document, in the looks of
+``looks``. Task bars of one worker that would touch at this scale
 are merged (with a count in their tooltip), so a 10,000-task run stays a small file.
 """
 
@@ -10,17 +11,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from ..document import pool_label, program_ending
-from ..steps import CALLS
+from . import looks
+from .timeline_model import CallSpan, Lifeline, Marker, TaskBar, Timeline, timeline
 
 WIDTH = 960
 LABEL = 170
 TAIL = 110
 ROW = 24
 BAR = 12
-COLOURS = {"completed": "#2e7d32", "interrupted": "#c62828", "failed": "#f9a825"}
-CALL_COLOUR = "#8e24aa"
-# Short labels for the call markers (every one of steps.CALLS).
-LABELS = {"with-exit": "with exit", "kill-worker": "kill", "get-results": "get"}
 FONT = "font-family='DejaVu Sans, Arial, sans-serif'"
 
 
@@ -55,7 +53,8 @@ def _wrap(body: str, height: int) -> str:
 def _run_group(doc: dict[str, Any], top: int) -> tuple[str, int]:
     outcome = doc["outcome"]
     scenario, params, python = doc["scenario"], doc["params"], doc["python"]
-    end = max([e["t"] for e in doc["events"]] + [outcome["wall_seconds"] or 0.0, 1e-3])
+    drawn = timeline(doc)
+    end = drawn.end
     chart = WIDTH - LABEL - TAIL
 
     def x(t: float | None) -> float:
@@ -84,16 +83,16 @@ def _run_group(doc: dict[str, Any], top: int) -> tuple[str, int]:
     y = 70
     out += _axis(end, x, y)
     y += 22
-    lanes = [("main", outcome["main"]["pid"], None)] + [
-        ("thread" if w.get("thread") else "worker", w["pid"], w) for w in outcome["workers"]
+    lanes = [("main", drawn.main)] + [
+        ("thread" if w.thread else "worker", w) for w in drawn.workers
     ]
-    for kind, pid, worker in lanes:
-        out.append(f"<g class='lane' data-process='{kind}' data-pid='{pid}'>")
-        out.append(f"<text x='10' y='{y + 4}'>{kind} {pid}</text>")
-        if worker is None:
-            out += _main_lane(doc, x, y)
+    for kind, line in lanes:
+        out.append(f"<g class='lane' data-process='{kind}' data-pid='{line.pid}'>")
+        out.append(f"<text x='10' y='{y + 4}'>{kind} {line.pid}</text>")
+        if line is drawn.main:
+            out += _main_lane(drawn, x, y)
         else:
-            out += _worker_lane(doc, worker, x, y, end)
+            out += _worker_lane(drawn, line, x, y)
         out.append("</g>")
         y += ROW
     out += _legend(y + 6)
@@ -125,120 +124,106 @@ def _nice_step(raw: float) -> float:
     return 10 * power
 
 
-def _main_lane(doc: dict[str, Any], x: Any, y: int) -> list[str]:
-    main = doc["outcome"]["main"]
-    started = next((e["t"] for e in doc["events"] if e["kind"] == "main.started"), 0.0)
+def _main_lane(drawn: Timeline, x: Any, y: int) -> list[str]:
+    main = drawn.main
     out = [
-        f"<line class='lifeline' x1='{x(started)}' y1='{y}' x2='{x(main.get('exited'))}' "
-        f"y2='{y}' stroke='#bbb'/>"
+        f"<line class='lifeline' x1='{x(main.first or 0.0)}' y1='{y}' x2='{x(main.exited)}' "
+        f"y2='{y}' stroke='{looks.LIFELINE.colour}'/>"
     ]
-    opened: dict[str, float] = {}
+    colour = looks.CALL_COLOUR
     last_label, below = -100.0, False
-    for e in doc["events"]:
-        if e["role"] != "main" or "worker" in e:
-            continue
-        name, _, phase = e["kind"].partition(".")
-        if name in CALLS and phase == "called":
-            opened[name] = e["t"]
+    for what, thing in drawn.in_order():
+        if what == "called" and isinstance(thing, CallSpan):
+            name, t = thing.name, thing.start
             # Calls microseconds apart: alternate their labels above and below the lane.
-            below = not below if x(e["t"]) - last_label < 45 else False
-            last_label = x(e["t"])
+            below = not below if x(t) - last_label < 45 else False
+            last_label = x(t)
             out.append(
                 f"<g class='marker' data-kind='{name}'><title>{escape(name)}() called "
-                f"at {e['t']:.4f} s</title>"
-                f"<path d='M {x(e['t'])} {y - 7} l 4 7 l -4 7 l -4 -7 z' "
-                f"fill='{CALL_COLOUR}'/>"
-                f"<text x='{x(e['t'])}' y='{y + 18 if below else y - 9}' text-anchor='middle' "
-                f"font-size='9' fill='{CALL_COLOUR}'>{escape(LABELS.get(name, name))}</text></g>"
+                f"at {t:.4f} s</title>"
+                f"<path d='M {x(t)} {y - 7} l 4 7 l -4 7 l -4 -7 z' "
+                f"fill='{colour}'/>"
+                f"<text x='{x(t)}' y='{y + 18 if below else y - 9}' text-anchor='middle' "
+                f"font-size='9' fill='{colour}'>{escape(looks.CALL_LABELS[name])}</text></g>"
             )
-        elif name in CALLS and phase == "returned" and name in opened:
-            out.append(_span(x(opened.pop(name)), x(e["t"]), y))
-        elif e["kind"] == "error.raised":
-            out.append(
-                f"<g class='marker' data-kind='error'><title>{escape(e.get('type', ''))}"
-                f": {escape(str(e.get('message', '')))}</title>"
-                f"<text x='{x(e['t'])}' y='{y + 4}' fill='#c62828' font-weight='bold' "
-                f"text-anchor='middle'>!</text></g>"
-            )
-    for t in opened.values():
-        out.append(_span(x(t), x(main.get("exited")), y))
-    out += _end(x(main.get("exited")), y, main["exit_code"], main["signal"], doc["outcome"]["hung"])
+        elif what == "returned" and isinstance(thing, CallSpan):
+            out.append(_span(x(thing.start), x(thing.drawn_to), y))
+        elif isinstance(thing, Marker) and thing.on_main and looks.POINTS[thing.kind].colour:
+            out.append(_point(thing, x(thing.t), y))
+    for span in drawn.calls:
+        if span.end is None:
+            out.append(_span(x(span.start), x(span.drawn_to), y))
+    out += _end(x(main.exited), y, main)
     return out
+
+
+def _point(marker: Marker, xm: float, y: int) -> str:
+    look = looks.POINTS[marker.kind]
+    details = marker.details
+    if "type" in details:
+        title = f"{escape(details['type'])}: {escape(str(details.get('message', '')))}"
+    else:
+        title = f"{escape(marker.kind)} at {marker.t:.4f} s"
+    return (
+        f"<g class='marker' data-kind='{marker.kind.partition('.')[0]}'><title>{title}</title>"
+        f"<text x='{xm}' y='{y + 4}' fill='{look.colour}' font-weight='bold' "
+        f"text-anchor='middle'>{escape(look.mark)}</text></g>"
+    )
 
 
 def _span(x1: float, x2: float, y: int) -> str:
     return (
         f"<line class='waiting' x1='{x1}' y1='{y}' x2='{x2}' y2='{y}' "
-        f"stroke='{CALL_COLOUR}' stroke-width='3' stroke-opacity='0.5'/>"
+        f"stroke='{looks.WAITING.colour}' stroke-width='3' stroke-opacity='0.5'/>"
     )
 
 
-def _worker_lane(doc: dict[str, Any], w: dict[str, Any], x: Any, y: int, end: float) -> list[str]:
-    first = w["spawned"] if w["spawned"] is not None else w["ready"]
+def _worker_lane(drawn: Timeline, w: Lifeline, x: Any, y: int) -> list[str]:
+    end = drawn.end
     out = [
-        f"<line class='lifeline' x1='{x(first)}' y1='{y}' x2='{x(w['exited'] or end)}' "
-        f"y2='{y}' stroke='#bbb'/>"
+        f"<line class='lifeline' x1='{x(w.first)}' y1='{y}' x2='{x(w.exited or end)}' "
+        f"y2='{y}' stroke='{looks.LIFELINE.colour}'/>"
     ]
-    runs = [
-        r
-        for r in doc["outcome"]["task_runs"]
-        if r["worker"] == w["pid"] and r["started"] is not None
-    ]
-    for status, x1, x2, tasks in _merged(runs, x, end):
+    bars = [bar for bar in drawn.tasks if bar.worker == w.pid]
+    for state, x1, x2, tasks in _merged(bars, x):
         label = f"task {tasks[0]}" if len(tasks) == 1 else f"{len(tasks)} tasks"
         out.append(
-            f"<rect class='task {status}' x='{x1}' y='{y - BAR / 2}' "
-            f"width='{max(x2 - x1, 1.0):.2f}' height='{BAR}' fill='{COLOURS[status]}' "
+            f"<rect class='task {state}' x='{x1}' y='{y - BAR / 2}' "
+            f"width='{max(x2 - x1, 1.0):.2f}' height='{BAR}' fill='{looks.TASKS[state].colour}' "
             f"stroke='white' stroke-width='0.5'>"
-            f"<title>{label} {status}</title></rect>"
+            f"<title>{label} {state}</title></rect>"
         )
-    if w["ready"] is not None:
+    if w.ready is not None:
         out.append(
-            f"<circle cx='{x(w['ready'])}' cy='{y}' r='3' fill='#333'>"
-            f"<title>ready at {w['ready']:.4f} s</title></circle>"
+            f"<circle cx='{x(w.ready)}' cy='{y}' r='3' fill='{looks.READY.colour}'>"
+            f"<title>ready at {w.ready:.4f} s</title></circle>"
         )
-    out += _end(
-        x(w["exited"] or end),
-        y,
-        w["exit_code"],
-        w["signal"],
-        w["killed_by_poolctl"],
-        w.get("thread", False),
-    )
+    out += _end(x(w.exited or end), y, w)
     return out
 
 
-def _merged(
-    runs: list[dict[str, Any]], x: Any, end: float
-) -> list[tuple[str, float, float, list[int]]]:
-    """Thin bars (under 3 px) of the same status less than a pixel apart become one; wider
+def _merged(bars: list[TaskBar], x: Any) -> list[tuple[str, float, float, list[int]]]:
+    """Thin bars (under 3 px) of the same state less than a pixel apart become one; wider
     bars stay separate, so a few tasks keep their boundaries and 10,000 stay small."""
-    bars: list[tuple[str, float, float, list[int]]] = []
-    for r in sorted(runs, key=lambda r: r["started"]):
-        x1, x2 = x(r["started"]), x(r["ended"] if r["ended"] is not None else end)
-        thin = x2 - x1 < 3.0 and bars and bars[-1][2] - bars[-1][1] < 3.0 * len(bars[-1][3])
-        if thin and bars[-1][0] == r["status"] and x1 - bars[-1][2] < 1.0:
-            status, start, _, tasks = bars[-1]
-            bars[-1] = (status, start, max(x2, bars[-1][2]), [*tasks, r["task"]])
+    merged: list[tuple[str, float, float, list[int]]] = []
+    for bar in sorted(bars, key=lambda bar: bar.start):
+        x1, x2 = x(bar.start), x(bar.drawn_to)
+        last = merged[-1] if merged else None
+        thin = x2 - x1 < 3.0 and last and last[2] - last[1] < 3.0 * len(last[3])
+        if thin and last and last[0] == bar.state and x1 - last[2] < 1.0:
+            merged[-1] = (bar.state, last[1], max(x2, last[2]), [*last[3], bar.task])
         else:
-            bars.append((r["status"], x1, x2, [r["task"]]))
-    return bars
+            merged.append((bar.state, x1, x2, [bar.task]))
+    return merged
 
 
-def _end(
-    xe: float, y: int, code: int | None, signal: str | None, killed: bool, thread: bool = False
-) -> list[str]:
-    if killed:
-        text, colour = "killed at timeout", "#c62828"
-    elif thread:
-        text, colour = "stopped", "#2e7d32"
-    elif signal:
-        text, colour = signal, "#c62828"
-    else:
-        text, colour = ("exit ?" if code is None else f"exit {code}"), "#333"
+def _end(xe: float, y: int, line: Lifeline) -> list[str]:
+    ending = looks.ENDINGS[line.ending]
+    text = ending.svg_text.format(code=line.exit_code, signal=line.signal)
+    colour = ending.colour
     mark = (
         f"<path d='M {xe - 4} {y - 4} l 8 8 m 0 -8 l -8 8' stroke='{colour}' stroke-width='2'/>"
-        if signal or killed
+        if line.killed
         else f"<rect x='{xe - 4}' y='{y - 4}' width='8' height='8' fill='{colour}'/>"
     )
     return [
@@ -248,17 +233,12 @@ def _end(
 
 
 def _legend(y: int) -> list[str]:
-    items = [
-        (COLOURS["completed"], "task completed"),
-        (COLOURS["interrupted"], "task interrupted"),
-        (COLOURS["failed"], "task failed"),
-        (CALL_COLOUR, "call, and waiting in it"),
-    ]
+    items, shapes = looks.svg_legend()
     out, xpos = ["<g class='legend'>"], 10
     for colour, label in items:
         out.append(f"<rect x='{xpos}' y='{y}' width='14' height='10' fill='{colour}'/>")
         out.append(f"<text x='{xpos + 18}' y='{y + 9}' font-size='11'>{label}</text>")
         xpos += 30 + 7 * len(label)
-    out.append(f"<text x='{xpos}' y='{y + 9}' font-size='11'>■ exited  ✕ killed by a signal</text>")
+    out.append(f"<text x='{xpos}' y='{y + 9}' font-size='11'>{shapes}</text>")
     out.append("</g>")
     return out
