@@ -14,6 +14,7 @@ from typing import Any
 from rich.text import Text
 
 from . import looks
+from .looks import Look
 from .timeline_model import CallSpan, Lifeline, Marker, Timeline, timeline
 
 LEGEND = looks.terminal_legend()
@@ -30,12 +31,13 @@ class Lane:
         self.styles = [""] * width
         self.marked = [False] * width
 
-    def fill(self, start: int, end: int, char: str, style: str) -> None:
+    def fill(self, start: int, end: int, look: Look) -> None:
+        """Fill columns ``start`` to ``end`` with ``look``'s mark, leaving markers be."""
         for col in range(max(start, 0), min(end, len(self.chars) - 1) + 1):
             if not self.marked[col]:
-                self.chars[col], self.styles[col] = char, style
+                self.chars[col], self.styles[col] = look.mark, look.style
 
-    def mark(self, col: int, char: str, style: str) -> None:
+    def mark(self, col: int, look: Look) -> None:
         """Place a marker at ``col``, or the next free column to its right.
 
         A column already showing the same marker stands for both (10,000 submissions
@@ -44,12 +46,12 @@ class Lane:
         last = len(self.chars) - 1
         col = min(max(col, 0), last)
         while self.marked[col]:
-            if self.chars[col] == char:
+            if self.chars[col] == look.mark:
                 return
             if col == last:
                 break
             col += 1
-        self.chars[col], self.styles[col], self.marked[col] = char, style, True
+        self.chars[col], self.styles[col], self.marked[col] = look.mark, look.style, True
 
     def text(self) -> Text:
         line = Text()
@@ -86,57 +88,46 @@ def render(document: dict[str, Any], width: int) -> list[Text]:
 def _main_lane(drawn: Timeline, chart: int, col: Any) -> Text:
     main = drawn.main
     lane = Lane(chart)
-    lane.fill(col(main.first or 0.0), col(main.exited), looks.LIFELINE.mark, looks.LIFELINE.style)
-    waiting = looks.WAITING
+    lane.fill(col(main.first or 0.0), col(main.exited), looks.LIFELINE)
     happenings = drawn.in_order()
     # Each call's wait, as it returned; then the calls that never returned.
     for what, span in happenings:
         if what == "returned" and isinstance(span, CallSpan):
-            lane.fill(col(span.start), col(span.drawn_to), waiting.mark, waiting.style)
+            lane.fill(col(span.start), col(span.drawn_to), looks.WAITING)
     for span in drawn.calls:
         if span.end is None:
-            lane.fill(col(span.start), col(span.drawn_to), waiting.mark, waiting.style)
+            lane.fill(col(span.start), col(span.drawn_to), looks.WAITING)
     for what, thing in happenings:
         if what == "called" and isinstance(thing, CallSpan):
-            look = looks.CALLS[thing.name]
-            lane.mark(col(thing.start), look.mark, look.style)
+            lane.mark(col(thing.start), looks.CALLS[thing.name])
         elif isinstance(thing, Marker) and thing.on_main and looks.POINTS[thing.kind].mark:
-            look = looks.POINTS[thing.kind]
-            lane.mark(col(thing.t), look.mark, look.style)
+            lane.mark(col(thing.t), looks.POINTS[thing.kind])
     if main.exited is not None:
-        lane.mark(col(main.exited), *_end_mark(main))
+        lane.mark(col(main.exited), _end_mark(main))
     return _row(f"main {main.pid or ''}", lane, ending(main))
 
 
 def _worker_lane(worker: Lifeline, drawn: Timeline, chart: int, col: Any) -> Text:
     lane = Lane(chart)
     ready, exited = worker.ready, worker.exited
-    starting, lifeline = looks.STARTING, looks.LIFELINE
-    lane.fill(
-        col(worker.first),
-        col(ready if ready is not None else exited),
-        starting.mark,
-        starting.style,
-    )
+    lane.fill(col(worker.first), col(ready if ready is not None else exited), looks.STARTING)
     if ready is not None:
-        lane.fill(col(ready), col(exited), lifeline.mark, lifeline.style)
+        lane.fill(col(ready), col(exited), looks.LIFELINE)
     for bar in drawn.tasks:
         if bar.worker == worker.pid:
-            look = looks.TASKS[bar.state]
-            lane.fill(col(bar.start), col(bar.drawn_to), look.mark, look.style)
-            if bar.state == "failed":
-                lane.mark(col(bar.drawn_to), looks.FAILED_END.mark, looks.FAILED_END.style)
+            lane.fill(col(bar.start), col(bar.drawn_to), looks.TASKS[bar.state])
+            if bar.state in looks.TASK_ENDS:
+                lane.mark(col(bar.drawn_to), looks.TASK_ENDS[bar.state])
     if ready is not None:
-        lane.mark(col(ready), looks.READY.mark, looks.READY.style)
+        lane.mark(col(ready), looks.READY)
     if exited is not None:
-        lane.mark(col(exited), *_end_mark(worker))
+        lane.mark(col(exited), _end_mark(worker))
     kind = "thread" if worker.thread else "worker"
     return _row(f"{kind} {worker.pid}", lane, ending(worker))
 
 
-def _end_mark(line: Lifeline) -> tuple[str, str]:
-    look = looks.KILLED if line.killed else looks.EXITED
-    return look.mark, look.style
+def _end_mark(line: Lifeline) -> Look:
+    return looks.KILLED if line.killed else looks.EXITED
 
 
 def ending(line: Lifeline) -> Text:
@@ -145,11 +136,11 @@ def ending(line: Lifeline) -> Text:
     return Text(words.text.format(code=line.exit_code, signal=line.signal), words.style)
 
 
-def _row(label: str, lane: Lane, ending: Text) -> Text:
+def _row(label: str, lane: Lane, end_text: Text) -> Text:
     line = Text(f"{label:<{LABEL}}"[:LABEL])
     line.append_text(lane.text())
     line.append(" ")
-    line.append_text(ending)
+    line.append_text(end_text)
     return line
 
 

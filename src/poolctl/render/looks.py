@@ -78,7 +78,8 @@ TASKS: dict[str, Look] = {
     "interrupted": Look("task interrupted", "╍", "red", colour="#c62828"),
     "failed": Look("task failed", "━", "yellow", colour="#f9a825"),
 }
-FAILED_END = Look("task failed", "✗", "bold yellow")  # where a failed task raised
+# A mark where a task in this state ended: where a failed task raised.
+TASK_ENDS: dict[str, Look] = {"failed": Look("task failed", "✗", "bold yellow")}
 
 # How a process ended (``timeline_model.Lifeline.ending``), at the end of its lane.
 ENDINGS: dict[str, Ending] = {
@@ -108,7 +109,7 @@ _LEGEND_ORDER = (
     KILLED,
     TASKS["completed"],
     TASKS["interrupted"],
-    FAILED_END,
+    TASK_ENDS["failed"],
     CALLS["shutdown"],
     CALLS["sleep"],
     CALLS["with-exit"],
