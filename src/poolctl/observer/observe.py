@@ -207,8 +207,8 @@ def _observe(
     cancel: threading.Event | None,
     passthrough: Passthrough | None,
 ) -> Observation:
-    process_group.become_subreaper()
-    with private_dir() as directory, contextlib.ExitStack() as fds:
+    # A subreaper for the run only: the caller gets its own setting back (see process_group).
+    with process_group.subreaper(), private_dir() as directory, contextlib.ExitStack() as fds:
         run: _Run | None = None
         try:
             # Ctrl-C or SIGTERM is held back until the run is started and known: raised in
