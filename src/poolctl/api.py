@@ -13,10 +13,9 @@ import os
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any, cast
 
-from .types import CompareDocument, CompareRun, RunDocument
-
 if TYPE_CHECKING:
     from .matrix import Cell, Result
+    from .types import CompareDocument, CompareRun, RunDocument
 
 # A stream a traced program's output is copied to, as it comes: a binary file, or a
 # function given each chunk of bytes.
@@ -55,7 +54,7 @@ def run(
         timeout=timeout,
     )
     warm_up(scenario_pipeline.POST_RUN_MODULES)
-    return cast(RunDocument, scenario_pipeline.run(chosen, params, python_))
+    return cast("RunDocument", scenario_pipeline.run(chosen, params, python_))
 
 
 def compare(
@@ -116,7 +115,7 @@ def compare(
         "repeat": repeat,
         "jobs": jobs,
     }
-    return cast(CompareDocument, compare_document.build_compare(results, params))
+    return cast("CompareDocument", compare_document.build_compare(results, params))
 
 
 def _compare_run(cell: Cell, total: int, result: Result | None = None) -> CompareRun:
@@ -124,7 +123,7 @@ def _compare_run(cell: Cell, total: int, result: Result | None = None) -> Compar
         "label": cell.label,
         "index": cell.index,
         "total": total,
-        "document": cast(RunDocument | None, result.document if result else None),
+        "document": cast("RunDocument | None", result.document if result else None),
         "error": result.error if result else None,
         "skipped": result.skipped if result else None,
     }
@@ -167,7 +166,7 @@ def trace(
     )
     warm_up(["poolctl.events", "poolctl.outcome", "poolctl.document"])
     doc = program_pipeline.run(chosen, python_, timeout, passthrough)
-    return cast(RunDocument, doc)
+    return cast("RunDocument", doc)
 
 
 class _Calls:
@@ -223,7 +222,7 @@ def load_document(path: str | os.PathLike[str]) -> RunDocument | CompareDocument
     ``UsageError``)."""
     from .render.exports import load
 
-    return cast(RunDocument | CompareDocument, load(os.fspath(path)))
+    return cast("RunDocument | CompareDocument", load(os.fspath(path)))
 
 
 def exit_status(document: RunDocument | CompareDocument) -> int:
@@ -232,7 +231,7 @@ def exit_status(document: RunDocument | CompareDocument) -> int:
         from .compare_document import exit_code
 
         return exit_code(cast(dict[str, Any], document))
-    if cast(RunDocument, document).get("program"):
+    if cast("RunDocument", document).get("program"):
         from .program_pipeline import exit_status as trace_status
 
         return trace_status(cast(dict[str, Any], document))
