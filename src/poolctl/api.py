@@ -61,7 +61,7 @@ def compare(
     scenarios: str | Iterable[str],
     *,
     start_method: str | None = None,
-    pythons: Iterable[str] = (),
+    pythons: str | Iterable[str] = (),
     repeat: int = 1,
     jobs: int | None = None,
     workers: int | None = None,
@@ -81,10 +81,12 @@ def compare(
     """
     from . import compare_document, matrix
 
+    # One name is one name, not a list of letters.
     names = [scenarios] if isinstance(scenarios, str) else list(scenarios)
+    interpreters = [pythons] if isinstance(pythons, str) else list(pythons)
     cells = matrix.plan(
         names,
-        list(pythons),
+        interpreters,
         start_method,
         repeat,
         workers=workers,
