@@ -1,20 +1,30 @@
-"""The command line: Typer commands only. Each one parses, calls, renders, sets the status.
+"""The command line: Typer commands only, over the Python API (``poolctl.api``).
 
-Heavy modules (the observer, rich) are imported inside the commands that need them, so
-``poolctl --version`` and ``poolctl list`` start fast.
+Each command parses its options, calls the API, calls a renderer and sets the exit
+status. Heavy modules (the observer, rich) are imported inside the commands that need
+them, so ``poolctl --version`` and ``poolctl list`` start fast.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import os
 import signal
 import sys
-from typing import Annotated
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from . import __version__
+from . import __version__, api
 from .errors import Interrupted, PoolctlError, UsageError
+
+if TYPE_CHECKING:
+    from .types import CompareDocument, CompareRun, RunDocument
 
 app = typer.Typer(
     name="poolctl",
@@ -52,16 +62,69 @@ Timeout = Annotated[
     ),
 ]
 NoColor = Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")]
-TraceOut = Annotated[
-    str | None,
-    typer.Option("--trace", help="Also write a Chrome/Perfetto trace (JSON) to this file."),
-]
-SvgOut = Annotated[
-    str | None, typer.Option("--svg", help="Also write the timeline as SVG to this file.")
-]
-HtmlOut = Annotated[
-    str | None, typer.Option("--html", help="Also write a self-contained HTML page to this file.")
-]
+
+# The export options, declared once: ``with_exports`` gives them to a command.
+EXPORT_OPTIONS = {
+    "trace": Annotated[
+        str | None,
+        typer.Option("--trace", help="Also write a Chrome/Perfetto trace (JSON) to this file."),
+    ],
+    "svg": Annotated[
+        str | None, typer.Option("--svg", help="Also write the timeline as SVG to this file.")
+    ],
+    "html": Annotated[
+        str | None,
+        typer.Option("--html", help="Also write a self-contained HTML page to this file."),
+    ],
+}
+# What a command given them receives: the paths asked for, by kind, checked.
+Exports = dict[str, Path]
+
+
+def with_exports(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` the options ``--trace``, ``--svg`` and ``--html`` in place of its
+    ``exports`` parameter, which receives them checked (before anything runs)."""
+    signature = inspect.signature(command, eval_str=True)
+    parameters = []
+    for parameter in signature.parameters.values():
+        if parameter.name != "exports":
+            parameters.append(parameter)
+            continue
+        parameters.extend(
+            parameter.replace(name=kind, default=None, annotation=hint)
+            for kind, hint in EXPORT_OPTIONS.items()
+        )
+
+    @functools.wraps(command)
+    def wrapper(**options: Any) -> None:
+        from .render.exports import check_targets
+
+        paths = {kind: options.pop(kind) for kind in EXPORT_OPTIONS}
+        command(**options, exports=check_targets(paths))
+
+    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+    return wrapper
+
+
+def _deliver(
+    doc: RunDocument | CompareDocument,
+    exports: Exports,
+    *,
+    as_json: bool,
+    show: Callable[[], None] | None,
+) -> NoReturn:
+    """Write the exports, print the document (as JSON or through ``show``), exit."""
+    from .render.exports import write
+
+    write(dict(doc), exports)
+    if as_json:
+        from .render.json_doc import write as write_json
+
+        write_json(dict(doc), sys.stdout)
+    elif show is not None:
+        show()
+    raise typer.Exit(api.exit_status(doc))
 
 
 def _complete_scenario(incomplete: str) -> list[str]:
@@ -117,6 +180,7 @@ def list_scenarios() -> None:
         "  poolctl run close-join --python python3.8\n\n" + EXIT_CODES
     ),
 )
+@with_exports
 def run(
     scenario: Annotated[
         str,
@@ -138,42 +202,29 @@ def run(
     ] = None,
     timeout: Timeout = None,
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
-    trace: TraceOut = None,
-    svg: SvgOut = None,
-    html: HtmlOut = None,
+    exports: Exports | None = None,
     no_color: NoColor = False,
 ) -> None:
     """Run a scenario on a real pool and show its timeline and outcome."""
-    from . import document, interpreter, scenario_pipeline
-    from .render import exports
-    from .scenario import load
     from .warmup import warm_up
 
-    targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
-    chosen = load(scenario)
-    python_ = interpreter.resolve(python)
-    params = scenario_pipeline.plan(
-        chosen,
-        python_,
+    warm_up(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
+    doc = api.run(
+        scenario,
         workers=workers,
         tasks=tasks,
         duration=duration,
         start_method=start_method,
+        python=python,
         timeout=timeout,
     )
-    renderer = "poolctl.render.json_doc" if json else "poolctl.render.run_view"
-    warm_up([*scenario_pipeline.POST_RUN_MODULES, renderer])
-    doc = scenario_pipeline.run(chosen, params, python_)
-    exports.write(doc, targets)
-    if json:
-        from .render.json_doc import write
+    _deliver(doc, exports or {}, as_json=json, show=lambda: _show_run(doc, no_color))
 
-        write(doc, sys.stdout)
-    else:
-        from .render.run_view import show
 
-        show(doc, no_color=no_color)
-    raise typer.Exit(document.exit_code(doc))
+def _show_run(doc: RunDocument, no_color: bool) -> None:
+    from .render.run_view import show
+
+    show(dict(doc), no_color=no_color)
 
 
 @app.command(
@@ -188,6 +239,7 @@ def run(
         " done\n\n" + EXIT_CODES
     ),
 )
+@with_exports
 def compare(
     scenarios: Annotated[
         list[str],
@@ -218,63 +270,77 @@ def compare(
     jsonl: Annotated[
         bool, typer.Option("--jsonl", help="Print each run document as a JSON line, as it ends.")
     ] = False,
-    trace: TraceOut = None,
-    svg: SvgOut = None,
-    html: HtmlOut = None,
+    exports: Exports | None = None,
     no_color: NoColor = False,
 ) -> None:
     """Run scenarios side by side, across start methods and interpreters, and tabulate."""
-    from . import compare_document, matrix
-    from .render import exports
-    from .render.compare_view import progress
-
-    targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
     if json and jsonl:
         raise UsageError("--json and --jsonl cannot be used together")
-    cells = matrix.plan(
-        scenarios,
-        python or [],
-        start_method,
-        repeat,
-        workers=workers,
-        tasks=tasks,
-        duration=duration,
-        timeout=timeout,
+    with contextlib.ExitStack() as stack:
+        live = _LiveCompare(stack, progress=not (json or jsonl), jsonl=jsonl, no_color=no_color)
+        doc = api.compare(
+            scenarios,
+            start_method=start_method,
+            pythons=python or [],
+            repeat=repeat,
+            jobs=jobs,
+            workers=workers,
+            tasks=tasks,
+            duration=duration,
+            timeout=timeout,
+            on_start=live.started,
+            on_result=live.finished,
+        )
+    _deliver(
+        doc,
+        exports or {},
+        as_json=json,
+        show=None if jsonl else lambda: _show_compare(doc, no_color),
     )
-    jobs = matrix.check_jobs(jobs) if jobs is not None else matrix.default_jobs()
-    results = []
-    with progress(len(cells), enabled=not (json or jsonl), no_color=no_color) as tracker:
-        for result in matrix.run_all(cells, jobs, on_start=lambda c: tracker.started(c.label)):
-            tracker.finished(result.cell.label, result.document is not None)
-            results.append(result)
-            if jsonl and result.document is not None:
-                from .render.json_doc import write_line
 
-                write_line(result.document, sys.stdout)
-            elif jsonl:
-                typer.echo(f"poolctl: not observed: {result.cell.label}: {result.error}", err=True)
-    params = {
-        "scenarios": scenarios,
-        "start_method": start_method,
-        "pythons": sorted({c.interpreter.executable for c in cells}),
-        "workers": workers,
-        "tasks": tasks,
-        "duration": duration,
-        "timeout": timeout,
-        "repeat": repeat,
-        "jobs": jobs,
-    }
-    doc = compare_document.build_compare(results, params)
-    exports.write(doc, targets)
-    if json:
-        from .render.json_doc import write
 
-        write(doc, sys.stdout)
-    elif not jsonl:
-        from .render.compare_view import show
+def _show_compare(doc: CompareDocument, no_color: bool) -> None:
+    from .render.compare_view import show
 
-        show(doc, no_color=no_color)
-    raise typer.Exit(compare_document.exit_code(doc))
+    show(dict(doc), no_color=no_color)
+
+
+class _LiveCompare:
+    """compare's live output: the progress display (on a terminal) and ``--jsonl``'s lines.
+
+    The display opens at the first run, when the number of runs is known, and closes with
+    ``stack``; runs start in worker threads, hence the lock.
+    """
+
+    def __init__(
+        self, stack: contextlib.ExitStack, *, progress: bool, jsonl: bool, no_color: bool
+    ) -> None:
+        self.stack, self.progress, self.jsonl, self.no_color = stack, progress, jsonl, no_color
+        self.lock = threading.Lock()
+        self.tracker: Any = None
+
+    def _tracker(self, total: int) -> Any:
+        with self.lock:
+            if self.tracker is None:
+                from .render.compare_view import progress
+
+                shown = progress(total, enabled=self.progress, no_color=self.no_color)
+                self.tracker = self.stack.enter_context(shown)
+            return self.tracker
+
+    def started(self, run: CompareRun) -> None:
+        self._tracker(run["total"]).started(run["label"])
+
+    def finished(self, run: CompareRun) -> None:
+        self._tracker(run["total"]).finished(run["label"], run["document"] is not None)
+        if not self.jsonl:
+            return
+        if run["document"] is not None:
+            from .render.json_doc import write_line
+
+            write_line(dict(run["document"]), sys.stdout)
+        else:
+            typer.echo(f"poolctl: not observed: {run['label']}: {run['error']}", err=True)
 
 
 @app.command(
@@ -359,6 +425,7 @@ TRACE_EXIT_CODES = (
         + TRACE_EXIT_CODES
     ),
 )
+@with_exports
 def trace(
     program: Annotated[
         list[str] | None,
@@ -382,34 +449,34 @@ def trace(
         ),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
-    trace: TraceOut = None,
-    svg: SvgOut = None,
-    html: HtmlOut = None,
+    exports: Exports | None = None,
     no_color: NoColor = False,
 ) -> None:
     """Run your own program, unchanged, and show the lifecycle of every pool it creates."""
-    from . import interpreter, program_pipeline
-    from .render import exports
     from .warmup import warm_up
 
     words = list(program or [])
-    targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
-    chosen = program_pipeline.target(words[0] if words else None, words[1:], module)
-    python_ = interpreter.resolve(python)
-    renderer = "poolctl.render.json_doc" if json else "poolctl.render.run_view"
-    warm_up(["poolctl.events", "poolctl.outcome", "poolctl.document", renderer])
-    doc = program_pipeline.run(chosen, python_, timeout, json_on_stdout=json)
-    exports.write(doc, targets)
-    if json:
-        from .render.json_doc import write
+    warm_up(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
+    sys.stdout.flush()  # what poolctl printed comes before the program's output
+    doc = api.trace(
+        words[0] if words else None,
+        words[1:],
+        module=module,
+        python=python,
+        timeout=timeout,
+        # Live, as with plain python: its stdout on stderr when stdout carries --json.
+        stdout=(sys.stderr if json else sys.stdout).buffer,
+        stderr=sys.stderr.buffer,
+        # A program in a background process group that reads the terminal is stopped
+        # (SIGTTIN): a terminal is not passed on, anything else (a pipe, a file) is.
+        stdin=None if os.isatty(0) else 0,
+    )
 
-        write(doc, sys.stdout)
-    else:
-        from .render.run_view import show
-
+    def show() -> None:
         typer.echo()  # the program's own output ends above
-        show(doc, no_color=no_color)
-    raise typer.Exit(program_pipeline.exit_status(doc))
+        _show_run(doc, no_color)
+
+    _deliver(doc, exports or {}, as_json=json, show=show)
 
 
 @app.command(
@@ -438,30 +505,24 @@ def new(
         "  poolctl compare all --json > all.json && poolctl render all.json --html report.html"
     ),
 )
+@with_exports
 def render(
     document: Annotated[str, typer.Argument(help="A saved 'run --json' or 'compare --json'.")],
-    trace: TraceOut = None,
-    svg: SvgOut = None,
-    html: HtmlOut = None,
+    exports: Exports | None = None,
     no_color: NoColor = False,
 ) -> None:
     """Re-render a saved document: to the terminal, or as trace, SVG or HTML. No re-run."""
-    from .render import exports
+    doc = api.load_document(document)
+    if exports:
+        from .render.exports import write
 
-    targets = exports.check_targets({"trace": trace, "svg": svg, "html": html})
-    doc = exports.load(document)
-    if targets:
-        exports.write(doc, targets)
-        for path in targets.values():
+        write(dict(doc), exports)
+        for path in exports.values():
             typer.echo(f"wrote {path}", err=True)
     elif doc["schema"].startswith("poolctl.compare/"):
-        from .render.compare_view import show as show_compare
-
-        show_compare(doc, no_color=no_color)
+        _show_compare(doc, no_color)  # type: ignore[arg-type]
     else:
-        from .render.run_view import show as show_run
-
-        show_run(doc, no_color=no_color)
+        _show_run(doc, no_color)  # type: ignore[arg-type]
 
 
 def _raise_interrupted(signum: int, frame: object) -> None:

@@ -10,14 +10,16 @@ a bad option, as for every command.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import limits
 from .errors import ObserveError, TraceError
 from .interpreter import Interpreter
+
+if TYPE_CHECKING:
+    from .observer.observe import Passthrough
 
 HUNG = 124
 FAILED = 125
@@ -61,23 +63,19 @@ def target(program: str | None, args: list[str], module: str | None) -> Target:
 
 
 def run(
-    chosen: Target, interpreter: Interpreter, timeout: float | None, *, json_on_stdout: bool
+    chosen: Target,
+    interpreter: Interpreter,
+    timeout: float | None,
+    passthrough: Passthrough | None = None,
 ) -> dict[str, Any]:
-    """Run the program under observation; return its ``poolctl.run/1`` document."""
-    from .observer.observe import Passthrough, observe_program
+    """Run the program under observation; return its ``poolctl.run/1`` document.
+
+    Its output is recorded in the document, and shown live only where ``passthrough``
+    says (nowhere by default).
+    """
+    from .observer.observe import observe_program
 
     seconds = limits.timeout(timeout if timeout is not None else DEFAULT_TIMEOUT)
-    # Binary streams of whatever sys.stdout and sys.stderr are now (a test's capture too).
-    shown_on = sys.stderr if json_on_stdout else sys.stdout
-    passthrough = Passthrough(
-        stdout=shown_on.buffer,
-        stderr=sys.stderr.buffer,
-        terminal=shown_on.isatty(),
-        # A program in a background process group that reads the terminal is stopped
-        # (SIGTTIN): a terminal is not passed on, anything else (a pipe, a file) is.
-        stdin=not os.isatty(0),
-    )
-    sys.stdout.flush()  # what poolctl printed comes before the program's output
     try:
         obs = observe_program(asdict(chosen), interpreter.executable, seconds, passthrough)
     except ObserveError as exc:

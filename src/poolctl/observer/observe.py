@@ -75,12 +75,15 @@ class Observation:
 
 @dataclass(frozen=True)
 class Passthrough:
-    """How a traced program's streams reach the user: live, as with plain ``python``."""
+    """Where a traced program's streams go, besides the record: live, as with ``python``.
 
-    stdout: BinaryIO  # where its stdout is shown (stderr when stdout carries --json)
-    stderr: BinaryIO
+    None shows a stream nowhere (it is still recorded) and gives the program no stdin.
+    """
+
+    stdout: BinaryIO | None = None  # where its stdout is shown (the CLI: stderr under --json)
+    stderr: BinaryIO | None = None
     terminal: bool = False  # give it a pseudo-terminal for stdout, as a terminal would
-    stdin: bool = True  # give it poolctl's stdin (never a terminal: see trace's docs)
+    stdin: int | None = None  # a file descriptor it reads (never a terminal: see trace's docs)
 
 
 class _Run:
@@ -185,12 +188,13 @@ def observe_program(
     target: dict[str, object],
     python: str,
     timeout: float,
-    passthrough: Passthrough,
+    passthrough: Passthrough | None = None,
 ) -> Observation:
     """Run the user's own program (``poolctl trace``) and return what it reported.
 
-    ``target`` holds its ``argv`` and its ``path`` or ``module``. Its output is shown live
-    as ``passthrough`` says, and recorded. The same guarantees as ``observe``.
+    ``target`` holds its ``argv`` and its ``path`` or ``module``. Its output is recorded,
+    and shown live as ``passthrough`` says (nowhere without it). The same guarantees as
+    ``observe``.
     """
 
     def command(directory: Path) -> list[str]:
@@ -207,8 +211,8 @@ def _observe(
     cancel: threading.Event | None,
     passthrough: Passthrough | None,
 ) -> Observation:
-    process_group.become_subreaper()
-    with private_dir() as directory, contextlib.ExitStack() as fds:
+    # A subreaper for the run only: the caller gets its own setting back (see process_group).
+    with process_group.subreaper(), private_dir() as directory, contextlib.ExitStack() as fds:
         run: _Run | None = None
         try:
             # Ctrl-C or SIGTERM is held back until the run is started and known: raised in
@@ -237,12 +241,13 @@ def _start(
     grouping: dict[str, Any] = (
         {"process_group": guard.pid} if guard else {"start_new_session": True}
     )
-    stdin: int | None = subprocess.DEVNULL
+    stdin: int = subprocess.DEVNULL
     stdout: int = subprocess.PIPE
     terminal = None
     if passthrough is not None:
-        stdin = None if passthrough.stdin else subprocess.DEVNULL
-        if passthrough.terminal:
+        if passthrough.stdin is not None:
+            stdin = passthrough.stdin
+        if passthrough.terminal and passthrough.stdout is not None:
             terminal, stdout = _pseudo_terminal(passthrough.stdout)
             fds.callback(os.close, terminal)
     t0 = time.monotonic_ns()
@@ -259,9 +264,10 @@ def _start(
     assert proc.stderr is not None
     streams = {proc.stderr.fileno(): "stderr"}
     streams[terminal if terminal is not None else proc.stdout.fileno()] = "stdout"  # type: ignore[union-attr]
-    echo = None
+    echo: dict[str, BinaryIO] = {}
     if passthrough is not None:
-        echo = {"stdout": passthrough.stdout, "stderr": passthrough.stderr}
+        shown = {"stdout": passthrough.stdout, "stderr": passthrough.stderr}
+        echo = {stream: to for stream, to in shown.items() if to is not None}
     obs = Observation(t0_ns=t0, pid=proc.pid)
     return _Run(proc, obs, guard.pid if guard else proc.pid, guard, streams, echo)
 

@@ -2,37 +2,86 @@
 
 The subject runs in a session of its own, so its pid is its process group id and every
 process it starts (workers, the resource tracker, the fork server) shares that group.
-poolctl makes itself a child subreaper (Linux), so processes orphaned by the subject's exit
-become poolctl's children: it can wait for them and reap them instead of leaving zombies
-to an init that may not reap.
+While a run is under way poolctl is a child subreaper (Linux), so processes orphaned by
+the subject's exit become poolctl's children: it can wait for them and reap them instead
+of leaving zombies to an init that may not reap. When the last run under way ends, the
+setting goes back to what it was: a program that calls poolctl is left as it was found.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 _PR_SET_CHILD_SUBREAPER = 36
-_subreaper = False
+_PR_GET_CHILD_SUBREAPER = 37
+# Runs under way in this process (compare runs several at once, one per thread), and the
+# setting found when the first of them began: put back when the last one ends.
+_lock = threading.Lock()
+_runs = 0
+_found: int | None = None
 
 
-def become_subreaper() -> None:
-    """Make this process the reaper of its orphaned descendants (Linux only; once)."""
-    global _subreaper
-    if _subreaper or not sys.platform.startswith("linux"):
-        return
+@contextlib.contextmanager
+def subreaper() -> Iterator[None]:
+    """Be the reaper of orphaned descendants while the block runs (Linux only).
+
+    Blocks may overlap, from any threads: the process is a subreaper while any of them
+    runs, and gets back its previous setting when the last one ends.
+    """
+    global _runs, _found
+    with _lock:
+        if _runs == 0:
+            _found = _get_subreaper()
+            if _found == 0:
+                _set_subreaper(1)
+        _runs += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _runs -= 1
+            if _runs == 0 and _found == 0:
+                _set_subreaper(0)
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, where there is one."""
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
 
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        _subreaper = False
+        return None
+
+
+def _get_subreaper() -> int | None:
+    """This process's child-subreaper setting (0 or 1); None where it cannot be read."""
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    import ctypes
+
+    value = ctypes.c_int(0)
+    if prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0) != 0:
+        return None
+    return value.value
+
+
+def _set_subreaper(value: int) -> None:
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_CHILD_SUBREAPER, value, 0, 0, 0)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,263 @@
+"""The documents poolctl returns, typed: what ``poolctl run --json`` and ``compare --json`` print.
+
+These are ``TypedDict`` descriptions of plain JSON data: a document is a ``dict`` (it
+can be dumped with ``json.dumps`` as it is), and a type checker knows its keys. Keys that
+only some documents have are ``NotRequired``; an event's kind-specific fields are typed
+loosely, since each kind brings its own (docs/api.md and the README list them).
+"""
+
+# No ``from __future__ import annotations``: TypedDict must see ``Required`` and
+# ``NotRequired`` as objects to know which keys are required.
+from typing import Any, Literal, NotRequired, Required, TypedDict
+
+__all__ = [
+    "Check",
+    "CompareDocument",
+    "CompareError",
+    "CompareRow",
+    "CompareRun",
+    "Event",
+    "Interpreter",
+    "Main",
+    "Outcome",
+    "OutputLine",
+    "Pool",
+    "Program",
+    "RunDocument",
+    "RunParams",
+    "ScenarioInfo",
+    "TaskCounts",
+    "TaskRun",
+    "Worker",
+]
+
+TaskStatus = Literal["completed", "interrupted", "never_started", "failed"]
+
+
+class Event(TypedDict, total=False):
+    """One thing a process of the run did, ``t`` seconds after the run began.
+
+    ``kind`` says what (``task.started``, ``close.called``, ``worker.exited``...); the
+    other keys depend on the kind (``task``, ``worker``, ``exit_code``, ``signal``...).
+    """
+
+    t: Required[float]
+    pid: Required[int | None]
+    role: Required[Literal["main", "worker", "observer"]]
+    kind: Required[str]
+    task: int
+    worker: int
+    pool: int
+    exit_code: int | None
+    signal: str | None
+
+
+class OutputLine(TypedDict):
+    """A line a process printed; ``pid`` is None for output that bypassed the recorders."""
+
+    t: float
+    pid: int | None
+    stream: Literal["stdout", "stderr"]
+    text: str
+    thread: NotRequired[str]
+
+
+class TaskCounts(TypedDict):
+    """How many tasks were submitted, started, and ended in each state."""
+
+    submitted: int
+    started: int
+    completed: int
+    interrupted: int
+    never_started: int
+    failed: int
+
+
+class TaskRun(TypedDict):
+    """One task: when it was submitted, started and ended, on which worker, and how."""
+
+    task: int
+    submitted: float | None
+    started: float | None
+    ended: float | None
+    worker: int | None
+    pool: int | None
+    status: TaskStatus
+
+
+class Worker(TypedDict):
+    """One worker: when it was spawned, ready and exited, and how it ended."""
+
+    pid: int
+    spawned: float | None
+    ready: float | None
+    exited: float | None
+    exit_code: int | None  # negative: the signal that killed it
+    signal: str | None  # e.g. "SIGTERM"
+    thread: bool  # a ThreadPool's worker thread, not a process
+    pool: int | None
+    tasks: list[int]
+    killed_by_poolctl: bool  # still there at the timeout
+
+
+class Pool(TypedDict, total=False):
+    """A pool the program created (``outcome.pools``; ``outcome.pool`` is the first)."""
+
+    pool: int
+    api: str | None  # "pool", "threadpool", "executor"
+    start_method: Required[str | None]
+    size: Required[int | None]
+    creating: Required[float | None]
+    created: Required[float | None]
+    workers: list[int]
+    tasks: TaskCounts
+
+
+class Main(TypedDict, total=False):
+    """The main process: its pid, how it exited, and an exception it did not catch."""
+
+    pid: Required[int | None]
+    exit_code: Required[int | None]
+    signal: Required[str | None]
+    finished: Required[bool]  # it printed past the pool program ("Main done")
+    exited: float
+    uncaught: dict[str, Any] | None  # poolctl trace: {"type", "message"}
+
+
+class Outcome(TypedDict):
+    """How the run ended, derived from its events alone."""
+
+    pool: Pool
+    pools: list[Pool]
+    tasks: TaskCounts
+    task_runs: list[TaskRun]
+    error: dict[str, Any] | None  # {"type", "message", "step"} of the first error raised
+    main: Main
+    workers: list[Worker]
+    hung: bool  # stopped at the timeout
+    leftovers: list[dict[str, Any]]  # processes still there after the grace period
+    wall_seconds: float | None
+    shutdown_seconds: float | None  # from the first shutdown call to the last worker exit
+
+
+class ScenarioInfo(TypedDict):
+    """The scenario that was run (for a traced program: the program)."""
+
+    name: str
+    summary: str
+    source: str
+    steps: list[dict[str, Any]]  # {"step": name, ...its options}
+
+
+class Program(TypedDict):
+    """A traced program, as ``python`` was given it (``poolctl trace`` only)."""
+
+    argv: list[str]
+    path: str | None
+    module: str | None
+    name: str
+
+
+class RunParams(TypedDict):
+    """The parameters the run used, after defaults and overrides."""
+
+    workers: int | None
+    tasks: int
+    duration: float | None
+    start_method: str | None
+    timeout: float
+
+
+class Interpreter(TypedDict):
+    """The interpreter the pool ran under."""
+
+    executable: str
+    version: str
+    implementation: str
+
+
+class Check(TypedDict):
+    """One claim of the scenario's expectation, checked against the outcome."""
+
+    claim: str
+    expected: Any
+    observed: Any
+    ok: bool
+
+
+class RunDocument(TypedDict):
+    """A ``poolctl.run/1`` document: one observed run (``poolctl run --json``)."""
+
+    schema: Literal["poolctl.run/1"]
+    poolctl: str  # the version that made it
+    scenario: ScenarioInfo
+    program: NotRequired[Program]  # poolctl trace only
+    params: RunParams
+    python: Interpreter
+    events: list[Event]
+    output: list[OutputLine]
+    outcome: Outcome
+    expected: dict[str, Any] | None  # None for a traced program
+    checks: list[Check]
+    races: list[dict[str, Any]]  # observed, never checked
+    matches: bool | None  # every check holds; None for a traced program
+
+
+class CompareRow(TypedDict, total=False):
+    """One row of a compare: (scenario, start method, interpreter), over its repeats.
+
+    ``observed`` holds distributions: value → how many runs saw it.
+    """
+
+    scenario: Required[str]
+    source: str
+    start_method: Required[str]
+    python: Required[str]
+    executable: str
+    steps: list[str]
+    runs: Required[int]
+    observed_runs: int
+    skipped: str | None
+    matched: int
+    hung: int
+    unobserved: list[str]
+    observed: dict[str, dict[str, int]]
+    failed_checks: dict[str, int]
+    races: dict[str, dict[str, int]]
+    shutdown_seconds: dict[str, float] | None
+    deterministic: bool
+
+
+class CompareError(TypedDict):
+    """A run of the compare that could not be observed."""
+
+    scenario: str
+    start_method: str | None
+    python: str
+    message: str | None
+
+
+class CompareDocument(TypedDict):
+    """A ``poolctl.compare/1`` document: every run, and the table (``compare --json``)."""
+
+    schema: Literal["poolctl.compare/1"]
+    poolctl: str
+    params: dict[str, Any]
+    runs: list[RunDocument]
+    errors: list[CompareError]
+    summary: dict[str, Any]  # {"rows": [CompareRow...], "runs", "matched", "mismatched"...}
+
+
+class CompareRun(TypedDict):
+    """What ``compare``'s callbacks are given: one run of the matrix, as it starts or ends.
+
+    ``document`` is None until it ends, and when it could not be observed (``error``
+    says why) or was skipped (``skipped`` says why, e.g. the interpreter is too old).
+    """
+
+    label: str  # "close-join · fork · 3.12.3"
+    index: int  # its place in the plan, 0 to total - 1
+    total: int  # how many runs the compare makes
+    document: RunDocument | None
+    error: str | None
+    skipped: str | None
