@@ -26,10 +26,19 @@ class PoolKind:
     steps: frozenset[str]  # the steps (steps.STEPS) a scenario of this kind may take
     result_getter: str  # the method that reads one result: ``get`` or ``result``
     imports: tuple[str, ...]  # the imports a generated program needs for it
-    create: str  # how a generated program creates it: a format string, see codegen
+    # How a generated program creates it: ``{context}`` is ``get_context(...)``, ``{options}``
+    # its arguments (workers, the context as ``context_option``, maxtasksperchild, ...).
+    create: str
     workers_expression: str  # a generated program's expression for its live workers
+    # How a generated program makes each submission function's call: a template that names
+    # ``{tasks}`` submits every task at once; any other is called once per task ``i``.
+    submit_code: dict[str, str]
     min_python: tuple[int, int] = (3, 8)  # the oldest Python that has it
     maxtasksperchild: bool = False  # whether it takes ``maxtasksperchild``
+    # The keyword a generated program passes the start method's context as (None: the
+    # context is in ``create`` itself, or there is none).
+    context_option: str | None = None
+    workers_on_demand: bool = False  # it may start its workers as tasks arrive
 
     @property
     def getter_label(self) -> str:
@@ -52,6 +61,10 @@ KINDS: dict[str, PoolKind] = {
             imports=("from multiprocessing import get_context",),
             create="{context}.Pool({options})",
             workers_expression="pool._pool",
+            submit_code={
+                "apply_async": "pool.apply_async(task, (i,))",
+                "map_async": "pool.map_async(task, range({tasks}))",
+            },
             maxtasksperchild=True,
         ),
         PoolKind(
@@ -64,6 +77,10 @@ KINDS: dict[str, PoolKind] = {
             imports=("from multiprocessing.pool import ThreadPool",),
             create="ThreadPool({options})",
             workers_expression="pool._pool",
+            submit_code={
+                "apply_async": "pool.apply_async(task, (i,))",
+                "map_async": "pool.map_async(task, range({tasks}))",
+            },
         ),
         PoolKind(
             name="executor",
@@ -78,6 +95,9 @@ KINDS: dict[str, PoolKind] = {
             ),
             create="ProcessPoolExecutor({options})",
             workers_expression="pool._processes.values()",
+            submit_code={"submit": "pool.submit(task, i)"},
+            context_option="mp_context",
+            workers_on_demand=True,
         ),
     )
 }

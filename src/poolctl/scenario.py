@@ -15,33 +15,10 @@ from typing import Any
 from . import limits
 from .catalogue import bundled_names, scenario_dir
 from .errors import UsageError
+from .pool_kinds import DEFAULT, KINDS
 from .printable import printable
+from .steps import SCENARIO_STEPS, SIGNALS, STEPS, StepKind
 from .toml_positions import KeyPath, Positions, written
-
-APIS = ("pool", "threadpool", "executor")
-SIGNALS = ("SIGTERM", "SIGKILL", "SIGINT")
-# Each step, the options it takes and their checks; None means the option is required.
-STEPS: dict[str, dict[str, Any]] = {
-    "close": {},
-    "terminate": {},
-    "join": {},
-    "del": {},
-    "sleep": {"seconds": None},
-    "shutdown": {"wait": True, "cancel_futures": False},
-    "kill-worker": {"signal": "SIGKILL", "which": "busy"},
-    "get-results": {"timeout": 10.0},
-}
-# Which steps and submission functions make sense for each kind of pool.
-API_STEPS = {
-    "pool": {"close", "terminate", "join", "sleep", "del", "kill-worker", "get-results"},
-    "threadpool": {"close", "terminate", "join", "sleep", "del", "get-results"},
-    "executor": {"shutdown", "sleep", "del", "kill-worker", "get-results"},
-}
-API_SUBMIT = {
-    "pool": ("apply_async", "map_async"),
-    "threadpool": ("apply_async", "map_async"),
-    "executor": ("submit",),
-}
 
 _TOP_KEYS = {
     "summary",
@@ -113,14 +90,14 @@ class Scenario:
     source: str
     steps: tuple[Step, ...]
     description: str = ""
-    api: str = "pool"
+    api: str = DEFAULT  # its kind of pool: a name in pool_kinds.KINDS
     workers: int | None = None
     start_method: str | None = None
     maxtasksperchild: int | None = None
     context_manager: bool = False
     tasks: int = 1
     duration: float = 1.0
-    submit: str = "apply_async"
+    submit: str = KINDS[DEFAULT].submit[0]
     raises: bool = False
     requires_python: tuple[int, int] | None = None
     expect: dict[str, Any] = field(default_factory=dict)
@@ -225,19 +202,21 @@ class _Reader:
         description = self.typed(data, "description", str) if "description" in data else ""
         pool = self.table(data, "pool")
         self.check_keys(pool, _POOL_KEYS, ("pool",))
-        api = self.choice(pool, "api", APIS, ("pool",), default="pool")
+        api = self.choice(pool, "api", tuple(KINDS), ("pool",), default=DEFAULT)
+        kind = KINDS[api]
         workers = self.checked(limits.workers, pool.get("workers"), ("pool", "workers"))
         start_method = self.checked(
             limits.start_method, pool.get("start_method"), ("pool", "start_method")
         )
-        if api == "threadpool" and start_method is not None:
+        if not kind.starts_processes and start_method is not None:
             raise self.fail(("pool", "start_method"), "a thread pool starts no processes")
         maxtasks = None
         if "maxtasksperchild" in pool:
             maxtasks = self.typed(pool, "maxtasksperchild", int, ("pool",))
-            if api != "pool" or maxtasks < 1:
+            if not kind.maxtasksperchild or maxtasks < 1:
+                takers = " or ".join(repr(k.name) for k in KINDS.values() if k.maxtasksperchild)
                 raise self.fail(
-                    ("pool", "maxtasksperchild"), "only for api = 'pool', and at least 1"
+                    ("pool", "maxtasksperchild"), f"only for api = {takers}, and at least 1"
                 )
         context_manager = bool(pool.get("context_manager", False))
         if "context_manager" in pool:
@@ -248,9 +227,7 @@ class _Reader:
         duration = self.checked(
             limits.duration, tasks_table.get("duration", 1.0), ("tasks", "duration")
         )
-        submit = self.choice(
-            tasks_table, "submit", API_SUBMIT[api], ("tasks",), default=API_SUBMIT[api][0]
-        )
+        submit = self.choice(tasks_table, "submit", kind.submit, ("tasks",), default=kind.submit[0])
         raises = False
         if "raises" in tasks_table:
             raises = self.typed(tasks_table, "raises", bool, ("tasks",))
@@ -321,43 +298,44 @@ class _Reader:
             if not isinstance(item, dict) or not isinstance(item.get("step"), str):
                 raise self.fail(where, "expected a step name or a table with 'step'")
             name = item["step"]
-            if name not in STEPS:
+            if name not in SCENARIO_STEPS:
                 from difflib import get_close_matches
 
-                close = get_close_matches(name, list(STEPS), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else f" (one of {', '.join(STEPS)})"
+                known = SCENARIO_STEPS
+                close = get_close_matches(name, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f" (one of {', '.join(known)})"
                 raise self.fail(where, f"unknown step {name!r}{hint}")
-            if name not in API_STEPS[api]:
+            allowed = KINDS[api].steps
+            if name not in allowed:
                 raise self.fail(
                     where,
                     f"'{name}' makes no sense for api = '{api}'"
-                    f" (its steps: {', '.join(sorted(API_STEPS[api]))})",
+                    f" (its steps: {', '.join(sorted(allowed))})",
                 )
-            schema = STEPS[name]
-            self.check_keys(item, {"step", *schema}, where)
-            steps.append(Step(name, self.step_options(item, schema, where)))
+            step = STEPS[name]
+            self.check_keys(item, {"step", *step.options}, where)
+            steps.append(Step(name, self.step_options(item, step, where)))
         return tuple(steps)
 
     def step_options(
-        self, item: dict[str, Any], schema: dict[str, Any], where: KeyPath
+        self, item: dict[str, Any], step: StepKind, where: KeyPath
     ) -> tuple[tuple[str, Any], ...]:
+        """The options ``item`` gives, each checked as its row in steps.STEPS says."""
         options: list[tuple[str, Any]] = []
-        for key, default in schema.items():
+        for key, default in step.options.items():
             if key not in item:
                 if default is None:
                     raise self.fail((*where, key), "missing")
                 continue
-            value = item[key]
-            if key in ("seconds", "timeout"):
+            check = step.option_checks[key]
+            if check is float:  # seconds
                 value = self.checked(
-                    limits.seconds, value, (*where, key), maximum=limits.MAX_DURATION
+                    limits.seconds, item[key], (*where, key), maximum=limits.MAX_DURATION
                 )
-            elif key in ("wait", "cancel_futures"):
+            elif check is bool:
                 value = self.typed(item, key, bool, where)
-            elif key == "signal":
-                value = self.choice(item, key, SIGNALS, where, default="SIGKILL")
-            elif key == "which":
-                value = self.choice(item, key, ("busy", "idle"), where, default="busy")
+            else:
+                value = self.choice(item, key, check, where, default=default)
             options.append((key, value))
         return tuple(options)
 
