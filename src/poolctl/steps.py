@@ -168,6 +168,7 @@ STEPS: dict[str, StepKind] = {
             "bold magenta",
             "shutdown",
             "shutdown",
+            begins_shutdown=True,
             options={"wait": True, "cancel_futures": False},
             option_checks={"wait": bool, "cancel_futures": bool},
             code=StepCode(_shutdown_code),
