@@ -329,5 +329,7 @@ def _program_verdict(document: dict[str, Any], ending: str) -> Group:
             )
         rows.append(table)
     if not outcome["pools"]:
-        rows.append(Text("No Pool, ThreadPool or ProcessPoolExecutor was created.", "yellow"))
+        labels = [kind.label for kind in pool_kinds.KINDS.values()]
+        names = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else labels[0]
+        rows.append(Text(f"No {names} was created.", "yellow"))
     return Group(*rows)
