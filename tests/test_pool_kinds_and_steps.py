@@ -4,6 +4,7 @@ generated program compiles."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,22 @@ def test_the_starter_names_every_kind_and_step(tmp_path: Path) -> None:
         assert f'"{kind}"' in text
     for step in SCENARIO_STEPS:
         assert STEPS[step].written() in text
+
+
+@pytest.mark.parametrize(
+    ("given", "needed"), [(None, (3, 14)), ("3.9", (3, 14)), ("3.15", (3, 15))]
+)
+def test_a_newer_kind_raises_the_python_a_scenario_needs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, given: str | None, needed: tuple[int, int]
+) -> None:
+    """A kind's min_python is a scenario's requires_python unless the file asks for more."""
+    newer = dataclasses.replace(KINDS["executor"], min_python=(3, 14))
+    monkeypatch.setitem(KINDS, "executor", newer)
+    path = write(tmp_path, "executor", "sleep")
+    if given:
+        path.write_text(f'requires_python = "{given}"\n' + path.read_text())
+    assert scenario.load_file(path).requires_python == needed
+
+
+def test_a_kind_as_old_as_poolctl_adds_no_requirement(tmp_path: Path) -> None:
+    assert scenario.load_file(write(tmp_path, "pool", "sleep")).requires_python is None

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .interpreter import MINIMUM
+
 
 @dataclass(frozen=True)
 class PoolKind:
@@ -33,7 +35,7 @@ class PoolKind:
     # How a generated program makes each submission function's call: a template that names
     # ``{tasks}`` submits every task at once; any other is called once per task ``i``.
     submit_code: dict[str, str]
-    min_python: tuple[int, int] = (3, 8)  # the oldest Python that has it
+    min_python: tuple[int, int] = MINIMUM  # the oldest Python that has it (poolctl's own)
     maxtasksperchild: bool = False  # whether it takes ``maxtasksperchild``
     # The keyword a generated program passes the start method's context as (None: the
     # context is in ``create`` itself, or there is none).

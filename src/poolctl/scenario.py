@@ -15,7 +15,8 @@ from typing import Any
 from . import limits
 from .catalogue import bundled_names, scenario_dir
 from .errors import UsageError
-from .pool_kinds import DEFAULT, KINDS
+from .interpreter import MINIMUM
+from .pool_kinds import DEFAULT, KINDS, PoolKind
 from .printable import printable
 from .steps import SCENARIO_STEPS, SIGNALS, STEPS, StepKind
 from .toml_positions import KeyPath, Positions, written
@@ -249,7 +250,7 @@ class _Reader:
             duration=duration,
             submit=submit,
             raises=raises,
-            requires_python=self.version(data),
+            requires_python=self.version(data, kind),
             expect=self.expect(self.table(data, "expect")),
             races=self.races(data.get("race", [])),
             notes=tuple(notes),
@@ -275,14 +276,21 @@ class _Reader:
             raise self.fail((*prefix, key), f"{value!r} is not allowed here{hint}")
         return str(value)
 
-    def version(self, data: dict[str, Any]) -> tuple[int, int] | None:
-        if "requires_python" not in data:
-            return None
-        text = self.typed(data, "requires_python", str)
-        match = re.fullmatch(r"(\d+)\.(\d+)", text)
-        if match is None:
-            raise self.fail(("requires_python",), f"expected a version such as '3.9', not {text!r}")
-        return int(match.group(1)), int(match.group(2))
+    def version(self, data: dict[str, Any], kind: PoolKind) -> tuple[int, int] | None:
+        """The oldest Python the scenario runs on: its ``requires_python``, or its kind's
+        ``min_python`` when that is newer (None: every Python poolctl runs on)."""
+        given = None
+        if "requires_python" in data:
+            text = self.typed(data, "requires_python", str)
+            match = re.fullmatch(r"(\d+)\.(\d+)", text)
+            if match is None:
+                raise self.fail(
+                    ("requires_python",), f"expected a version such as '3.9', not {text!r}"
+                )
+            given = int(match.group(1)), int(match.group(2))
+        if kind.min_python > max(given or MINIMUM, MINIMUM):
+            return kind.min_python
+        return given
 
     def steps(self, data: dict[str, Any], api: str) -> tuple[Step, ...]:
         if "steps" not in data:
