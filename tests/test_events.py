@@ -101,6 +101,15 @@ def test_join_returns_after_the_last_worker_exits(close_join: dict[str, Any]) ->
     assert first(close_join, "join.returned")["t"] >= max(exits)
 
 
+def test_an_executors_shutdown_is_timed(marker: str) -> None:
+    """A real shutdown(wait=True): its time runs from the call to the last worker's exit."""
+    doc = run_pipeline("executor-shutdown-wait", workers=2, tasks=2, duration=0.05)
+    called = first(doc, "shutdown.called")["t"]
+    exits = [w["exited"] for w in doc["outcome"]["workers"]]
+    assert doc["outcome"]["shutdown_seconds"] == pytest.approx(max(exits) - called, abs=1e-6)
+    assert doc["outcome"]["shutdown_seconds"] > 0
+
+
 def test_many_tasks_each_complete_exactly_once(marker: str) -> None:
     """4 workers, 12 short tasks, close-join: each task starts and completes exactly once."""
     doc = run_pipeline("close-join", workers=4, tasks=12, duration=0.05)
@@ -274,6 +283,19 @@ def test_derive_shutdown_seconds_and_wall_time() -> None:
     assert outcome["shutdown_seconds"] == pytest.approx(0.75)
     assert outcome["wall_seconds"] == 1.4
     assert outcome["main"]["exit_code"] == 0
+
+
+def test_derive_times_an_executors_shutdown_from_its_shutdown_call() -> None:
+    """shutdown() is an executor's shutdown call: the time runs from it, as from close()."""
+    outcome = derive(
+        lifecycle(
+            ev(0.5, "shutdown.called", wait=True),
+            exited(0.9, 201, 0),
+            exited(1.0, 202, 0),
+            ev(1.05, "shutdown.returned"),
+        )
+    )
+    assert outcome["shutdown_seconds"] == pytest.approx(0.5)
 
 
 def test_derive_without_shutdown_call_or_exit() -> None:

@@ -7,8 +7,10 @@ the lines ``poolctl run`` reports. Nothing here runs; it only writes text.
 
 from __future__ import annotations
 
+from .pool_kinds import KINDS, PoolKind
 from .printable import printable
-from .scenario import Scenario, Step
+from .scenario import Scenario
+from .steps import STEPS, StepCode
 
 INDENT = "    "
 
@@ -22,13 +24,16 @@ def program(
     start_method: str | None,
 ) -> str:
     """A complete, standalone program for ``scenario`` with these parameters."""
-    kills = any(step.name == "kill-worker" for step in scenario.steps)
-    keeps_results = any(step.name == "get-results" for step in scenario.steps)
-    lines = _header(scenario, kills)
+    kind = KINDS[scenario.api]
+    codes = _codes(scenario)
+    # A step that kills the busy worker learns its pid from a queue the tasks report to.
+    kills = any(code.reports_busy_pid for code in codes)
+    keeps_results = any(code.keeps_results for code in codes)
+    lines = _header(scenario, kind, codes)
     lines += _task(scenario, duration, kills)
     lines += ["", "", "if __name__ == '__main__':"]
     body: list[str] = []
-    create = _create(scenario, workers, start_method, kills)
+    create = _create(scenario, kind, workers, start_method, kills)
     if kills:
         context = f"get_context({start_method!r})" if start_method else "get_context()"
         lines.append(f"{INDENT}started = {context}.SimpleQueue()  # workers report busy pids")
@@ -38,9 +43,9 @@ def program(
     else:
         lines.append(f"{INDENT}pool = {create}")
         prefix = INDENT
-    body += _submit(scenario, tasks, keeps_results)
+    body += _submit(scenario, kind, tasks, keeps_results)
     for step in scenario.steps:
-        body += _step(scenario, step)
+        body += STEPS[step.name].code_lines(dict(step.options), kind)
     lines += [prefix + line if line else "" for line in body]
     if scenario.context_manager and not body:
         lines.append(prefix + "pass")
@@ -48,21 +53,15 @@ def program(
     return "\n".join(lines) + "\n"
 
 
-def _header(scenario: Scenario, kills: bool) -> list[str]:
-    imports = ["import time"]
-    if kills:
-        imports[:0] = ["import os", "import signal"]
-    if any(step.name == "del" for step in scenario.steps):
-        imports.insert(0, "import gc")
-    if scenario.api == "executor":
-        imports += [
-            "from concurrent.futures import ProcessPoolExecutor",
-            "from multiprocessing import get_context",
-        ]
-    elif scenario.api == "threadpool":
-        imports.append("from multiprocessing.pool import ThreadPool")
-    else:
-        imports.append("from multiprocessing import get_context")
+def _codes(scenario: Scenario) -> list[StepCode]:
+    """What each step of the scenario needs of the program, from its row in steps.STEPS."""
+    codes = [STEPS[step.name].code for step in scenario.steps]
+    return [code for code in codes if code is not None]
+
+
+def _header(scenario: Scenario, kind: PoolKind, codes: list[StepCode]) -> list[str]:
+    modules = {"import time", *(line for code in codes for line in code.imports)}
+    imports = [*sorted(modules), *kind.imports]
     name, source = printable(scenario.name), printable(scenario.source)
     about = (
         f"The program of poolctl's scenario '{name}' ({source}),\n"
@@ -101,64 +100,29 @@ def _task(scenario: Scenario, duration: float, kills: bool) -> list[str]:
     return lines
 
 
-def _create(scenario: Scenario, workers: int | None, start_method: str | None, kills: bool) -> str:
-    size = repr(workers) if workers is not None else ""
-    extra = ", initializer=init, initargs=(started,)" if kills else ""
+def _create(
+    scenario: Scenario,
+    kind: PoolKind,
+    workers: int | None,
+    start_method: str | None,
+    kills: bool,
+) -> str:
     context = f"get_context({start_method!r})" if start_method else "get_context()"
-    if scenario.api == "threadpool":
-        return f"ThreadPool({size})"
-    if scenario.api == "executor":
-        first = f"{size}, " if size else ""
-        return f"ProcessPoolExecutor({first}mp_context={context}{extra})"
-    options = [size] if size else []
+    options = [repr(workers)] if workers is not None else []
+    if kind.context_option:
+        options.append(f"{kind.context_option}={context}")
     if scenario.maxtasksperchild is not None:
         options.append(f"maxtasksperchild={scenario.maxtasksperchild}")
-    if extra:
-        options.append(extra.lstrip(", "))
-    return f"{context}.Pool({', '.join(options)})"
+    if kills:
+        options.append("initializer=init, initargs=(started,)")
+    return kind.create.format(context=context, options=", ".join(options))
 
 
-def _submit(scenario: Scenario, tasks: int, keep: bool) -> list[str]:
-    if scenario.submit == "map_async":
-        call = f"pool.map_async(task, range({tasks}))"
+def _submit(scenario: Scenario, kind: PoolKind, tasks: int, keep: bool) -> list[str]:
+    template = kind.submit_code[scenario.submit]
+    call = template.format(tasks=tasks)
+    if "{tasks}" in template:  # one call submits them all
         return [f"results = [{call}]" if keep else call]
-    call = "pool.submit(task, i)" if scenario.api == "executor" else "pool.apply_async(task, (i,))"
     if keep:
         return [f"results = [{call} for i in range({tasks})]"]
     return [f"for i in range({tasks}):", f"{INDENT}{call}"]
-
-
-def _step(scenario: Scenario, step: Step) -> list[str]:
-    name = step.name
-    if name in ("close", "terminate", "join"):
-        return [f"pool.{name}()"]
-    if name == "shutdown":
-        options = [f"wait={step.get('wait', True)}"]
-        if step.get("cancel_futures") is not None:
-            options.append(f"cancel_futures={step.get('cancel_futures')}")
-        return [f"pool.shutdown({', '.join(options)})"]
-    if name == "sleep":
-        return [f"time.sleep({step.get('seconds')!r})"]
-    if name == "del":
-        return ["del pool  # the last reference this program holds", "gc.collect()"]
-    if name == "kill-worker":
-        sig = step.get("signal", "SIGKILL")
-        if step.get("which", "busy") == "busy":
-            return [f"os.kill(started.get(), signal.{sig})  # the worker running a task"]
-        workers = "pool._processes.values()" if scenario.api == "executor" else "pool._pool"
-        return [
-            "busy = started.get()",
-            f"idle = next(p.pid for p in list({workers}) if p.pid != busy)",
-            f"os.kill(idle, signal.{sig})  # a worker running no task",
-        ]
-    if name == "get-results":
-        timeout = step.get("timeout", 10.0)
-        getter, label = ("result", "result()") if scenario.api == "executor" else ("get", "get()")
-        return [
-            "for result in results:",
-            f"{INDENT}try:",
-            f"{INDENT * 2}print('Result: %r' % (result.{getter}({timeout!r}),))",
-            f"{INDENT}except Exception as exc:",
-            f"{INDENT * 2}print('{label} raised %s: %s' % (type(exc).__name__, exc))",
-        ]
-    raise ValueError(f"no code for step {name!r}")

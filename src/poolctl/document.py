@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import __version__
+from . import __version__, pool_kinds
 from .interpreter import Interpreter
 from .scenario import Scenario
 
@@ -109,11 +109,11 @@ def program_ending(document: dict[str, Any]) -> str | None:
 
 def pool_label(pool: dict[str, Any]) -> str:
     """'Pool 1 (fork, 4 workers)' for one entry of the outcome's pools."""
-    kind = {"pool": "Pool", "threadpool": "ThreadPool", "executor": "ProcessPoolExecutor"}
     parts = [p for p in (pool["start_method"], f"{pool['size']} workers") if p]
-    if pool["api"] == "executor":
-        parts[-1] = "workers on demand" if not pool["size"] else parts[-1]
-    return f"{kind.get(pool['api'] or '', 'pool')} {pool['pool']} ({', '.join(parts)})"
+    found = pool_kinds.kind(pool["api"])
+    if found and found.workers_on_demand and not pool["size"]:
+        parts[-1] = "workers on demand"
+    return f"{pool_kinds.label(pool['api'])} {pool['pool']} ({', '.join(parts)})"
 
 
 def exit_code(document: dict[str, Any]) -> int:

@@ -18,6 +18,7 @@ from . import interpreter as interpreters
 from . import limits, scenario_pipeline
 from .errors import Cancelled, ObserveError, UsageError
 from .interpreter import Interpreter
+from .pool_kinds import KINDS
 from .scenario import Scenario, bundled_names, load
 
 MAX_JOBS = 64
@@ -104,10 +105,9 @@ def plan(
     cells: list[Cell] = []
     for scenario in scenarios:
         for python in found.values():
-            # A thread pool starts no processes: one row, whatever the start methods.
-            methods = (
-                [None] if scenario.api == "threadpool" else start_methods(start_method, python)
-            )
+            # A pool that starts no processes: one row, whatever the start methods.
+            starts_processes = KINDS[scenario.api].starts_processes
+            methods = start_methods(start_method, python) if starts_processes else [None]
             for method in methods:
                 skip = _too_old(scenario, python)
                 checked = scenario if skip is None else _without_requirement(scenario)

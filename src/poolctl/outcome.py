@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from .events import signal_name
+from .steps import STEPS
 
-SHUTDOWN_CALLS = ("close.called", "terminate.called", "join.called")
+# The calls that begin a pool's shutdown: the first one starts the shutdown time.
+SHUTDOWN_CALLS = tuple(f"{name}.called" for name, step in STEPS.items() if step.begins_shutdown)
 TASK_STATES = ("completed", "interrupted", "never_started", "failed")
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .interpreter import MINIMUM
+
 
 @dataclass(frozen=True)
 class PoolKind:
@@ -26,10 +28,19 @@ class PoolKind:
     steps: frozenset[str]  # the steps (steps.STEPS) a scenario of this kind may take
     result_getter: str  # the method that reads one result: ``get`` or ``result``
     imports: tuple[str, ...]  # the imports a generated program needs for it
-    create: str  # how a generated program creates it: a format string, see codegen
+    # How a generated program creates it: ``{context}`` is ``get_context(...)``, ``{options}``
+    # its arguments (workers, the context as ``context_option``, maxtasksperchild, ...).
+    create: str
     workers_expression: str  # a generated program's expression for its live workers
-    min_python: tuple[int, int] = (3, 8)  # the oldest Python that has it
+    # How a generated program makes each submission function's call: a template that names
+    # ``{tasks}`` submits every task at once; any other is called once per task ``i``.
+    submit_code: dict[str, str]
+    min_python: tuple[int, int] = MINIMUM  # the oldest Python that has it (poolctl's own)
     maxtasksperchild: bool = False  # whether it takes ``maxtasksperchild``
+    # The keyword a generated program passes the start method's context as (None: the
+    # context is in ``create`` itself, or there is none).
+    context_option: str | None = None
+    workers_on_demand: bool = False  # it may start its workers as tasks arrive
 
     @property
     def getter_label(self) -> str:
@@ -52,6 +63,10 @@ KINDS: dict[str, PoolKind] = {
             imports=("from multiprocessing import get_context",),
             create="{context}.Pool({options})",
             workers_expression="pool._pool",
+            submit_code={
+                "apply_async": "pool.apply_async(task, (i,))",
+                "map_async": "pool.map_async(task, range({tasks}))",
+            },
             maxtasksperchild=True,
         ),
         PoolKind(
@@ -64,6 +79,10 @@ KINDS: dict[str, PoolKind] = {
             imports=("from multiprocessing.pool import ThreadPool",),
             create="ThreadPool({options})",
             workers_expression="pool._pool",
+            submit_code={
+                "apply_async": "pool.apply_async(task, (i,))",
+                "map_async": "pool.map_async(task, range({tasks}))",
+            },
         ),
         PoolKind(
             name="executor",
@@ -78,6 +97,9 @@ KINDS: dict[str, PoolKind] = {
             ),
             create="ProcessPoolExecutor({options})",
             workers_expression="pool._processes.values()",
+            submit_code={"submit": "pool.submit(task, i)"},
+            context_option="mp_context",
+            workers_on_demand=True,
         ),
     )
 }

@@ -6,8 +6,6 @@ or a bad value is a ``UsageError`` naming the file, the line and what is wrong.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -17,32 +15,11 @@ from typing import Any
 from . import limits
 from .catalogue import bundled_names, scenario_dir
 from .errors import UsageError
+from .interpreter import MINIMUM
+from .pool_kinds import DEFAULT, KINDS, PoolKind
 from .printable import printable
-
-APIS = ("pool", "threadpool", "executor")
-SIGNALS = ("SIGTERM", "SIGKILL", "SIGINT")
-# Each step, the options it takes and their checks; None means the option is required.
-STEPS: dict[str, dict[str, Any]] = {
-    "close": {},
-    "terminate": {},
-    "join": {},
-    "del": {},
-    "sleep": {"seconds": None},
-    "shutdown": {"wait": True, "cancel_futures": False},
-    "kill-worker": {"signal": "SIGKILL", "which": "busy"},
-    "get-results": {"timeout": 10.0},
-}
-# Which steps and submission functions make sense for each kind of pool.
-API_STEPS = {
-    "pool": {"close", "terminate", "join", "sleep", "del", "kill-worker", "get-results"},
-    "threadpool": {"close", "terminate", "join", "sleep", "del", "get-results"},
-    "executor": {"shutdown", "sleep", "del", "kill-worker", "get-results"},
-}
-API_SUBMIT = {
-    "pool": ("apply_async", "map_async"),
-    "threadpool": ("apply_async", "map_async"),
-    "executor": ("submit",),
-}
+from .steps import SCENARIO_STEPS, SIGNALS, STEPS, StepKind
+from .toml_positions import KeyPath, Positions, written
 
 _TOP_KEYS = {
     "summary",
@@ -75,12 +52,6 @@ _EXPECT_KEYS: dict[str, type | tuple[type, ...]] = {
     "min_never_started": int,
 }
 _RACE_KEYS = {"output", "hung", "why"}
-# A key, or an item of an array, as a path from the top of the file: ("steps", 0, "seconds").
-KeyPath = tuple[str | int, ...]
-# A TOML key that needs no quotes.
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-# A value that is not a string, an array or an inline table, up to what ends it.
-_SCALAR = re.compile(r"[^,\]}#\r\n]*")
 
 
 @dataclass(frozen=True)
@@ -120,14 +91,14 @@ class Scenario:
     source: str
     steps: tuple[Step, ...]
     description: str = ""
-    api: str = "pool"
+    api: str = DEFAULT  # its kind of pool: a name in pool_kinds.KINDS
     workers: int | None = None
     start_method: str | None = None
     maxtasksperchild: int | None = None
     context_manager: bool = False
     tasks: int = 1
     duration: float = 1.0
-    submit: str = "apply_async"
+    submit: str = KINDS[DEFAULT].submit[0]
     raises: bool = False
     requires_python: tuple[int, int] | None = None
     expect: dict[str, Any] = field(default_factory=dict)
@@ -184,34 +155,22 @@ class _Reader:
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.text = text
-        self._lines: dict[KeyPath, int] | None = None
+        self.positions = Positions(text)
 
     def fail(self, where: KeyPath, problem: str) -> UsageError:
-        return self.located(where, f"{_shown(where)}: {problem}")
+        return self.located(where, f"{written(where)}: {problem}")
 
     def located(self, where: KeyPath, message: str) -> UsageError:
-        line = self.line_of(where)
+        line = self.positions.line_of(where)
         place = f"{self.path}:{line}" if line else str(self.path)
         return UsageError(printable(f"{place}: {message}"))
 
     def checked(self, check: Any, value: Any, where: KeyPath, **options: Any) -> Any:
         """Run a shared check from ``limits`` and locate its error in this file."""
         try:
-            return check(value, _shown(where), **options)
+            return check(value, written(where), **options)
         except UsageError as exc:
             raise self.located(where, str(exc)) from exc
-
-    def line_of(self, where: KeyPath) -> int | None:
-        """The line ``where`` starts on; for a path the file lacks (a missing option), the
-        line of the nearest enclosing one that it has."""
-        if self._lines is None:
-            self._lines = _Locator(self.text).lines
-        while where:
-            if where in self._lines:
-                return self._lines[where]
-            where = where[:-1]
-        return None
 
     def check_keys(self, table: dict[str, Any], allowed: set[str], prefix: KeyPath) -> None:
         for key in table:
@@ -244,19 +203,21 @@ class _Reader:
         description = self.typed(data, "description", str) if "description" in data else ""
         pool = self.table(data, "pool")
         self.check_keys(pool, _POOL_KEYS, ("pool",))
-        api = self.choice(pool, "api", APIS, ("pool",), default="pool")
+        api = self.choice(pool, "api", tuple(KINDS), ("pool",), default=DEFAULT)
+        kind = KINDS[api]
         workers = self.checked(limits.workers, pool.get("workers"), ("pool", "workers"))
         start_method = self.checked(
             limits.start_method, pool.get("start_method"), ("pool", "start_method")
         )
-        if api == "threadpool" and start_method is not None:
+        if not kind.starts_processes and start_method is not None:
             raise self.fail(("pool", "start_method"), "a thread pool starts no processes")
         maxtasks = None
         if "maxtasksperchild" in pool:
             maxtasks = self.typed(pool, "maxtasksperchild", int, ("pool",))
-            if api != "pool" or maxtasks < 1:
+            if not kind.maxtasksperchild or maxtasks < 1:
+                takers = " or ".join(repr(k.name) for k in KINDS.values() if k.maxtasksperchild)
                 raise self.fail(
-                    ("pool", "maxtasksperchild"), "only for api = 'pool', and at least 1"
+                    ("pool", "maxtasksperchild"), f"only for api = {takers}, and at least 1"
                 )
         context_manager = bool(pool.get("context_manager", False))
         if "context_manager" in pool:
@@ -267,9 +228,7 @@ class _Reader:
         duration = self.checked(
             limits.duration, tasks_table.get("duration", 1.0), ("tasks", "duration")
         )
-        submit = self.choice(
-            tasks_table, "submit", API_SUBMIT[api], ("tasks",), default=API_SUBMIT[api][0]
-        )
+        submit = self.choice(tasks_table, "submit", kind.submit, ("tasks",), default=kind.submit[0])
         raises = False
         if "raises" in tasks_table:
             raises = self.typed(tasks_table, "raises", bool, ("tasks",))
@@ -291,7 +250,7 @@ class _Reader:
             duration=duration,
             submit=submit,
             raises=raises,
-            requires_python=self.version(data),
+            requires_python=self.version(data, kind),
             expect=self.expect(self.table(data, "expect")),
             races=self.races(data.get("race", [])),
             notes=tuple(notes),
@@ -317,14 +276,21 @@ class _Reader:
             raise self.fail((*prefix, key), f"{value!r} is not allowed here{hint}")
         return str(value)
 
-    def version(self, data: dict[str, Any]) -> tuple[int, int] | None:
-        if "requires_python" not in data:
-            return None
-        text = self.typed(data, "requires_python", str)
-        match = re.fullmatch(r"(\d+)\.(\d+)", text)
-        if match is None:
-            raise self.fail(("requires_python",), f"expected a version such as '3.9', not {text!r}")
-        return int(match.group(1)), int(match.group(2))
+    def version(self, data: dict[str, Any], kind: PoolKind) -> tuple[int, int] | None:
+        """The oldest Python the scenario runs on: its ``requires_python``, or its kind's
+        ``min_python`` when that is newer (None: every Python poolctl runs on)."""
+        given = None
+        if "requires_python" in data:
+            text = self.typed(data, "requires_python", str)
+            match = re.fullmatch(r"(\d+)\.(\d+)", text)
+            if match is None:
+                raise self.fail(
+                    ("requires_python",), f"expected a version such as '3.9', not {text!r}"
+                )
+            given = int(match.group(1)), int(match.group(2))
+        if kind.min_python > max(given or MINIMUM, MINIMUM):
+            return kind.min_python
+        return given
 
     def steps(self, data: dict[str, Any], api: str) -> tuple[Step, ...]:
         if "steps" not in data:
@@ -340,43 +306,44 @@ class _Reader:
             if not isinstance(item, dict) or not isinstance(item.get("step"), str):
                 raise self.fail(where, "expected a step name or a table with 'step'")
             name = item["step"]
-            if name not in STEPS:
+            if name not in SCENARIO_STEPS:
                 from difflib import get_close_matches
 
-                close = get_close_matches(name, list(STEPS), n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else f" (one of {', '.join(STEPS)})"
+                known = SCENARIO_STEPS
+                close = get_close_matches(name, known, n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f" (one of {', '.join(known)})"
                 raise self.fail(where, f"unknown step {name!r}{hint}")
-            if name not in API_STEPS[api]:
+            allowed = KINDS[api].steps
+            if name not in allowed:
                 raise self.fail(
                     where,
                     f"'{name}' makes no sense for api = '{api}'"
-                    f" (its steps: {', '.join(sorted(API_STEPS[api]))})",
+                    f" (its steps: {', '.join(sorted(allowed))})",
                 )
-            schema = STEPS[name]
-            self.check_keys(item, {"step", *schema}, where)
-            steps.append(Step(name, self.step_options(item, schema, where)))
+            step = STEPS[name]
+            self.check_keys(item, {"step", *step.options}, where)
+            steps.append(Step(name, self.step_options(item, step, where)))
         return tuple(steps)
 
     def step_options(
-        self, item: dict[str, Any], schema: dict[str, Any], where: KeyPath
+        self, item: dict[str, Any], step: StepKind, where: KeyPath
     ) -> tuple[tuple[str, Any], ...]:
+        """The options ``item`` gives, each checked as its row in steps.STEPS says."""
         options: list[tuple[str, Any]] = []
-        for key, default in schema.items():
+        for key, default in step.options.items():
             if key not in item:
                 if default is None:
                     raise self.fail((*where, key), "missing")
                 continue
-            value = item[key]
-            if key in ("seconds", "timeout"):
+            check = step.option_checks[key]
+            if check is float:  # seconds
                 value = self.checked(
-                    limits.seconds, value, (*where, key), maximum=limits.MAX_DURATION
+                    limits.seconds, item[key], (*where, key), maximum=limits.MAX_DURATION
                 )
-            elif key in ("wait", "cancel_futures"):
+            elif check is bool:
                 value = self.typed(item, key, bool, where)
-            elif key == "signal":
-                value = self.choice(item, key, SIGNALS, where, default="SIGKILL")
-            elif key == "which":
-                value = self.choice(item, key, ("busy", "idle"), where, default="busy")
+            else:
+                value = self.choice(item, key, check, where, default=default)
             options.append((key, value))
         return tuple(options)
 
@@ -423,183 +390,6 @@ class _Reader:
                 )
             races.append(Race(item["why"], output=output, hung=hung))
         return tuple(races)
-
-
-class _Locator:
-    """The line each key, table and array item of a TOML text starts on, by ``KeyPath``.
-
-    The text has already been parsed by ``tomllib``, so it is valid TOML: this only walks
-    its structure, following ``[table]`` and ``[[array]]`` headers (and which element of an
-    array a header opens), dotted keys, inline tables and arrays, and skipping strings and
-    comments. A key's name alone is not enough: ``hung`` may be a key of ``[expect]`` and
-    of each ``[[race]]``.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-        self.lines: dict[KeyPath, int] = {}
-        self._arrays: dict[KeyPath, int] = {}  # array of tables -> its elements so far
-        # A line number is a courtesy: never let finding it hide the real problem.
-        with contextlib.suppress(IndexError, ValueError, tomllib.TOMLDecodeError):
-            self._document()
-
-    def _line(self) -> int:
-        return self.text.count("\n", 0, self.pos) + 1
-
-    def _note(self, path: KeyPath, line: int) -> None:
-        for end in range(1, len(path) + 1):
-            self.lines.setdefault(path[:end], line)
-
-    def _document(self) -> None:
-        table: KeyPath = ()
-        while True:
-            self._skip(newlines=True)
-            if self.pos >= len(self.text):
-                return
-            if self.text.startswith("[[", self.pos):
-                line = self._line()
-                self.pos += 2
-                keys = self._key()
-                self._expect("]]")
-                array = (*self._resolve(keys[:-1]), keys[-1])
-                index = self._arrays.get(array, 0)
-                self._arrays[array] = index + 1
-                table = (*array, index)
-                self._note(table, line)
-            elif self.text[self.pos] == "[":
-                line = self._line()
-                self.pos += 1
-                table = self._resolve(self._key())
-                self._expect("]")
-                self._note(table, line)
-            else:
-                self._keyval(table)
-
-    def _resolve(self, keys: list[str]) -> KeyPath:
-        """A header's path: a key naming an array of tables means its latest element."""
-        path: KeyPath = ()
-        for key in keys:
-            path = (*path, key)
-            if path in self._arrays:
-                path = (*path, self._arrays[path] - 1)
-        return path
-
-    def _keyval(self, table: KeyPath) -> None:
-        line = self._line()
-        path = (*table, *self._key())
-        self._note(path, line)
-        self._skip()
-        self._expect("=")
-        self._value(path)
-
-    def _key(self) -> list[str]:
-        keys = []
-        while True:
-            self._skip()
-            char = self.text[self.pos]
-            if char in "\"'":
-                start = self.pos
-                self._string()
-                keys.append(tomllib.loads(f"k = {self.text[start : self.pos]}")["k"])
-            else:
-                match = _BARE_KEY.match(self.text, self.pos)
-                if match is None:
-                    raise ValueError(f"no key at offset {self.pos}")
-                keys.append(match.group())
-                self.pos = match.end()
-            self._skip()
-            if self.text[self.pos] != ".":
-                return keys
-            self.pos += 1
-
-    def _value(self, path: KeyPath) -> None:
-        self._skip()
-        char = self.text[self.pos]
-        if char in "\"'":
-            self._string()
-        elif char == "[":
-            self.pos += 1
-            index = 0
-            while True:
-                self._skip(newlines=True)
-                if self.text[self.pos] == "]":
-                    break
-                self._note((*path, index), self._line())
-                self._value((*path, index))
-                index += 1
-                self._skip(newlines=True)
-                if self.text[self.pos] == ",":
-                    self.pos += 1
-            self.pos += 1
-        elif char == "{":
-            self.pos += 1
-            while True:
-                self._skip(newlines=True)
-                if self.text[self.pos] == "}":
-                    break
-                self._keyval(path)
-                self._skip(newlines=True)
-                if self.text[self.pos] == ",":
-                    self.pos += 1
-            self.pos += 1
-        else:  # a number, a boolean, a date and time (which may hold a space)
-            match = _SCALAR.match(self.text, self.pos)
-            if match is None or match.end() == self.pos:
-                raise ValueError(f"no value at offset {self.pos}")
-            self.pos = match.end()
-
-    def _string(self) -> None:
-        """Step over the string starting here (basic or literal, one line or several)."""
-        text, quote = self.text, self.text[self.pos]
-        if text.startswith(quote * 3, self.pos):
-            end = self.pos + 3
-            while not text.startswith(quote * 3, end):
-                if end >= len(text):
-                    raise ValueError("the string never ends")
-                end += 2 if quote == '"' and text[end] == "\\" else 1
-            end += 3
-            # Up to two quotes just before the closing ones belong to the string.
-            for _ in range(2):
-                if end < len(text) and text[end] == quote:
-                    end += 1
-            self.pos = end
-            return
-        end = self.pos + 1
-        while text[end] != quote:
-            end += 2 if quote == '"' and text[end] == "\\" else 1
-        self.pos = end + 1
-
-    def _skip(self, *, newlines: bool = False) -> None:
-        """Step over spaces and tabs, and a comment; with ``newlines``, over blank lines too."""
-        text = self.text
-        while self.pos < len(text):
-            char = text[self.pos]
-            if char in " \t" or (newlines and char in "\r\n"):
-                self.pos += 1
-            elif char == "#":
-                end = text.find("\n", self.pos)
-                self.pos = len(text) if end < 0 else end
-            else:
-                return
-
-    def _expect(self, token: str) -> None:
-        self._skip()
-        if not self.text.startswith(token, self.pos):
-            raise ValueError(f"expected {token!r} at offset {self.pos}")
-        self.pos += len(token)
-
-
-def _shown(path: KeyPath) -> str:
-    """A path as TOML writes it: ``pool.workers``, ``steps[0].seconds``, ``"odd key"``."""
-    shown = ""
-    for part in path:
-        if isinstance(part, int):
-            shown += f"[{part}]"
-        else:
-            key = part if _BARE_KEY.fullmatch(part) else json.dumps(part, ensure_ascii=False)
-            shown += f".{key}" if shown else key
-    return shown
 
 
 def _as_tuple(kind: Any) -> tuple[type, ...]:

@@ -10,6 +10,7 @@ from . import limits
 from .errors import ObserveError, UsageError
 from .interpreter import Interpreter
 from .observer.observe import observe
+from .pool_kinds import KINDS
 from .scenario import Scenario
 
 DEFAULT_TIMEOUT = 60.0
@@ -50,7 +51,7 @@ def plan(
             f" {interpreter.executable} is {interpreter.version}"
         )
     method = limits.start_method(start_method) or scenario.start_method
-    if scenario.api == "threadpool" and method is not None:
+    if not KINDS[scenario.api].starts_processes and method is not None:
         raise UsageError(
             f"--start-method: scenario {scenario.name} uses a thread pool,"
             " which starts no processes"

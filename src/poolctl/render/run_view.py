@@ -8,7 +8,9 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from .. import pool_kinds
 from ..document import pool_label, program_ending, title
+from ..steps import STEPS
 from . import lanes
 from .console import make_console
 from .timeline_model import Lifeline, timeline
@@ -121,9 +123,8 @@ def _detail(e: dict[str, Any]) -> str:
         return f"task {e['task']}" + (f": {e['type']}: {e['message']}" if "type" in e else "")
     if kind == "pool.created":
         return f"{len(e['workers'])} workers: {', '.join(map(str, e['workers']))}"
-    if kind == "pool.creating" and e.get("api", "pool") == "pool":
-        method = e.get("start_method")
-        return f"Pool({e['processes'] or ''})" + (f" with {method}" if method else "")
+    if kind == "pool.creating":
+        return _creating(e)
     if kind in ("worker.exited", "main.exited"):
         code = e.get("exit_code")
         if e.get("thread"):
@@ -137,26 +138,9 @@ def _detail(e: dict[str, Any]) -> str:
         return text + (" by poolctl at the timeout" if e.get("killed_by_poolctl") else "")
     if kind == "main.exiting":
         return "exit-time clean-up done (atexit)"
-    if kind == "kill-worker.called":
-        return f"{e.get('signal', 'SIGKILL')} to the {e.get('which', 'busy')} worker {e['worker']}"
-    if kind == "shutdown.called":
-        options = [f"wait={e.get('wait', True)}"]
-        if "cancel_futures" in e:
-            options.append(f"cancel_futures={e['cancel_futures']}")
-        return f"shutdown({', '.join(options)})"
-    if kind == "with-exit.called":
-        return "leaving the with block: __exit__()"
-    if kind == "del.called":
-        return "del pool; gc.collect()"
-    if kind == "get-results.called":
-        return f"get(timeout={e.get('timeout', 10)}) on every result"
-    if kind == "sleep.called":
-        return f"{e.get('seconds')} s"
-    if kind == "pool.creating" and e.get("api") in ("threadpool", "executor"):
-        name = {"threadpool": "ThreadPool", "executor": "ProcessPoolExecutor"}[e["api"]]
-        return f"{name}({e['processes'] or ''})" + (
-            f" with {e['start_method']}" if e.get("start_method") else ""
-        )
+    name, _, phase = kind.rpartition(".")
+    if phase == "called" and name in STEPS:
+        return STEPS[name].describe(e)
     if kind == "error.raised":
         return f"{e['type']}: {e['message']} (in {e['step']}())"
     if kind == "program.raised":
@@ -170,6 +154,16 @@ def _detail(e: dict[str, Any]) -> str:
     if kind == "main.started":
         return f"Python {e.get('python', '')}"
     return ""
+
+
+def _creating(e: dict[str, Any]) -> str:
+    """``Pool(4) with fork``: the call that creates the pool (an event without ``api`` is
+    from a document older than ``api``, when every pool was a ``Pool``)."""
+    found = pool_kinds.kind(e.get("api", pool_kinds.DEFAULT))
+    if found is None:
+        return ""
+    method = e.get("start_method")
+    return f"{found.label}({e['processes'] or ''})" + (f" with {method}" if method else "")
 
 
 def events_table(document: dict[str, Any]) -> Group:
@@ -332,5 +326,7 @@ def _program_verdict(document: dict[str, Any], ending: str) -> Group:
             )
         rows.append(table)
     if not outcome["pools"]:
-        rows.append(Text("No Pool, ThreadPool or ProcessPoolExecutor was created.", "yellow"))
+        labels = [kind.label for kind in pool_kinds.KINDS.values()]
+        names = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else labels[0]
+        rows.append(Text(f"No {names} was created.", "yellow"))
     return Group(*rows)
