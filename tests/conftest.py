@@ -23,7 +23,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from poolctl import interpreter, scenario, scenario_pipeline
+import schema_validation
+from poolctl import compare_document, document, interpreter, scenario, scenario_pipeline
 
 MARKER_VAR = "POOLCTL_TEST_MARKER"
 START_METHODS = ("fork", "spawn", "forkserver")
@@ -180,7 +181,8 @@ def run_cli(
     stdin: str | None = None,
 ) -> CliResult:
     """Run ``python -m poolctl ARGS`` (or the console script) with this environment, plus
-    ``env``; ``stdin`` is piped to it, otherwise it reads /dev/null."""
+    ``env``; ``stdin`` is piped to it, otherwise it reads /dev/null. Every document it
+    prints must match its published schema."""
     command = [str(console_script())] if script else [sys.executable, "-m", "poolctl"]
     done = subprocess.run(
         [*command, *args],
@@ -191,6 +193,8 @@ def run_cli(
         stdin=subprocess.DEVNULL if stdin is None else None,
         env={**os.environ, **(env or {})},
     )
+    for doc in schema_validation.documents_in(done.stdout):
+        schema_validation.check(doc, f"poolctl {' '.join(args)}")
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
@@ -283,3 +287,31 @@ def kinds(doc: dict[str, Any]) -> list[str]:
 def printed(doc: dict[str, Any]) -> list[str]:
     """The text of every output line of a run."""
     return [line["text"] for line in doc["output"]]
+
+
+# --- every document against the published schema ------------------------------------------
+
+built_documents = schema_validation.BuiltDocuments()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _check_built_documents() -> Iterator[None]:
+    """Every document built in this process (a run, a trace, a compare; through the
+    pipelines, the CLI in process or a test's own call) is checked against its schema."""
+    with pytest.MonkeyPatch.context() as patch:
+        for module, name in (
+            (document, "build_run"),
+            (document, "build_trace"),
+            (compare_document, "build_compare"),
+        ):
+            patch.setattr(module, name, built_documents.wrap(getattr(module, name)))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _built_documents_match_the_schema() -> Iterator[None]:
+    """Fail the test whose documents (or whose fixtures' documents) did not match."""
+    yield
+    failures = built_documents.failures()
+    if failures:
+        pytest.fail("\n".join(failures), pytrace=False)

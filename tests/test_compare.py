@@ -27,7 +27,7 @@ from rich.console import Console
 
 from conftest import ESC, SEED_SCENARIOS, CliResult, run_cli, write_scenario
 from poolctl import compare_document as summary
-from poolctl import interpreter, scenario, scenario_pipeline
+from poolctl import document, interpreter, scenario, scenario_pipeline
 from poolctl import matrix as compare
 from poolctl.errors import UsageError
 from poolctl.render import compare_view
@@ -486,30 +486,87 @@ def fake_run(
     hung: bool = False,
     error: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A minimal run document with the fields the summary reads."""
+    """A whole run document (it must match the published schema) that differs only in
+    the fields the summary reads."""
     completed, interrupted, never_started = tasks
-    checks = [{"claim": "the run does not hang", "ok": True}]
-    checks += [{"claim": claim, "ok": False} for claim in failed_claims]
-    return {
-        "params": {"start_method": start_method},
-        "outcome": {
-            "tasks": {
-                "submitted": sum(tasks),
-                "completed": completed,
-                "interrupted": interrupted,
-                "never_started": never_started,
-                "failed": 0,
-            },
-            "error": error,
-            "workers": [worker(w) for w in workers],
-            "main": {"exit_code": 1 if error else 0},
-            "hung": hung,
-            "shutdown_seconds": shutdown,
-        },
-        "checks": checks,
-        "races": [{"output": "Task executing", "why": "a race", "printed": printed}],
-        "matches": not failed_claims,
+    checks = [{"claim": "the run does not hang", "expected": False, "observed": hung, "ok": True}]
+    checks += [
+        {"claim": claim, "expected": True, "observed": False, "ok": False}
+        for claim in failed_claims
+    ]
+    counts = {
+        "submitted": sum(tasks),
+        "started": completed + interrupted,
+        "completed": completed,
+        "interrupted": interrupted,
+        "never_started": never_started,
+        "failed": 0,
     }
+    pids = list(range(101, 101 + len(workers)))
+    pool = {"start_method": start_method, "size": len(workers), "creating": 0.01, "created": 0.02}
+    outcome = {
+        "pool": pool,
+        "pools": [{"pool": 1, "api": "pool", **pool, "workers": pids, "tasks": counts}],
+        "tasks": counts,
+        "task_runs": [],
+        "error": error,
+        "main": {
+            "pid": 100,
+            "exit_code": 1 if error else 0,
+            "signal": None,
+            "finished": error is None,
+            "exited": 1.0,
+            "uncaught": None,
+        },
+        "workers": [
+            {
+                "spawned": 0.01,
+                "ready": 0.02,
+                "exited": 0.9,
+                "pool": 1,
+                "tasks": [],
+                **worker(ending),
+                "pid": pid,
+            }
+            for pid, ending in zip(pids, workers, strict=True)
+        ],
+        "hung": hung,
+        "leftovers": [],
+        "wall_seconds": 1.0,
+        "shutdown_seconds": shutdown,
+    }
+    return document.build_run(
+        scenario=scenario.load("terminate-join"),
+        params={
+            "workers": len(workers),
+            "tasks": sum(tasks),
+            "duration": 0.1,
+            "start_method": start_method,
+            "timeout": 60.0,
+        },
+        interpreter=interpreter.current(),
+        events=[],
+        output=[],
+        outcome=outcome,
+        checks=checks,
+        races=[{"output": "Task executing", "why": "a race", "printed": printed}],
+    )
+
+
+def compare_params(**given: Any) -> dict[str, Any]:
+    """The ``params`` of a compare document, as ``poolctl compare terminate-join`` has them."""
+    params: dict[str, Any] = {
+        "scenarios": ["terminate-join"],
+        "start_method": None,
+        "pythons": [sys.executable],
+        "workers": None,
+        "tasks": None,
+        "duration": None,
+        "timeout": None,
+        "repeat": 1,
+        "jobs": 1,
+    }
+    return {**params, **given}
 
 
 def results_of(
@@ -616,7 +673,7 @@ def test_rows_follow_the_start_method_each_run_reported() -> None:
 
 def test_compare_document_and_exit_code() -> None:
     """build_compare orders the runs; errors hold the lost runs; 3 > 1 > 0."""
-    params = {"scenarios": ["terminate-join"], "repeat": 4}
+    params = compare_params(repeat=4)
     results = results_of([fake_run(), "lost", None, fake_run(tasks=(0, 0, 1))])
     doc = summary.build_compare(results[::-1], params)
     assert doc["schema"] == summary.COMPARE_SCHEMA == "poolctl.compare/1"
@@ -646,7 +703,7 @@ def test_the_table_shows_a_race_as_a_race() -> None:
             fake_run(tasks=(0, 0, 1)),
         ]
     )
-    doc = summary.build_compare(results, {})
+    doc = summary.build_compare(results, compare_params())
     shown = io.StringIO()
     Console(file=shown, width=120, color_system=None).print(compare_view.render(doc, width=120))
     text = shown.getvalue()
