@@ -60,7 +60,7 @@ def test_programs_that_cannot_run_get_one_line_and_a_status(
     assert not (tmp_path / "ran").exists()
 
 
-# --- exports, interpreters --------------------------------------------------------------
+# --- exports ---------------------------------------------------------------------------
 
 
 def test_exports_are_written_and_valid(tmp_path: Path) -> None:
