@@ -57,14 +57,10 @@ def marked_pids(marker: str, exclude: tuple[int, ...] = ()) -> list[int]:
     return found
 
 
-def zombie_children() -> list[int]:
-    """Our own children that exited and were never reaped.
-
-    An in-process run makes this process a child subreaper, so orphans of a run become
-    our children: a zombie here is a process poolctl failed to reap.
-    """
+def child_states() -> dict[int, bytes]:
+    """This process's children, alive or not: pid -> state (b"Z" for a zombie)."""
     me = os.getpid()
-    found = []
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -73,9 +69,18 @@ def zombie_children() -> list[int]:
         except OSError:
             continue
         fields = stat[stat.rfind(b")") + 2 :].split()
-        if fields[0] == b"Z" and int(fields[1]) == me:
-            found.append(int(entry.name))
+        if int(fields[1]) == me:
+            found[int(entry.name)] = fields[0]
     return found
+
+
+def zombie_children() -> list[int]:
+    """Our own children that exited and were never reaped.
+
+    An in-process run makes this process a child subreaper, so orphans of a run become
+    our children: a zombie here is a process poolctl failed to reap.
+    """
+    return [pid for pid, state in child_states().items() if state == b"Z"]
 
 
 def describe(pids: list[int]) -> str:
@@ -128,10 +133,12 @@ def nothing_left(marker: str, adopted: bool = False) -> None:
     failing the test (and without waiting out GONE_SECONDS for zombies that stay).
     """
     if adopted:
-
+        # Gone means no child left at all, not only none marked: an orphan on its way out
+        # loses its environment (and so its marker) before it turns into a zombie. (No
+        # test leaves this process a child that lives on; one would cost GONE_SECONDS.)
         def reaped_and_gone() -> bool:
             reap(zombie_children())
-            return not marked_pids(marker)
+            return not marked_pids(marker) and not child_states()
 
         wait_until(reaped_and_gone, GONE_SECONDS)
         reap(zombie_children())

@@ -26,9 +26,7 @@ import pytest
 from rich.console import Console
 
 from conftest import ESC, SEED_SCENARIOS, CliResult, run_cli, write_scenario
-from poolctl import compare_document as summary
-from poolctl import document, interpreter, scenario, scenario_pipeline
-from poolctl import matrix as compare
+from poolctl import compare_document, document, interpreter, matrix, scenario, scenario_pipeline
 from poolctl.errors import UsageError
 from poolctl.render import compare_view
 
@@ -401,24 +399,24 @@ def fake_interpreter(*methods: str) -> interpreter.Interpreter:
 def test_start_method_spec_parsing() -> None:
     """None, 'all', lists with spaces and duplicates; unknown and empty lists are refused."""
     two = fake_interpreter("fork", "spawn")
-    assert compare.start_methods(None, two) == [None]
-    assert compare.start_methods("all", two) == ["fork", "spawn"]
-    assert compare.start_methods(" all ", two) == ["fork", "spawn"]
+    assert matrix.start_methods(None, two) == [None]
+    assert matrix.start_methods("all", two) == ["fork", "spawn"]
+    assert matrix.start_methods(" all ", two) == ["fork", "spawn"]
     here = interpreter.current()
-    assert compare.start_methods("all", here) == list(here.start_methods)
-    assert compare.start_methods("fork,spawn", two) == ["fork", "spawn"]
-    assert compare.start_methods(" spawn , fork ", two) == ["spawn", "fork"]
-    assert compare.start_methods("spawn,fork,spawn,fork", two) == ["spawn", "fork"]
-    assert compare.start_methods("fork,,fork,", two) == ["fork"]
+    assert matrix.start_methods("all", here) == list(here.start_methods)
+    assert matrix.start_methods("fork,spawn", two) == ["fork", "spawn"]
+    assert matrix.start_methods(" spawn , fork ", two) == ["spawn", "fork"]
+    assert matrix.start_methods("spawn,fork,spawn,fork", two) == ["spawn", "fork"]
+    assert matrix.start_methods("fork,,fork,", two) == ["fork"]
     with pytest.raises(UsageError, match="unknown start method 'bogus'"):
-        compare.start_methods("fork,bogus", two)
+        matrix.start_methods("fork,bogus", two)
     with pytest.raises(UsageError, match="empty list"):
-        compare.start_methods(" , ", two)
+        matrix.start_methods(" , ", two)
 
 
 def test_plan_orders_the_matrix() -> None:
     """Scenario, then start method, then repeat; a thread pool gets one start method."""
-    cells = compare.plan(
+    cells = matrix.plan(
         ["close-join", "threadpool-close-join", "close-join"], [], "fork,spawn", 2, duration=0.1
     )
     got = [(c.scenario.name, c.params.start_method, c.repeat) for c in cells]
@@ -432,12 +430,12 @@ def test_plan_orders_the_matrix() -> None:
     ]
     assert [c.index for c in cells] == list(range(len(cells)))
     assert {c.params.duration for c in cells} == {0.1}
-    everything = compare.plan(["all"], [], None, 1)
+    everything = matrix.plan(["all"], [], None, 1)
     assert [c.scenario.name for c in everything] == scenario.bundled_names()
     with pytest.raises(UsageError):
-        compare.plan([], [], None, 1)
+        matrix.plan([], [], None, 1)
     with pytest.raises(UsageError, match="--repeat"):
-        compare.plan(["close-join"], [], None, 0)
+        matrix.plan(["close-join"], [], None, 0)
 
 
 def worker(
@@ -455,7 +453,7 @@ def worker(
 
 def test_worker_endings() -> None:
     """How a run's workers ended, as one comparable string."""
-    endings = summary.worker_endings
+    endings = compare_document.worker_endings
     both = [worker("SIGTERM"), worker(0), worker("SIGTERM")]
     assert endings({"workers": both}) == "2× SIGTERM + 1× exit 0"
     assert endings({"workers": [worker(0), worker(0)]}) == "2× exit 0"
@@ -471,8 +469,8 @@ def test_worker_endings() -> None:
 def test_task_counts() -> None:
     """done/interrupted/never started, plus failed only when any failed."""
     tasks = {"completed": 1, "interrupted": 2, "never_started": 3, "failed": 0}
-    assert summary.task_counts({"tasks": tasks}) == "1/2/3"
-    assert summary.task_counts({"tasks": {**tasks, "failed": 2}}) == "1/2/3/2 failed"
+    assert compare_document.task_counts({"tasks": tasks}) == "1/2/3"
+    assert compare_document.task_counts({"tasks": {**tasks, "failed": 2}}) == "1/2/3/2 failed"
 
 
 def fake_run(
@@ -571,20 +569,20 @@ def compare_params(**given: Any) -> dict[str, Any]:
 
 def results_of(
     docs: list[dict[str, Any] | str | None], *, method: str | None = "fork"
-) -> list[compare.Result]:
+) -> list[matrix.Result]:
     """One Result per entry: a document, an error message (unobserved), None (skipped)."""
     chosen = scenario.load("terminate-join")
     here = interpreter.current()
     params = scenario_pipeline.plan(chosen, here, duration=0.1, start_method=method)
     found = []
     for index, doc in enumerate(docs):
-        cell = compare.Cell(index, chosen, here, params, index)
+        cell = matrix.Cell(index, chosen, here, params, index)
         if isinstance(doc, dict):
-            found.append(compare.Result(cell, document=doc))
+            found.append(matrix.Result(cell, document=doc))
         elif isinstance(doc, str):
-            found.append(compare.Result(cell, error=doc))
+            found.append(matrix.Result(cell, error=doc))
         else:
-            found.append(compare.Result(cell, skipped="needs Python 3.99+"))
+            found.append(matrix.Result(cell, skipped="needs Python 3.99+"))
     return found
 
 
@@ -596,7 +594,7 @@ def test_summarize_two_runs_that_differ() -> None:
             fake_run(tasks=(0, 0, 1), workers=("SIGTERM", "SIGTERM"), shutdown=0.3),
         ]
     )
-    found = summary.summarize(results[::-1])  # in finishing order: rows follow the plan
+    found = compare_document.summarize(results[::-1])  # in finishing order: rows follow the plan
     (row,) = found["rows"]
     assert (row["scenario"], row["start_method"]) == ("terminate-join", "fork")
     assert row["steps"] == ["terminate", "join"]
@@ -626,7 +624,7 @@ def test_summarize_two_runs_that_differ() -> None:
 
 def test_summarize_identical_runs_is_deterministic() -> None:
     """Every quantity the same in every run: one value each, deterministic."""
-    found = summary.summarize(results_of([fake_run(), fake_run(), fake_run()]))
+    found = compare_document.summarize(results_of([fake_run(), fake_run(), fake_run()]))
     (row,) = found["rows"]
     assert row["deterministic"] is True
     assert row["observed"]["tasks"] == {"1/0/0": 3}
@@ -645,7 +643,7 @@ def test_summarize_mismatches_hangs_and_unobserved_runs() -> None:
             "the subject failed with status 7",
         ]
     )
-    found = summary.summarize(results)
+    found = compare_document.summarize(results)
     (row,) = found["rows"]
     assert row["runs"] == 4
     assert row["observed_runs"] == 3
@@ -667,7 +665,7 @@ def test_rows_follow_the_start_method_each_run_reported() -> None:
     results = results_of(
         [fake_run(start_method="spawn"), fake_run(start_method="fork"), fake_run()], method=None
     )
-    rows = summary.summarize(results[::-1])["rows"]
+    rows = compare_document.summarize(results[::-1])["rows"]
     assert [(row["start_method"], row["runs"]) for row in rows] == [("spawn", 1), ("fork", 2)]
 
 
@@ -675,8 +673,8 @@ def test_compare_document_and_exit_code() -> None:
     """build_compare orders the runs; errors hold the lost runs; 3 > 1 > 0."""
     params = compare_params(repeat=4)
     results = results_of([fake_run(), "lost", None, fake_run(tasks=(0, 0, 1))])
-    doc = summary.build_compare(results[::-1], params)
-    assert doc["schema"] == summary.COMPARE_SCHEMA == "poolctl.compare/1"
+    doc = compare_document.build_compare(results[::-1], params)
+    assert doc["schema"] == compare_document.COMPARE_SCHEMA == "poolctl.compare/1"
     assert doc["params"] == params
     assert [run["outcome"]["tasks"]["never_started"] for run in doc["runs"]] == [0, 1]
     assert doc["errors"] == [
@@ -688,10 +686,11 @@ def test_compare_document_and_exit_code() -> None:
         }
     ]
     assert doc["summary"]["skipped"] == 1
-    assert summary.exit_code(doc) == 3
-    mismatch = summary.build_compare(results_of([fake_run(failed_claims=("x",))]), params)
-    assert summary.exit_code(mismatch) == 1
-    assert summary.exit_code(summary.build_compare(results_of([fake_run()]), params)) == 0
+    assert compare_document.exit_code(doc) == 3
+    mismatch = compare_document.build_compare(results_of([fake_run(failed_claims=("x",))]), params)
+    assert compare_document.exit_code(mismatch) == 1
+    matching = compare_document.build_compare(results_of([fake_run()]), params)
+    assert compare_document.exit_code(matching) == 0
 
 
 def test_the_table_shows_a_race_as_a_race() -> None:
@@ -703,7 +702,7 @@ def test_the_table_shows_a_race_as_a_race() -> None:
             fake_run(tasks=(0, 0, 1)),
         ]
     )
-    doc = summary.build_compare(results, compare_params())
+    doc = compare_document.build_compare(results, compare_params())
     shown = io.StringIO()
     Console(file=shown, width=120, color_system=None).print(compare_view.render(doc, width=120))
     text = shown.getvalue()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ESC, MARKER_VAR, CliResult, run_cli, survivors
+from conftest import ESC, MARKER_VAR, CliResult, nothing_left, run_cli
 
 RUN = ("run", "close-without-join", "--duration", "0.2", "--json")
 
@@ -25,8 +25,7 @@ def result() -> CliResult:
     """
     marker = uuid.uuid4().hex
     done = run_cli(*RUN, env={MARKER_VAR: marker})
-    alive, zombies = survivors(marker)
-    assert not alive and not zombies, f"left running: {alive}, zombies: {zombies}"
+    nothing_left(marker)
     return done
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import START_METHODS, require_python, run_pipeline
-from poolctl import interpreter, scenario, scenario_pipeline
+from poolctl import interpreter, matrix, scenario, scenario_pipeline
 from poolctl.errors import UsageError
 
 NAMES = scenario.bundled_names()
@@ -104,10 +104,8 @@ def test_scenarios_needing_39_are_refused_on_38(name: str) -> None:
 
 def test_compare_skips_with_the_reason() -> None:
     """compare plans the cell as skipped rather than failing the comparison."""
-    from poolctl import matrix as compare
-
     python = str(require_python("3.8"))
-    cells = compare.plan(["executor-cancel-futures"], [python], None, 1)
+    cells = matrix.plan(["executor-cancel-futures"], [python], None, 1)
     assert [cell.skip for cell in cells] == [
         f"needs Python 3.9+ (this is {cells[0].interpreter.version})"
     ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED_SCENARIOS, marked_pids, run_pipeline
-from poolctl import matrix as compare
+from poolctl import matrix
 
 LONG = os.environ.get("POOLCTL_SOAK") == "1"
 ROUNDS = 60 if LONG else 2
@@ -49,9 +49,9 @@ def fds() -> int:
 def one_round() -> list[bool]:
     """The seed scenarios back to back, then all four at once through compare."""
     verdicts = [run_pipeline(name, duration=0.05)["matches"] for name in SEED_SCENARIOS]
-    cells = compare.plan(list(SEED_SCENARIOS), [], None, 1, duration=0.05)
+    cells = matrix.plan(list(SEED_SCENARIOS), [], None, 1, duration=0.05)
     verdicts += [
-        r.document is not None and r.document["matches"] for r in compare.run_all(cells, jobs=4)
+        r.document is not None and r.document["matches"] for r in matrix.run_all(cells, jobs=4)
     ]
     return verdicts
 

@@ -1,0 +1,246 @@
+"""The traced program runs as plain python runs it: its argv, __main__, __file__,
+sys.path[0], -m, its streams and stdin, its exit status, the interpreter it asks for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import ESC, require_python
+from tracing import counts, plain, program_stdout, trace, write
+
+ECHO = '''
+"""The program's own docstring."""
+import json
+import os
+import sys
+
+print(json.dumps({
+    "argv": sys.argv,
+    "name": __name__,
+    "file": __file__,
+    "path0": sys.path[0],
+    "doc": __doc__,
+    "spec": repr(__spec__),
+    "package": __package__,
+    "cwd": os.getcwd(),
+}))
+print("héllo ✓ on stdout")
+sys.stdout.flush()
+print("a line on stderr", file=sys.stderr)
+sys.exit(int(os.environ.get("ECHO_STATUS", "7")))
+'''
+
+
+def test_the_program_sees_what_plain_python_gives_it(tmp_path: Path) -> None:
+    """sys.argv (poolctl's options taken anywhere before '--', every other word passed on,
+    '--' passes even poolctl's), __name__ == '__main__', __file__, sys.path[0], its
+    docstring; its stdout and stderr through, its exit status as poolctl's."""
+    program = write(tmp_path, "echo.py", ECHO)
+    words = ["a", "-x", "--flag=1", "--timeout", "30", "b c", "--", "--json", "--timeout", "3"]
+    run = trace(str(program), *words, json_doc=False)
+    expected = plain(str(program), "a", "-x", "--flag=1", "b c", "--json", "--timeout", "3")
+    assert expected.returncode == 7
+    assert run.status == 7
+    # The program's stdout first, then a blank line, then poolctl's report.
+    assert run.stdout.startswith(expected.stdout + "\n"), run.stdout
+    assert "The program  exited with status 7" in run.stdout
+    assert run.stderr == expected.stderr == "a line on stderr\n"
+    seen = json.loads(expected.stdout.splitlines()[0])
+    assert seen["argv"][1:] == ["a", "-x", "--flag=1", "b c", "--json", "--timeout", "3"]
+    assert seen["name"] == "__main__"
+    assert seen["path0"] == str(tmp_path)
+    assert seen["doc"] == "The program's own docstring."
+
+
+def test_with_json_stdout_is_the_document_and_the_programs_stdout_goes_to_stderr(
+    tmp_path: Path,
+) -> None:
+    """--json anywhere before '--': stdout is exactly one JSON document; the program's
+    stdout comes out on stderr (its stderr too), and both are recorded in 'output'."""
+    program = write(tmp_path, "echo.py", ECHO)
+    run = trace(str(program), "first", "--timeout", "30", json_doc=True)
+    assert run.status == 7
+    assert run.doc is not None
+    assert run.stdout.endswith("}\n") and ESC not in run.stdout
+    # Its two streams arrive on two pipes: which poolctl reads first is not told.
+    lines = program_stdout(run.stderr)
+    [seen] = [json.loads(line) for line in lines if line.startswith("{")]
+    assert seen["argv"] == [str(program), "first"]
+    assert sorted(line for line in lines if not line.startswith("{")) == [
+        "a line on stderr",
+        "héllo ✓ on stdout",
+    ]
+    doc = run.doc
+    assert doc["schema"] == "poolctl.run/1"
+    assert doc["program"] == {
+        "argv": [str(program), "first"],
+        "path": str(program),
+        "module": None,
+        "name": str(program),
+    }
+    assert doc["params"]["timeout"] == 30.0
+    assert (doc["expected"], doc["checks"], doc["matches"]) == (None, [], None)
+    assert doc["outcome"]["pools"] == [] and doc["outcome"]["main"]["exit_code"] == 7
+    recorded = [(o["stream"], o["text"]) for o in doc["output"]]
+    assert ("stdout", "héllo ✓ on stdout") in recorded
+    assert ("stderr", "a line on stderr") in recorded
+
+
+def test_stdin_piped_in_reaches_the_program(tmp_path: Path) -> None:
+    """Input piped to poolctl is the program's stdin: here each line becomes a task."""
+    program = write(
+        tmp_path,
+        "lines.py",
+        """
+        import sys
+        from multiprocessing import get_context
+
+
+        def shout(line):
+            return line.strip().upper()
+
+
+        if __name__ == '__main__':
+            lines = sys.stdin.readlines()
+            with get_context('forkserver').Pool(2) as pool:
+                print(pool.map(shout, lines))
+        """,
+    )
+    run = trace(str(program), stdin="one\ntwo\nthree\n")
+    assert run.status == 0, run.stderr
+    assert program_stdout(run.stderr) == ["['ONE', 'TWO', 'THREE']"]
+    assert run.doc is not None
+    assert run.doc["outcome"]["tasks"] == counts(submitted=3, started=3, completed=3)
+    empty = trace(str(program))  # nothing piped in: the program reads an empty stdin
+    assert program_stdout(empty.stderr) == ["[]"]
+
+
+MODULE = """
+import json
+import sys
+from multiprocessing import get_context
+
+
+def square(x):
+    return x * x
+
+
+if __name__ == '__main__':
+    print(json.dumps({"argv": sys.argv, "name": __name__, "spec": __spec__.name}))
+    with get_context('spawn').Pool(2) as pool:
+        print(pool.map(square, [int(a) for a in sys.argv[1:]]))
+"""
+
+
+def test_a_module_with_minus_m(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-m package.module ARGS from the current folder: the module's argv, __name__ and
+    __spec__ as under 'python -m'; a spawn pool whose task function lives in the module."""
+    write(tmp_path, "tools/__init__.py", "")
+    write(tmp_path, "tools/squares.py", MODULE)
+    monkeypatch.chdir(tmp_path)
+    run = trace("-m", "tools.squares", "2", "3", "--timeout", "30", "4")
+    expected = plain("-m", "tools.squares", "2", "3", "4")
+    assert run.status == expected.returncode == 0, run.stderr
+    assert run.stderr == expected.stdout
+    seen = json.loads(expected.stdout.splitlines()[0])
+    assert seen == {
+        "argv": [str(tmp_path / "tools" / "squares.py"), "2", "3", "4"],
+        "name": "__main__",
+        "spec": "tools.squares",
+    }
+    assert run.doc is not None
+    assert run.doc["program"]["module"] == "tools.squares"
+    assert run.doc["program"]["argv"] == ["-m", "2", "3", "4"]
+    assert run.doc["outcome"]["tasks"] == counts(submitted=3, started=3, completed=3)
+    assert run.doc["outcome"]["pools"][0]["start_method"] == "spawn"
+
+
+def test_double_dash_passes_json_to_the_program(tmp_path: Path) -> None:
+    """'poolctl trace prog.py -- --json': the program gets --json, poolctl prints its
+    report, not JSON; '--' before the program works the same way."""
+    program = write(tmp_path, "args.py", "import sys\nprint(sys.argv[1:])\n")
+    for words in ([str(program), "--", "--json"], ["--", str(program), "--json"]):
+        run = trace(*words, json_doc=False)
+        assert run.status == 0, run.stderr
+        assert run.stdout.startswith("['--json']\n\n"), run.stdout
+        assert "Outcome" in run.stdout
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(run.stdout)
+
+
+# --- plain python's __main__, which trace once broke (regressions) ------------------------
+
+
+def test_main_module_globals_are_plain_pythons(tmp_path: Path) -> None:
+    """The __main__ module the program runs in has the names plain python gives it.
+
+    Was broken (program_main._run_script): __annotations__ was missing (plain python 3.8-3.13
+    starts __main__ with __annotations__ = {}), so 'print(__annotations__)' raises
+    NameError in a traced program only.
+    """
+    program = write(
+        tmp_path,
+        "names.py",
+        "import sys\nprint(sorted(globals()))\nprint(__annotations__)\n",
+    )
+    run = trace(str(program))
+    expected = plain(str(program))
+    assert expected.returncode == 0
+    assert run.status == 0, run.stderr
+    assert run.stderr == expected.stdout
+
+
+def test_main_module_globals_under_minus_m_are_plain_pythons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-m too: no name of poolctl's bootstrap (it once left 'sys' and 'main') in __main__."""
+    write(tmp_path, "names.py", "print(sorted(globals()))\n")
+    monkeypatch.chdir(tmp_path)
+    run = trace("-m", "names")
+    expected = plain("-m", "names")
+    assert expected.returncode == 0
+    assert run.status == 0, run.stderr
+    assert run.stderr == expected.stdout
+
+
+# --- another interpreter ----------------------------------------------------------------
+
+
+UNDER = """
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+
+def work(x):
+    time.sleep(0.05)
+    return x + 1
+
+
+if __name__ == '__main__':
+    context = get_context('spawn')
+    with context.Pool(2) as pool:
+        first = pool.map(work, range(3))
+    with ProcessPoolExecutor(2, mp_context=context) as executor:
+        second = list(executor.map(work, range(4), chunksize=2))
+    print('%d.%d' % sys.version_info[:2], first + second)
+"""
+
+
+@pytest.mark.parametrize("version", ["3.8", "3.13"])
+def test_under_another_interpreter(tmp_path: Path, version: str) -> None:
+    """--python: the program runs under that interpreter, oldest and newest supported."""
+    python = require_python(version)
+    program = write(tmp_path, "under.py", UNDER)
+    run = trace(str(program), "--python", str(python))
+    assert run.status == 0, run.stderr
+    assert program_stdout(run.stderr) == [f"{version} [1, 2, 3, 1, 2, 3, 4]"]
+    assert run.doc is not None
+    assert run.doc["python"]["version"].startswith(f"{version}.")
+    assert run.doc["python"]["executable"] == str(python)
+    assert [p["tasks"]["completed"] for p in run.doc["outcome"]["pools"]] == [3, 4]
+    assert run.doc["outcome"]["tasks"] == counts(submitted=7, started=7, completed=7)
