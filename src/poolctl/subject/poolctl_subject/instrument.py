@@ -1,8 +1,8 @@
 """Follow every pool a traced program creates, without touching the program's files.
 
-An import hook patches ``multiprocessing.pool.Pool`` (and so ``ThreadPool``) and
-``concurrent.futures.ProcessPoolExecutor`` the moment the program imports them; nothing is
-imported before the program asks for it. The patched methods report the pool's lifecycle
+An import hook patches the class of each kind of pool (``pool_kinds``: ``Pool``, and so
+``ThreadPool``, and ``ProcessPoolExecutor``) the moment the program imports its module;
+nothing is imported before the program asks for it. The patched methods report the pool's lifecycle
 from the main process (``pool.created``, ``close.called`` ...) and hand the pool wrapped
 callables (see ``traced``) that report each task from the worker that runs it.
 
@@ -335,7 +335,7 @@ def _patch_executor(kind, executor_class, module):
 
 
 # How ``instrument`` patches a kind's class, by the kind's ``patch``.
-_PATCHES = {"pool": _patch_pool, "executor": _patch_executor}
+_PATCHES = {"pool-methods": _patch_pool, "executor-methods": _patch_executor}
 
 
 def _patch_result(kind, result_class):

@@ -30,7 +30,7 @@ class PoolKind:
     joining = ()
     # The calls ``poolctl trace`` reports as ``<call>.called`` / ``<call>.returned``.
     lifecycle = ()
-    # How ``instrument`` patches the class ("pool" or "executor" methods); None: through
+    # How ``instrument`` patches the class ("pool-methods" or "executor-methods"); None: through
     # the base class it inherits its methods from.
     patch = None
     # The constructor's parameters in order, and the names of two of them.
@@ -127,7 +127,7 @@ class Pool(PoolKind):
     class_name = "Pool"
     joining = ("join", "terminate", "__exit__")  # __exit__ terminates
     lifecycle = ("close", "terminate", "join", "__exit__")
-    patch = "pool"
+    patch = "pool-methods"
     parameters = ("processes", "initializer", "initargs", "maxtasksperchild", "context")
 
     @classmethod
@@ -162,7 +162,7 @@ class ProcessPoolExecutor(PoolKind):
     getter = "result"
     joining = ("shutdown", "__exit__")  # shutdown only with wait=True; __exit__ waits
     lifecycle = ("shutdown", "__exit__")
-    patch = "executor"
+    patch = "executor-methods"
     parameters = ("max_workers", "mp_context", "initializer", "initargs")
     processes_option = "max_workers"
     context_option = "mp_context"
