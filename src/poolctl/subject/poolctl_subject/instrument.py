@@ -1,8 +1,8 @@
 """Follow every pool a traced program creates, without touching the program's files.
 
-An import hook patches ``multiprocessing.pool.Pool`` (and so ``ThreadPool``) and
-``concurrent.futures.ProcessPoolExecutor`` the moment the program imports them; nothing is
-imported before the program asks for it. The patched methods report the pool's lifecycle
+An import hook patches the class of each kind of pool (``pool_kinds``: ``Pool``, and so
+``ThreadPool``, and ``ProcessPoolExecutor``) the moment the program imports its module;
+nothing is imported before the program asks for it. The patched methods report the pool's lifecycle
 from the main process (``pool.created``, ``close.called`` ...) and hand the pool wrapped
 callables (see ``traced``) that report each task from the worker that runs it.
 
@@ -15,11 +15,9 @@ import sys
 import threading
 import time
 
+from . import pool_kinds, shared_events
 from . import program_wrappers as traced
-from .channel import emit
-
-POOL_MODULE = "multiprocessing.pool"
-EXECUTOR_MODULE = "concurrent.futures.process"
+from . import stdlib_private as private
 
 _channel_dir = None
 _pool_ids = itertools.count(1)
@@ -31,17 +29,17 @@ def install(channel_dir):
     """Patch the pool classes when the program imports them (at once if already imported)."""
     global _channel_dir
     _channel_dir = channel_dir
-    for name in (POOL_MODULE, EXECUTOR_MODULE):
+    for name in pool_kinds.MODULES:
         if name in sys.modules:
             _patch(sys.modules[name])
     sys.meta_path.insert(0, _Finder())
 
 
 class _Finder:
-    """A meta path finder that only wraps the loaders of the two pool modules."""
+    """A meta path finder that only wraps the loaders of the pool modules."""
 
     def find_spec(self, name, path=None, target=None):
-        if name not in (POOL_MODULE, EXECUTOR_MODULE):
+        if name not in pool_kinds.MODULES:
             return None
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
@@ -75,14 +73,10 @@ def _patch(module):
     if getattr(module, "_poolctl_patched", False):
         return
     module._poolctl_patched = True
-    if module.__name__ == POOL_MODULE:
-        _patch_pool(module.Pool, module)
-        _patch_result(module.ApplyResult, "get")  # MapResult's too
-    else:
-        _patch_executor(module.ProcessPoolExecutor, module)
-        from concurrent.futures import _base
-
-        _patch_result(_base.Future, "result")
+    for kind in pool_kinds.in_module(module.__name__):
+        if kind.patch is not None:  # else its methods are its base class's, patched
+            _PATCHES[kind.patch](kind, kind.pool_class(module), module)
+            _patch_result(kind, kind.result_class(module))  # MapResult's too
 
 
 class _Outermost:
@@ -97,29 +91,15 @@ class _Outermost:
         _depth.level -= 1
 
 
-def _raised(pool_id, name, exc):
-    emit("error.raised", pool=pool_id, step=name, type=type(exc).__name__, message=str(exc)[:500])
-
-
 def _called(pool_id, name, function, after=None, **details):
-    """Run a lifecycle call, bracketed by '<name>.called' and '<name>.returned'.
-
-    ``after`` runs before the return is reported: a call that joined the workers must not
-    be shown returning before their exits.
-    """
+    """Run a lifecycle call, bracketed by '<name>.called' and '<name>.returned'; ``after``
+    runs before the return is reported."""
     with _Outermost() as outermost:
         if not outermost:
             return function()
-        emit(name + ".called", pool=pool_id, **details)
-        try:
-            result = function()
-        except BaseException as exc:
-            _raised(pool_id, name, exc)
-            raise
-        if after is not None:
-            after()
-        emit(name + ".returned", pool=pool_id)
-        return result
+        return shared_events.reported_call(
+            name, function, BaseException, after=after, details=details, tag={"pool": pool_id}
+        )
 
 
 def _submitting(pool_id, name, function, /, *args, **kwargs):
@@ -127,21 +107,21 @@ def _submitting(pool_id, name, function, /, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except BaseException as exc:
-        _raised(pool_id, name, exc)
+        shared_events.error_raised(name, exc, pool=pool_id)
         raise
 
 
 def _submitted(pool_id, tasks, ns):
     # Stamped when the call began: a worker may start a task before the call returns.
     for task in tasks:
-        emit("task.submitted", task=task, pool=pool_id, ns=ns)
+        shared_events.task_submitted(task, ns, pool=pool_id)
 
 
 def _numbered(items, pool_id, last=False):
     """The items with their task numbers, each reported as the pool takes it."""
     for item in items:
         task = next(_task_ids)
-        emit("task.submitted", task=task, pool=pool_id)
+        shared_events.task_submitted(task, pool=pool_id)
         yield task if last else (task, item)
 
 
@@ -169,34 +149,59 @@ def _wrap_initializer(options, pool_id, threads):
     options["initializer"] = traced.init_worker
 
 
-def _created(pool, pool_id, api, method, workers, threads):
+def _init(original, call):
+    """A patched ``__init__``: report the pool's creation and follow its workers.
+
+    ``call`` names the constructor in an ``error.raised`` (``Pool`` for a ThreadPool too:
+    its ``__init__`` is Pool's).
+    """
+
+    def init(self, *args, **kwargs):
+        with _Outermost() as outermost:
+            if not outermost:
+                original(self, *args, **kwargs)
+                return
+            kind = pool_kinds.of(self)
+            options = _bind(kind.parameters, args, kwargs)
+            pool_id = next(_pool_ids)
+            context = options.get(kind.context_option)
+            shared_events.pool_creating(
+                kind.name,
+                None if kind.threads or context is None else context.get_start_method(),
+                options.get(kind.processes_option),
+                pool=pool_id,
+            )
+            _wrap_initializer(options, pool_id, kind.threads)
+            _submitting(pool_id, call, original, self, **options)
+            _created(self, kind, pool_id)
+
+    return init
+
+
+def _created(pool, kind, pool_id):
     """Report the new pool and start following its workers."""
-    from .pools import members, worker_id
     from .watch import WorkerWatch  # imports multiprocessing: only once a pool exists
 
-    ids = [worker_id(w) for w in members(workers)]
-    emit("pool.created", pool=pool_id, api=api, start_method=method, workers=ids)
+    method = kind.start_method(pool)
+    workers = kind.workers(pool)
+    ids = [kind.worker_id(w) for w in kind.members(workers)]
+    shared_events.pool_created(kind.name, method, ids, pool=pool_id)
     # Started only now: a thread alive during Pool()'s forks would change the program.
-    watch = WorkerWatch(workers, method, pool=pool_id)
+    watch = WorkerWatch(kind, workers, method, pool=pool_id)
     watch.start()
-    pool._poolctl = (pool_id, threads, watch)
+    pool._poolctl = (pool_id, kind, watch)
 
 
-def _lifecycle(original, name, joins=False):
+def _lifecycle(original, name):
     """A patched lifecycle method (close, terminate, join, shutdown, __exit__)."""
     label = {"__exit__": "with-exit"}.get(name, name)
 
     def method(self, *args, **kwargs):
         if not hasattr(self, "_poolctl"):  # a pool whose creation was not seen through
             return original(self, *args, **kwargs)
-        pool_id, _, watch = self._poolctl
-        details = {}
-        after = watch.sync if joins else None
-        if name == "shutdown":
-            details = _bind(("wait",), args, kwargs)
-            details.setdefault("wait", True)
-            if not details["wait"]:
-                after = None
+        pool_id, kind, watch = self._poolctl
+        details = kind.call_details(name, args, kwargs)
+        after = watch.sync if kind.joins(name, details) else None
         return _called(
             pool_id, label, lambda: original(self, *args, **kwargs), after=after, **details
         )
@@ -205,40 +210,22 @@ def _lifecycle(original, name, joins=False):
     return method
 
 
-def _patch_pool(pool_class, module):
-    original = {name: getattr(pool_class, name) for name in _POOL_METHODS}
-    thread_class = module.ThreadPool
-    names = ("processes", "initializer", "initargs", "maxtasksperchild", "context")
+def _lifecycles(kind, original):
+    return {name: _lifecycle(original[name], name) for name in kind.lifecycle}
 
-    def init(self, *args, **kwargs):
-        with _Outermost() as outermost:
-            if not outermost:
-                original["__init__"](self, *args, **kwargs)
-                return
-            options = _bind(names, args, kwargs)
-            threads = isinstance(self, thread_class)
-            pool_id = next(_pool_ids)
-            context = options.get("context")
-            api = "threadpool" if threads else "pool"
-            emit(
-                "pool.creating",
-                pool=pool_id,
-                api=api,
-                start_method=None if threads or context is None else context.get_start_method(),
-                processes=options.get("processes"),
-            )
-            _wrap_initializer(options, pool_id, threads)
-            _submitting(pool_id, "Pool", original["__init__"], self, **options)
-            method = None if threads else self._ctx.get_start_method()
-            _created(self, pool_id, api, method, self._pool, threads)
+
+def _patch_pool(kind, pool_class, module):
+    map_async = private.POOL_MAP_ASYNC
+    names = ("__init__", "apply_async", map_async, "imap", "imap_unordered") + kind.lifecycle
+    original = {name: getattr(pool_class, name) for name in names}
 
     def apply_async(self, func, args=(), kwds={}, *rest, **options):  # noqa: B006
         with _Outermost() as outermost:
             if not outermost or not hasattr(self, "_poolctl"):
                 return original["apply_async"](self, func, args, kwds, *rest, **options)
-            pool_id, threads, _ = self._poolctl
+            pool_id, kind, _ = self._poolctl
             task, ns = next(_task_ids), time.monotonic_ns()
-            call = traced.Call(func, task, pool_id, threads)
+            call = traced.Call(func, task, pool_id, kind.threads)
             result = _submitting(
                 pool_id,
                 "apply_async",
@@ -253,21 +240,21 @@ def _patch_pool(pool_class, module):
             _submitted(pool_id, [task], ns)
             return result
 
-    def _map_async(self, func, iterable, mapper, *rest, **options):
+    def any_map_async(self, func, iterable, mapper, *rest, **options):
         with _Outermost() as outermost:
             if not outermost or not hasattr(self, "_poolctl"):
-                return original["_map_async"](self, func, iterable, mapper, *rest, **options)
-            pool_id, threads, _ = self._poolctl
+                return original[map_async](self, func, iterable, mapper, *rest, **options)
+            pool_id, kind, _ = self._poolctl
             ns = time.monotonic_ns()
-            name = "map" if mapper is module.mapstar else "starmap"
-            _submitting(pool_id, name, self._check_running)
+            name = "map" if private.is_plain_map(mapper, module) else "starmap"
+            _submitting(pool_id, name, private.pool_check_running, self)
             # mapstar calls func(item), starmapstar func(*item): (task, item) fits both.
             numbered = [(next(_task_ids), item) for item in iterable]
-            wrapped = traced.Item(func, pool_id, threads, "one" if name == "map" else "star")
+            wrapped = traced.Item(func, pool_id, kind.threads, "one" if name == "map" else "star")
             result = _submitting(
                 pool_id,
                 name,
-                original["_map_async"],
+                original[map_async],
                 self,
                 wrapped,
                 numbered,
@@ -283,8 +270,8 @@ def _patch_pool(pool_class, module):
             with _Outermost() as outermost:
                 if not outermost or not hasattr(self, "_poolctl"):
                     return original[name](self, func, iterable, *rest, **options)
-                pool_id, threads, _ = self._poolctl
-                wrapped = traced.Item(func, pool_id, threads, "one")
+                pool_id, kind, _ = self._poolctl
+                wrapped = traced.Item(func, pool_id, kind.threads, "one")
                 items = _numbered(iterable, pool_id)
                 return _submitting(
                     pool_id, name, original[name], self, wrapped, items, *rest, **options
@@ -293,69 +280,30 @@ def _patch_pool(pool_class, module):
         imap.__name__ = name
         return imap
 
-    _install(
-        pool_class,
-        __init__=init,
-        apply_async=apply_async,
-        _map_async=_map_async,
-        imap=lazy("imap"),
-        imap_unordered=lazy("imap_unordered"),
-        close=_lifecycle(original["close"], "close"),
-        terminate=_lifecycle(original["terminate"], "terminate", joins=True),
-        join=_lifecycle(original["join"], "join", joins=True),
-        __exit__=_lifecycle(original["__exit__"], "__exit__", joins=True),
-    )
-
-
-_POOL_METHODS = (
-    "__init__",
-    "apply_async",
-    "_map_async",
-    "imap",
-    "imap_unordered",
-    "close",
-    "terminate",
-    "join",
-    "__exit__",
-)
-
-
-def _patch_executor(executor_class, module):
-    original = {
-        name: getattr(executor_class, name)
-        for name in ("__init__", "submit", "map", "shutdown", "__exit__")
+    methods = {
+        "__init__": _init(original["__init__"], pool_class.__name__),
+        "apply_async": apply_async,
+        map_async: any_map_async,
+        "imap": lazy("imap"),
+        "imap_unordered": lazy("imap_unordered"),
     }
-    names = ("max_workers", "mp_context", "initializer", "initargs")
+    methods.update(_lifecycles(kind, original))
+    _install(pool_class, methods)
 
-    def init(self, *args, **kwargs):
-        with _Outermost() as outermost:
-            if not outermost:
-                original["__init__"](self, *args, **kwargs)
-                return
-            options = _bind(names, args, kwargs)
-            pool_id = next(_pool_ids)
-            context = options.get("mp_context")
-            emit(
-                "pool.creating",
-                pool=pool_id,
-                api="executor",
-                start_method=None if context is None else context.get_start_method(),
-                processes=options.get("max_workers"),
-            )
-            _wrap_initializer(options, pool_id, False)
-            _submitting(pool_id, "ProcessPoolExecutor", original["__init__"], self, **options)
-            method = self._mp_context.get_start_method()
-            _created(self, pool_id, "executor", method, self._processes, False)
+
+def _patch_executor(kind, executor_class, module):
+    names = ("__init__", "submit", "map") + kind.lifecycle
+    original = {name: getattr(executor_class, name) for name in names}
 
     def submit(self, fn, /, *args, **kwargs):
         with _Outermost() as outermost:
             # A chunk submitted by map() is not the user's call: its items are reported.
-            chunk = getattr(fn, "func", None) is module._process_chunk
+            chunk = private.is_map_chunk(fn, module)
             if not outermost or chunk or not hasattr(self, "_poolctl"):
                 return original["submit"](self, fn, *args, **kwargs)
-            pool_id = self._poolctl[0]
+            pool_id, kind, _ = self._poolctl
             task, ns = next(_task_ids), time.monotonic_ns()
-            call = traced.Call(fn, task, pool_id, False)
+            call = traced.Call(fn, task, pool_id, kind.threads)
             future = _submitting(pool_id, "submit", original["submit"], self, call, *args, **kwargs)
             _submitted(pool_id, [task], ns)
             return future
@@ -364,8 +312,8 @@ def _patch_executor(executor_class, module):
         with _Outermost() as outermost:
             if not outermost or not hasattr(self, "_poolctl"):
                 return original["map"](self, fn, *iterables, **options)
-            pool_id = self._poolctl[0]
-            wrapped = traced.Item(fn, pool_id, False, "last")
+            pool_id, kind, _ = self._poolctl
+            wrapped = traced.Item(fn, pool_id, kind.threads, "last")
             return _submitting(
                 pool_id,
                 "map",
@@ -377,32 +325,36 @@ def _patch_executor(executor_class, module):
                 **options,
             )
 
-    _install(
-        executor_class,
-        __init__=init,
-        submit=submit,
-        map=map,
-        shutdown=_lifecycle(original["shutdown"], "shutdown", joins=True),
-        __exit__=_lifecycle(original["__exit__"], "__exit__", joins=True),
-    )
+    methods = {
+        "__init__": _init(original["__init__"], executor_class.__name__),
+        "submit": submit,
+        "map": map,
+    }
+    methods.update(_lifecycles(kind, original))
+    _install(executor_class, methods)
 
 
-def _patch_result(result_class, name):
+# How ``instrument`` patches a kind's class, by the kind's ``patch``.
+_PATCHES = {"pool-methods": _patch_pool, "executor-methods": _patch_executor}
+
+
+def _patch_result(kind, result_class):
     """Report what reading a result raises: a task's exception surfaces there."""
+    name = kind.getter
     original = getattr(result_class, name)
 
     def read(self, *args, **kwargs):
         try:
             return original(self, *args, **kwargs)
         except BaseException as exc:
-            owner = getattr(getattr(self, "_pool", None), "_poolctl", (None,))
-            _raised(owner[0], name, exc)
+            owner = getattr(kind.result_pool(self), "_poolctl", (None,))
+            shared_events.error_raised(name, exc, pool=owner[0])
             raise
 
-    _install(result_class, **{name: read})
+    _install(result_class, {name: read})
 
 
-def _install(cls, **methods):
+def _install(cls, methods):
     for name, function in methods.items():
         function.__name__ = name
         function.__qualname__ = cls.__name__ + "." + name

@@ -12,7 +12,8 @@ import os
 import sys
 
 from . import channel, instrument
-from .scenario_main import start
+from . import stdlib_private as private
+from .entry_common import start
 
 _OURS = "poolctl_subject."
 
@@ -58,11 +59,9 @@ def _run_script(path):
 
 
 def _run_module(name):
-    import runpy
-
     try:
-        runpy._get_module_details(name, runpy._Error)
-    except runpy._Error as exc:
+        private.check_main_module(name)
+    except private.runpy_error() as exc:
         _cannot_run("missing" if "No module named" in str(exc) else "unrunnable", exc)
     except SyntaxError as exc:
         _cannot_run("invalid", exc)
@@ -70,7 +69,7 @@ def _run_module(name):
         _cannot_run("missing", exc)
     # What 'python -m' itself calls: the module runs in the real __main__ module.
     _fresh_main()
-    _execute(lambda: runpy._run_module_as_main(name, alter_argv=True))
+    _execute(lambda: private.run_module_as_main(name))
 
 
 def _cannot_run(reason, exc):

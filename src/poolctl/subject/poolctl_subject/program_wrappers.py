@@ -7,47 +7,20 @@ Each adds two stores to a task (``task.started`` and ``task.finished``/``task.fa
 nothing else runs in the worker.
 """
 
-import os
-import threading
-
-from . import channel
-from .channel import emit
-
-
-def _me(threads):
-    return threading.get_native_id() if threads else os.getpid()
+from . import shared_events
 
 
 def init_worker(channel_dir, pool, threads, initializer, initargs):
     """Pool initializer: say the worker is ready, then run the user's own initializer."""
-    if threads:
-        emit("worker.started", role="worker", worker=_me(True), ppid=os.getpid(), pool=pool)
-    else:
-        channel.connect(channel_dir, role="worker")
-        emit("worker.started", worker=os.getpid(), ppid=os.getppid(), pool=pool)
+    shared_events.connect_worker(channel_dir, threads)
+    shared_events.worker_started(threads, pool=pool)
     if initializer is not None:
         initializer(*initargs)
 
 
 def _run(task, pool, threads, function, args, kwargs):
-    role = "worker" if threads else None
-    me = _me(threads)
-    emit("task.started", role=role, task=task, worker=me, pool=pool)
-    try:
-        result = function(*args, **kwargs)
-    except BaseException as exc:
-        emit(
-            "task.failed",
-            role=role,
-            task=task,
-            worker=me,
-            pool=pool,
-            type=type(exc).__name__,
-            message=str(exc)[:500],
-        )
-        raise
-    emit("task.finished", role=role, task=task, worker=me, pool=pool)
-    return result
+    # Whatever ends the user's task is reported, KeyboardInterrupt and SystemExit too.
+    return shared_events.run_task(task, threads, function, args, kwargs, BaseException, pool=pool)
 
 
 class Call:

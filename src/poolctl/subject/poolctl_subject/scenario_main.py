@@ -1,39 +1,12 @@
-"""Entry point of the observed interpreter: ``main(spec_json)``.
+"""Entry point of the observed interpreter for a scenario: ``main(spec_json)``.
 
 The observer starts ``python -I -c`` with a two-line bootstrap that puts this package's
 folder on ``sys.path`` and calls ``main``. The spec (JSON) holds the channel's path and the
 program to run.
 """
 
-import atexit
-import json
-import sys
-
-from . import capture, channel
-
-
-def final_report():
-    """At exit: what the watchers still have to say, then ``main.exiting``."""
-    watch = sys.modules.get("poolctl_subject.watch")
-    if watch is not None:
-        watch.final_report()
-    channel.emit("main.exiting")
-
-
-def start(spec_json):
-    """Report the main process started; return the spec. Call before importing
-    multiprocessing: atexit runs handlers last-in, first-out, so the final report then
-    runs after multiprocessing's exit function and sees how its finalizer ended the
-    workers."""
-    spec = json.loads(spec_json)
-    atexit.register(final_report)
-    channel.connect(spec["channel"], role="main")
-    channel.emit(
-        "main.started",
-        python=".".join(str(n) for n in sys.version_info[:3]),
-        executable=sys.executable,
-    )
-    return spec
+from . import capture
+from .entry_common import start
 
 
 def main(spec_json):

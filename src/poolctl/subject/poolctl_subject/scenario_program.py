@@ -14,21 +14,33 @@ import os
 import signal
 import time
 
-from . import pools
+from . import pools, shared_events
 from .channel import emit
 from .watch import WorkerWatch
 
-# Calls after which every worker has been joined.
-JOINING = ("join", "terminate")
 # How long kill-worker waits for a worker in the state it wants.
 PICK_SECONDS = 10.0
+# What a step reports as ``error.raised`` before it propagates: what the program's own
+# ``except Exception`` would see.
+_REPORTED = Exception
+
+
+class _Run:
+    """What the steps act on."""
+
+    def __init__(self, holder, kind, watch, channel_dir, results):
+        self.holder = holder  # [the pool]: the program's only reference to it
+        self.kind = kind
+        self.watch = watch
+        self.channel_dir = channel_dir
+        self.results = results  # the result handles, kept only for a get-results step
 
 
 def run(program, channel_dir):
     """Run ``program`` (the scenario with the run's parameters) against a real pool."""
-    pool, workers, start_method = pools.create(program, channel_dir)
+    pool, kind, workers, start_method = pools.create(program, channel_dir)
     # Started only now: a thread alive during Pool()'s forks would change the program.
-    watch = WorkerWatch(workers, start_method)
+    watch = WorkerWatch(kind, workers, start_method)
     watch.start()
     # The pool is referenced from this list only, so that a 'del' step can drop it.
     holder = [pool]
@@ -36,87 +48,108 @@ def run(program, channel_dir):
     if program["context_manager"]:
         with holder[0]:
             try:
-                _body(holder, program, watch, channel_dir)
+                _body(holder, program, kind, watch, channel_dir)
             finally:
                 emit("with-exit.called")
-        watch.sync()  # __exit__ terminated (or shut down) and joined the workers
+        if kind.joins("__exit__", {}):
+            watch.sync()  # __exit__ terminated (or shut down) and joined the workers
         emit("with-exit.returned")
     else:
-        _body(holder, program, watch, channel_dir)
+        _body(holder, program, kind, watch, channel_dir)
     print("Main done")
     emit("main.finished")
 
 
-def _body(holder, program, watch, channel_dir):
-    api = program["api"]
-    args = (program["duration"], program["raises"], api == "threadpool")
-    results = pools.submit_all(holder[0], api, program["submit"], program["tasks"], args)
+def _body(holder, program, kind, watch, channel_dir):
+    args = (program["duration"], program["raises"], kind.threads)
+    results = pools.submit_all(holder[0], kind, program["submit"], program["tasks"], args)
     if not any(step["step"] == "get-results" for step in program["steps"]):
         results = None  # the tutorial drops its results; keeping them changes what lives
+    run = _Run(holder, kind, watch, channel_dir, results)
+    del results
     for step in program["steps"]:
-        _apply(holder, step, api, results, watch, channel_dir)
+        _apply(run, step)
 
 
-def _apply(holder, step, api, results, watch, channel_dir):
+def _apply(run, step):
     name = step["step"]
     details = {k: v for k, v in step.items() if k != "step"}
-    if name == "kill-worker":
-        details["worker"] = _pick_worker(step.get("which", "busy"), watch, channel_dir)
-    emit(name + ".called", **details)
-    try:
-        if name == "close":
-            holder[0].close()
-        elif name == "terminate":
-            holder[0].terminate()
-        elif name == "join":
-            holder[0].join()
-        elif name == "shutdown":
-            options = {"wait": step.get("wait", True)}
-            if "cancel_futures" in step:
-                options["cancel_futures"] = step["cancel_futures"]
-            holder[0].shutdown(**options)
-        elif name == "sleep":
-            time.sleep(step["seconds"])
-        elif name == "del":
-            holder.clear()  # the last reference this program holds
-            gc.collect()
-        elif name == "kill-worker":
-            os.kill(details["worker"], getattr(signal, step.get("signal", "SIGKILL")))
-        elif name == "get-results":
-            _get_results(results, step.get("timeout"), api)
-        else:
+    action = ACTIONS.get(name)
+    if action is not None and action.prepare is not None:
+        details.update(action.prepare(run, details))
+
+    def act():
+        if action is None:
             raise ValueError("unknown step %r" % name)
-    except Exception as exc:
-        emit("error.raised", step=name, type=type(exc).__name__, message=str(exc)[:500])
-        raise
-    if name in JOINING or (name == "shutdown" and step.get("wait", True)):
-        watch.sync()  # the workers were joined: their exits come before the return
-    emit(name + ".returned")
+        action.act(run, details)
+
+    # The workers were joined: their exits come before the return.
+    joined = run.watch.sync if run.kind.joins(name, details) else None
+    shared_events.reported_call(name, act, _REPORTED, after=joined, details=details)
 
 
-def _get_results(results, timeout, api):
+class _Action:
+    """What a step does (``act``), and what it must know before it is reported as called
+    (``prepare``, which returns details to add to its ``.called`` event)."""
+
+    def __init__(self, act, prepare=None):
+        self.act = act
+        self.prepare = prepare
+
+
+def _shutdown(run, details):
+    options = {"wait": details.get("wait", True)}
+    if "cancel_futures" in details:
+        options["cancel_futures"] = details["cancel_futures"]
+    run.holder[0].shutdown(**options)
+
+
+def _del(run, details):
+    run.holder.clear()  # the last reference this program holds
+    gc.collect()
+
+
+def _kill_worker(run, details):
+    os.kill(details["worker"], getattr(signal, details.get("signal", "SIGKILL")))
+
+
+def _get_results(run, details):
     """Read every result, printing it or what reading it raised."""
-    getter = "result()" if api == "executor" else "get()"
-    for result in results:
+    getter = "%s()" % run.kind.getter
+    for result in run.results:
         try:
-            value = result.result(timeout) if api == "executor" else result.get(timeout)
+            value = run.kind.read(result, details.get("timeout"))
             print("Result: %r" % (value,))
         except Exception as exc:
-            emit(
-                "error.raised", step="get-results", type=type(exc).__name__, message=str(exc)[:500]
-            )
+            shared_events.error_raised("get-results", exc)
             print("%s raised %s: %s" % (getter, type(exc).__name__, exc))
 
 
-def _pick_worker(which, watch, channel_dir):
+# One entry per step a scenario may take (the observer's table: src/poolctl/steps.py).
+ACTIONS = {
+    "close": _Action(lambda run, details: run.holder[0].close()),
+    "terminate": _Action(lambda run, details: run.holder[0].terminate()),
+    "join": _Action(lambda run, details: run.holder[0].join()),
+    "shutdown": _Action(_shutdown),
+    "sleep": _Action(lambda run, details: time.sleep(details["seconds"])),
+    "del": _Action(_del),
+    "kill-worker": _Action(
+        _kill_worker,
+        prepare=lambda run, details: {"worker": _pick_worker(details.get("which", "busy"), run)},
+    ),
+    "get-results": _Action(_get_results),
+}
+
+
+def _pick_worker(which, run):
     """The pid of a worker running a task ('busy') or waiting for one ('idle').
 
     Known from the workers' own events, read from their event files as they are written.
     """
     deadline = time.monotonic() + PICK_SECONDS
     while time.monotonic() < deadline:
-        started, busy = _worker_states(channel_dir)
-        live = [w for w in watch.live_pids() if w in started]
+        started, busy = _worker_states(run.channel_dir)
+        live = [w for w in run.watch.live_pids() if w in started]
         choice = [w for w in live if (w in busy) == (which == "busy")]
         if choice:
             return choice[0]

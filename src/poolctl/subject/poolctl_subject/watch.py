@@ -20,7 +20,6 @@ import time
 from multiprocessing.connection import wait
 
 from .channel import emit
-from .pools import members, worker_id
 
 # How often the watcher looks for workers the pool started since its last look.
 _SCAN_SECONDS = 0.02
@@ -33,9 +32,11 @@ _watches = []
 
 
 class WorkerWatch:
-    """Follows the workers of one pool through the pool's own collection of workers."""
+    """Follows the workers of one pool (of kind ``kind``, a ``pool_kinds`` class) through
+    the pool's own collection of workers."""
 
-    def __init__(self, workers, start_method, pool=None):
+    def __init__(self, kind, workers, start_method, pool=None):
+        self._kind = kind
         # The pool's list (or the executor's dict) of workers, which it updates in place.
         # Holding the collection rather than the pool keeps the pool collectable.
         self._workers = workers
@@ -48,8 +49,8 @@ class WorkerWatch:
         self._pidfds = {}
         # Exited workers whose exit code was not known yet when their exit was recorded.
         self._unknown = {}
-        for worker in members(workers):
-            self._seen[worker_id(worker)] = worker
+        for worker in kind.members(workers):
+            self._seen[kind.worker_id(worker)] = worker
 
     def start(self):
         _watches.append(self)
@@ -102,7 +103,7 @@ class WorkerWatch:
 
     def live_pids(self):
         """Ids of the workers not known to have exited, oldest first."""
-        return [worker_id(w) for w in self._pending()]
+        return [self._kind.worker_id(w) for w in self._pending()]
 
     def _pending(self):
         with self._lock:
@@ -110,18 +111,17 @@ class WorkerWatch:
 
     def _record_known_exits(self, processes):
         for process in processes:
-            popen = getattr(process, "_popen", None)
-            if getattr(popen, "returncode", None) is not None:
+            if self._kind.exit_code(process) is not None:
                 self._record_exit(process)
 
     def _record_stopped_threads(self, workers):
         for worker in workers:
-            if _is_thread(worker) and not worker.is_alive():
+            if self._kind.threads and not worker.is_alive():
                 self._record_exit(worker)
 
     def _scan(self):
-        for worker in members(self._workers):
-            wid = worker_id(worker)
+        for worker in self._kind.members(self._workers):
+            wid = self._kind.worker_id(worker)
             with self._lock:
                 if wid in self._seen:
                     continue
@@ -130,7 +130,7 @@ class WorkerWatch:
 
     def _handle(self, process):
         """What to wait on for this worker's exit: its sentinel, a pidfd, or nothing."""
-        if _is_thread(process):
+        if self._kind.threads:
             return None
         if self._peek:
             with contextlib.suppress(ValueError):  # the process object was closed
@@ -145,8 +145,8 @@ class WorkerWatch:
 
     def _record_exit(self, process):
         seen_ns = time.monotonic_ns()
-        wid = worker_id(process)
-        thread = _is_thread(process)
+        wid = self._kind.worker_id(process)
+        thread = self._kind.threads
         code = None if thread else self._exit_code(process)
         # Claim and send under one lock: the interpreter may freeze this daemon thread
         # once the exit handlers are done, so a claimed exit must never wait to be sent.
@@ -168,13 +168,13 @@ class WorkerWatch:
         A hung run never reaches the final report: this is where its codes come from.
         """
         for wid, process in list(self._unknown.items()):
-            code = getattr(process._popen, "returncode", None)
+            code = self._kind.exit_code(process)
             if code is not None:
                 del self._unknown[wid]
                 emit("worker.reaped", worker=wid, exit_code=code, **self._tag)
 
     def _exit_code(self, process):
-        code = getattr(process._popen, "returncode", None)
+        code = self._kind.exit_code(process)
         if code is None and not self._peek:
             # Not our child (forkserver): its status is in /proc while it is a zombie,
             # which it is between its exit (the pidfd) and the fork server's reaping.
@@ -191,7 +191,7 @@ class WorkerWatch:
     def _reaped_code(self, process):
         """The pool reaped the worker first; its Popen records the code a moment later."""
         for _ in range(_REAP_SPINS):
-            code = getattr(process._popen, "returncode", None)
+            code = self._kind.exit_code(process)
             if code is not None:
                 return code
             time.sleep(0.0001)
@@ -201,7 +201,7 @@ class WorkerWatch:
         """Send what is still unsent; runs at exit, after the pool's own clean-up."""
         self.sync()
         for wid, worker in list(self._seen.items()):
-            if _is_thread(worker):
+            if self._kind.threads:
                 continue
             try:
                 code = worker.exitcode
@@ -222,10 +222,6 @@ def _zombie_status(pid):
         return None
     status = int(fields[49])
     return -(status & 0x7F) if status & 0x7F else (status >> 8) & 0xFF
-
-
-def _is_thread(worker):
-    return isinstance(worker, threading.Thread)
 
 
 def final_report():

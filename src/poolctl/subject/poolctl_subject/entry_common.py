@@ -1,0 +1,32 @@
+"""What both entry points (``scenario_main`` and ``program_main``) do first, in the main
+process: announce it, and have the workers' final report sent at exit."""
+
+import atexit
+import json
+import sys
+
+from . import channel
+
+
+def final_report():
+    """At exit: what the watchers still have to say, then ``main.exiting``."""
+    watch = sys.modules.get("poolctl_subject.watch")
+    if watch is not None:
+        watch.final_report()
+    channel.emit("main.exiting")
+
+
+def start(spec_json):
+    """Report the main process started; return the spec. Call before importing
+    multiprocessing: atexit runs handlers last-in, first-out, so the final report then
+    runs after multiprocessing's exit function and sees how its finalizer ended the
+    workers."""
+    spec = json.loads(spec_json)
+    atexit.register(final_report)
+    channel.connect(spec["channel"], role="main")
+    channel.emit(
+        "main.started",
+        python=".".join(str(n) for n in sys.version_info[:3]),
+        executable=sys.executable,
+    )
+    return spec

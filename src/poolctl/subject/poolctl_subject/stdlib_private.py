@@ -1,0 +1,114 @@
+"""Every private name of the standard library that the subject reaches, and nothing else.
+
+The subject follows a pool through names the standard library does not document: where a
+pool keeps its workers, which method every ``map`` goes through, how ``python -m`` runs a
+module. They are all here, each behind a small function or constant, so that a Python
+release that moves one breaks one place, and tests/test_subject_private.py can check each
+on every interpreter at hand (and fails if any other subject module reaches one itself).
+
+Checked on CPython 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1, 3.13.0, 3.14.7, 3.14.7t
+(free-threaded) and PyPy 7.3.11 (Python 3.9.16).
+"""
+
+# multiprocessing.pool.Pool.map, map_async, starmap and starmap_async all go through this
+# method, with ``mapstar`` or ``starmapstar`` as the mapper: patching it sees them all once.
+POOL_MAP_ASYNC = "_map_async"
+
+
+def pool_workers(pool):
+    """``Pool._pool`` (ThreadPool's too): the pool's own list of live workers, which it
+    updates in place as it replaces them."""
+    return pool._pool
+
+
+def pool_start_method(pool):
+    """The start method of a (process) ``Pool``, from its context ``Pool._ctx``."""
+    return pool._ctx.get_start_method()
+
+
+def pool_check_running(pool):
+    """``Pool._check_running()``: raises ValueError as ``map`` does for a pool not running."""
+    pool._check_running()
+
+
+def is_plain_map(mapper, pool_module):
+    """True for ``map``'s mapper (``mapstar``: ``func(item)``), False for ``starmap``'s
+    (``starmapstar``: ``func(*item)``)."""
+    return mapper is pool_module.mapstar
+
+
+def result_pool(result):
+    """``ApplyResult._pool`` (MapResult's too): the pool the result belongs to, None once
+    the result is set (``ApplyResult._set`` clears it)."""
+    return getattr(result, "_pool", None)
+
+
+def executor_workers(executor):
+    """``ProcessPoolExecutor._processes``: its own dict pid → process of live workers."""
+    return executor._processes
+
+
+def executor_start_method(executor):
+    """The start method of a ``ProcessPoolExecutor``, from ``_mp_context``."""
+    return executor._mp_context.get_start_method()
+
+
+def is_map_chunk(function, executor_module):
+    """True for what ``ProcessPoolExecutor.map`` submits: ``partial(_process_chunk, ...)``."""
+    return getattr(function, "func", None) is executor_module._process_chunk
+
+
+def future_class():
+    """``concurrent.futures.Future`` (whose ``result()`` reads an executor's results),
+    from the module that defines it, ``concurrent.futures._base``."""
+    from concurrent.futures import _base
+
+    return _base.Future
+
+
+def process_returncode(process):
+    """The exit code a ``multiprocessing`` process's ``_popen`` holds, None while the
+    process has not been reaped by its owner (or once the object was closed)."""
+    return getattr(getattr(process, "_popen", None), "returncode", None)
+
+
+def runpy_error():
+    """``runpy._Error``: what ``runpy`` raises for a module ``python -m`` cannot run."""
+    import runpy
+
+    return runpy._Error
+
+
+def check_main_module(name):
+    """Find module ``name`` as ``python -m`` does before it runs anything
+    (``runpy._get_module_details``); raises ``runpy_error()``, SyntaxError, ImportError."""
+    import runpy
+
+    runpy._get_module_details(name, runpy._Error)
+
+
+def run_module_as_main(name):
+    """Run module ``name`` in the real ``__main__`` module, as ``python -m`` itself does
+    (``runpy._run_module_as_main``, which also sets ``sys.argv[0]``)."""
+    import runpy
+
+    return runpy._run_module_as_main(name, alter_argv=True)
+
+
+# Checked by tests/test_subject_private.py on every interpreter at hand.
+__all__ = (
+    "POOL_MAP_ASYNC",
+    "pool_workers",
+    "pool_start_method",
+    "pool_check_running",
+    "is_plain_map",
+    "result_pool",
+    "executor_workers",
+    "executor_start_method",
+    "is_map_chunk",
+    "future_class",
+    "process_returncode",
+    "runpy_error",
+    "check_main_module",
+    "run_module_as_main",
+)
