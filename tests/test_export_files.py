@@ -260,3 +260,26 @@ def test_a_socket_is_refused_before_running(tmp_path: Path, saved: Path) -> None
     assert result.stderr == (
         f"poolctl: --svg {path}: is a socket; name a file, a character device or a pipe\n"
     )
+
+
+def test_targets_that_are_not_files_are_refused(tmp_path: Path) -> None:
+    """The checks alone (they write nothing): a directory, a block device, a closed file
+    descriptor, a file used as a directory."""
+    from poolctl.errors import UsageError
+    from poolctl.render.exports import check_targets
+
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "file").write_text("")
+    cases = {
+        str(tmp_path / "adir"): "is a directory; name a file, a character device or a pipe",
+        "/dev/fd/987": "no such file",
+        str(tmp_path / "file" / "x.svg"): "Not a directory",
+    }
+    if os.geteuid() == 0:
+        block = tmp_path / "block"
+        os.mknod(block, stat.S_IFBLK | 0o600, os.makedev(7, 250))
+        cases[str(block)] = "is a block device; name a file, a character device or a pipe"
+    for target, message in cases.items():
+        with pytest.raises(UsageError) as refused:
+            check_targets({"svg": target})
+        assert str(refused.value) == f"--svg {target}: {message}"

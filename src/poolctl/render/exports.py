@@ -191,10 +191,10 @@ def _replace(named: Path, data: bytes, old: os.stat_result | None) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(temporary, flags, 0o666 if old is None else 0o600)
     try:
-        if old is not None:  # a replaced file keeps its mode, and its owner where we may
-            os.fchmod(fd, stat.S_IMODE(old.st_mode))
+        if old is not None:  # a replaced file keeps its owner where we may, and its mode
             with contextlib.suppress(OSError):
                 os.fchown(fd, old.st_uid, old.st_gid)
+            os.fchmod(fd, stat.S_IMODE(old.st_mode))  # after: a chown clears set-id bits
         _write_fd(fd, data)
         temporary.replace(named)
     except BaseException:
