@@ -283,3 +283,14 @@ def test_targets_that_are_not_files_are_refused(tmp_path: Path) -> None:
         with pytest.raises(UsageError) as refused:
             check_targets({"svg": target})
         assert str(refused.value) == f"--svg {target}: {message}"
+
+
+def test_a_hard_linked_file_is_written_in_place(saved: Path, tmp_path: Path) -> None:
+    """A rename would split the links: the file is rewritten, every name sees it."""
+    target, other = tmp_path / "out.svg", tmp_path / "other.svg"
+    target.write_text("old")
+    os.link(target, other)
+    inode = target.stat().st_ino
+    assert poolctl("render", str(saved), "--svg", str(target)).returncode == 0
+    assert target.stat().st_ino == inode
+    assert is_svg(other.read_text())

@@ -152,10 +152,16 @@ def _write_target(path: Path, data: bytes) -> None:
         return
     replaceable = st is None or st.st_nlink == 1  # a rename would split hard links
     if replaceable and _may(named.parent, os.W_OK | os.X_OK):
-        _replace(named, data, st)
-    else:  # a file one may write in a directory one may not: written in place
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        _write_fd(os.open(named, flags, 0o666), data)
+        try:
+            _replace(named, data, st)
+            return
+        except PermissionError:
+            if st is None:
+                raise
+            # e.g. another user's file in a sticky directory such as /tmp: rename refused
+    # A file one may write in a directory one may not: written in place, as '>' does.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    _write_fd(os.open(named, flags, 0o666), data)
 
 
 def _standard_stream(st: os.stat_result | None) -> IO[str] | None:
