@@ -45,7 +45,8 @@ app = typer.Typer(
 
 EXIT_CODES = (
     "Exit status: 0 observed and as expected, 1 observed but reality differs from the"
-    " expectation, 2 bad input, 3 a run could not be observed, 130/143 interrupted."
+    " expectation, 2 bad input, 3 a run could not be observed, 4 an export could not be"
+    " written, 130/143 interrupted."
 )
 
 # Options shared by 'run' and 'compare'.
@@ -114,16 +115,25 @@ def _deliver(
     as_json: bool,
     show: Callable[[], None] | None,
 ) -> NoReturn:
-    """Write the exports, print the document (as JSON or through ``show``), exit."""
+    """Print the document (as JSON or through ``show``), write the exports, exit.
+
+    The document comes first, so a failed export loses nothing: it is shown, then the
+    export's one line, exit 4 (125 for a traced program, whose own codes stand apart)."""
+    from .errors import ExportError
     from .render.exports import write
 
-    write(dict(doc), exports)
     if as_json:
         from .render.json_doc import write as write_json
 
         write_json(dict(doc), sys.stdout)
     elif show is not None:
         show()
+    try:
+        write(dict(doc), exports)
+    except ExportError as exc:
+        if doc.get("program"):
+            exc.exit_code = 125
+        raise
     raise typer.Exit(api.exit_status(doc))
 
 
@@ -516,9 +526,7 @@ def render(
     if exports:
         from .render.exports import write
 
-        write(dict(doc), exports)
-        for path in exports.values():
-            typer.echo(f"wrote {path}", err=True)
+        write(dict(doc), exports, wrote=lambda path: typer.echo(f"wrote {path}", err=True))
     elif doc["schema"].startswith("poolctl.compare/"):
         _show_compare(doc, no_color)  # type: ignore[arg-type]
     else:

@@ -42,3 +42,10 @@ class TraceError(PoolctlError):
     def __init__(self, message: str, exit_code: int = 125) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class ExportError(PoolctlError):
+    """A ``--svg``, ``--html`` or ``--trace`` file could not be written once the run was
+    done: the run is still shown, then this one line (exit 4; ``poolctl trace``: 125)."""
+
+    exit_code = 4

@@ -4,10 +4,10 @@ run, its SVG timeline, expectation against reality marked. Drawn from documents 
 from __future__ import annotations
 
 from typing import Any
-from xml.sax.saxutils import escape
 
 from ..document import program_ending
 from ..document import title as document_title
+from .markup import escape
 from .svg_export import run_svg
 
 STYLE = """
@@ -24,7 +24,7 @@ def _dist(counts: dict[str, int]) -> str:
     if len(counts) == 1:
         return escape(next(iter(counts)))
     ordered = sorted(counts.items(), key=lambda kv: -kv[1])
-    return "<br>".join(f"{escape(value)} ({n})" for value, n in ordered)
+    return "<br>".join(f"{escape(value)} ({escape(n)})" for value, n in ordered)
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
@@ -38,18 +38,20 @@ def _table(rows: list[dict[str, Any]]) -> str:
         seen = row["observed"]
         if row.get("skipped"):
             verdict = f"<span class='dim'>skipped: {escape(row['skipped'])}</span>"
-        elif row["observed_runs"] and row["matched"] == row["observed_runs"]:
-            verdict = f"<span class='ok'>✓ {row['matched']}/{row['observed_runs']}</span>"
         else:
-            verdict = f"<span class='bad'>✗ {row['matched']}/{row['observed_runs']}</span>"
+            ok = bool(row["observed_runs"]) and row["matched"] == row["observed_runs"]
+            verdict = (
+                f"<span class='{'ok' if ok else 'bad'}'>{'✓' if ok else '✗'} "
+                f"{escape(row['matched'])}/{escape(row['observed_runs'])}</span>"
+            )
         for claim, n in row["failed_checks"].items():
-            verdict += f"<br><span class='bad'>✗ {escape(claim)} ({n})</span>"
+            verdict += f"<br><span class='bad'>✗ {escape(claim)} ({escape(n)})</span>"
         for output, counts in row["races"].items():
             verdict += (
                 f"<br><span class='race'>~ {escape(output)} "
-                f"{counts['printed']}/{counts['runs']}</span>"
+                f"{escape(counts['printed'])}/{escape(counts['runs'])}</span>"
             )
-        cells = [escape(row["scenario"]), escape(str(row["start_method"])), escape(row["python"])]
+        cells = [escape(row["scenario"]), escape(row["start_method"]), escape(row["python"])]
         cells += [
             _dist(seen[k]) if seen[k] else "–"
             for k in ("tasks", "workers", "main_exit_code", "error")
@@ -80,7 +82,7 @@ def _run_section(doc: dict[str, Any], index: int) -> str:
         checks = f"<li>The program {escape(ending)}</li>"
     return (
         f"<section id='run-{index}'><h2>{index}. {escape(doc['scenario']['name'])} · "
-        f"{escape(str(doc['params']['start_method']))} · {escape(doc['python']['version'])}"
+        f"{escape(doc['params']['start_method'])} · {escape(doc['python']['version'])}"
         f"</h2>{run_svg(doc)}<ul>{checks}{races}</ul></section>"
     )
 
@@ -97,8 +99,9 @@ def page(document: dict[str, Any]) -> str:
         title = "poolctl compare"
         summary = document["summary"]
         intro = (
-            f"<p>{summary['runs']} runs · {summary['matched']} match · "
-            f"{summary['mismatched']} differ · {summary['hung']} hung</p>" + _table(summary["rows"])
+            f"<p>{escape(summary['runs'])} runs · {escape(summary['matched'])} match · "
+            f"{escape(summary['mismatched'])} differ · {escape(summary['hung'])} hung</p>"
+            + _table(summary["rows"])
         )
         runs = document["runs"]
     else:

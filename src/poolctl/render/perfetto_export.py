@@ -14,6 +14,7 @@ from typing import Any
 
 from ..document import title as document_title
 from . import looks
+from .markup import json_safe
 from .timeline_model import CallSpan, Marker, timeline
 
 # Per run in a comparison: pids are offset by this times the run's index.
@@ -128,7 +129,8 @@ def _slice(
 
 
 def trace(document: dict[str, Any]) -> dict[str, Any]:
-    """The trace of a run document or of a comparison document."""
+    """The trace of a run document or of a comparison document. JSON escapes every
+    character of its strings but lone surrogates, made visible here (``json_safe``)."""
     if document["schema"].startswith("poolctl.compare/"):
         events = []
         for index, doc in enumerate(document["runs"], start=1):
@@ -138,8 +140,10 @@ def trace(document: dict[str, Any]) -> dict[str, Any]:
     else:
         events = run_events(document)
         name = document_title(document)
-    return {
-        "traceEvents": events,
-        "displayTimeUnit": "ms",
-        "otherData": {"generator": name, "schema": document["schema"]},
-    }
+    return json_safe(
+        {
+            "traceEvents": events,
+            "displayTimeUnit": "ms",
+            "otherData": {"generator": name, "schema": document["schema"]},
+        }
+    )

@@ -8,10 +8,10 @@ are merged (with a count in their tooltip), so a 10,000-task run stays a small f
 from __future__ import annotations
 
 from typing import Any
-from xml.sax.saxutils import escape
 
 from ..document import pool_label, program_ending
 from . import looks
+from .markup import escape
 from .timeline_model import CallSpan, Lifeline, Marker, TaskBar, Timeline, timeline
 
 WIDTH = 960
@@ -20,10 +20,6 @@ TAIL = 110
 ROW = 24
 BAR = 12
 FONT = "font-family='DejaVu Sans, Arial, sans-serif'"
-
-
-def _attr(value: Any) -> str:
-    return escape(str(value), {"'": "&apos;", '"': "&quot;"})
 
 
 def run_svg(doc: dict[str, Any]) -> str:
@@ -87,8 +83,8 @@ def _run_group(doc: dict[str, Any], top: int) -> tuple[str, int]:
         ("thread" if w.thread else "worker", w) for w in drawn.workers
     ]
     for kind, line in lanes:
-        out.append(f"<g class='lane' data-process='{kind}' data-pid='{line.pid}'>")
-        out.append(f"<text x='10' y='{y + 4}'>{kind} {line.pid}</text>")
+        out.append(f"<g class='lane' data-process='{kind}' data-pid='{escape(line.pid)}'>")
+        out.append(f"<text x='10' y='{y + 4}'>{kind} {escape(line.pid)}</text>")
         if line is drawn.main:
             out += _main_lane(drawn, x, y)
         else:
@@ -139,7 +135,7 @@ def _main_lane(drawn: Timeline, x: Any, y: int) -> list[str]:
             below = not below if x(t) - last_label < 45 else False
             last_label = x(t)
             out.append(
-                f"<g class='marker' data-kind='{name}'><title>{escape(name)}() called "
+                f"<g class='marker' data-kind='{escape(name)}'><title>{escape(name)}() called "
                 f"at {t:.4f} s</title>"
                 f"<path d='M {x(t)} {y - 7} l 4 7 l -4 7 l -4 -7 z' "
                 f"fill='{colour}'/>"
@@ -161,11 +157,12 @@ def _point(marker: Marker, xm: float, y: int) -> str:
     look = looks.POINTS[marker.kind]
     details = marker.details
     if "type" in details:
-        title = f"{escape(details['type'])}: {escape(str(details.get('message', '')))}"
+        title = f"{escape(details['type'])}: {escape(details.get('message', ''))}"
     else:
         title = f"{escape(marker.kind)} at {marker.t:.4f} s"
     return (
-        f"<g class='marker' data-kind='{marker.kind.partition('.')[0]}'><title>{title}</title>"
+        f"<g class='marker' data-kind='{escape(marker.kind.partition('.')[0])}'>"
+        f"<title>{title}</title>"
         f"<text x='{xm}' y='{y + 4}' fill='{look.colour}' font-weight='bold' "
         f"text-anchor='middle'>{escape(look.mark)}</text></g>"
     )
@@ -188,10 +185,10 @@ def _worker_lane(drawn: Timeline, w: Lifeline, x: Any, y: int) -> list[str]:
     for state, x1, x2, tasks in _merged(bars, x):
         label = f"task {tasks[0]}" if len(tasks) == 1 else f"{len(tasks)} tasks"
         out.append(
-            f"<rect class='task {state}' x='{x1}' y='{y - BAR / 2}' "
+            f"<rect class='task {escape(state)}' x='{x1}' y='{y - BAR / 2}' "
             f"width='{max(x2 - x1, 1.0):.2f}' height='{BAR}' fill='{looks.TASKS[state].colour}' "
             f"stroke='white' stroke-width='0.5'>"
-            f"<title>{label} {state}</title></rect>"
+            f"<title>{escape(label)} {escape(state)}</title></rect>"
         )
     if w.ready is not None:
         out.append(
@@ -237,8 +234,8 @@ def _legend(y: int) -> list[str]:
     out, xpos = ["<g class='legend'>"], 10
     for colour, label in items:
         out.append(f"<rect x='{xpos}' y='{y}' width='14' height='10' fill='{colour}'/>")
-        out.append(f"<text x='{xpos + 18}' y='{y + 9}' font-size='11'>{label}</text>")
+        out.append(f"<text x='{xpos + 18}' y='{y + 9}' font-size='11'>{escape(label)}</text>")
         xpos += 30 + 7 * len(label)
-    out.append(f"<text x='{xpos}' y='{y + 9}' font-size='11'>{shapes}</text>")
+    out.append(f"<text x='{xpos}' y='{y + 9}' font-size='11'>{escape(shapes)}</text>")
     out.append("</g>")
     return out
