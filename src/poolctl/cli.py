@@ -216,9 +216,9 @@ def run(
     no_color: NoColor = False,
 ) -> None:
     """Run a scenario on a real pool and show its timeline and outcome."""
-    from .warmup import warm_up
+    from . import warmup
 
-    warm_up(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
+    warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
     doc = api.run(
         scenario,
         workers=workers,
@@ -463,10 +463,10 @@ def trace(
     no_color: NoColor = False,
 ) -> None:
     """Run your own program, unchanged, and show the lifecycle of every pool it creates."""
-    from .warmup import warm_up
+    from . import warmup
 
     words = list(program or [])
-    warm_up(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
+    warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
     sys.stdout.flush()  # what poolctl printed comes before the program's output
     doc = api.trace(
         words[0] if words else None,

@@ -4,20 +4,40 @@ The subject mostly sleeps or waits; importing the outcome, document and renderin
 then (rich alone takes tens of milliseconds) takes that time off what the user waits for
 after the run. The thread runs at the lowest CPU priority (Linux sets niceness per
 thread), so it only uses CPU the observed processes leave idle.
+
+The thread starts only once a run is about to start (``warm_up``, called by the API after
+every check): a command that fails on bad input must not exit with an import in flight in
+a daemon thread, which can crash the interpreter while it finalizes. What a caller wants
+warmed besides (the CLI's renderer) is asked for beforehand with ``also``. At exit, an
+import still in flight is waited for (briefly) for the same reason.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
 import threading
 from collections.abc import Iterable
 
+# How long the interpreter's exit waits for an import still in flight.
+EXIT_WAIT_SECONDS = 2.0
+
+_requested: list[str] = []
+_threads: list[threading.Thread] = []
+
+
+def also(modules: Iterable[str]) -> None:
+    """Ask for ``modules`` to be warmed with the next run's (nothing starts now)."""
+    _requested.extend(name for name in modules if name not in _requested)
+
 
 def warm_up(modules: Iterable[str]) -> threading.Thread:
-    """Start importing ``modules`` in a low-priority daemon thread; return the thread."""
-    names = list(modules)
+    """Start importing ``modules`` (and those asked for with ``also``) in a low-priority
+    daemon thread; return the thread."""
+    names = list(dict.fromkeys([*modules, *_requested]))
+    _requested.clear()
 
     def work() -> None:
         with contextlib.suppress(AttributeError, OSError):
@@ -27,5 +47,13 @@ def warm_up(modules: Iterable[str]) -> threading.Thread:
                 importlib.import_module(name)
 
     thread = threading.Thread(target=work, name="poolctl-warm-up", daemon=True)
+    if not _threads:
+        atexit.register(_wait_at_exit)
+    _threads.append(thread)
     thread.start()
     return thread
+
+
+def _wait_at_exit() -> None:
+    for thread in _threads:
+        thread.join(EXIT_WAIT_SECONDS)
