@@ -44,7 +44,8 @@ app = typer.Typer(
 
 EXIT_CODES = (
     "Exit status: 0 observed and as expected, 1 observed but reality differs from the"
-    " expectation, 2 bad input, 3 a run could not be observed, 130/143 interrupted."
+    " expectation, 2 bad input, 3 a run could not be observed, 130/143/129 interrupted"
+    " (Ctrl-C, SIGTERM, hang-up), 141 stdout was closed (| head)."
 )
 
 # Options shared by 'run' and 'compare'.
