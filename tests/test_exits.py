@@ -30,9 +30,10 @@ INTERRUPTED = "poolctl: interrupted; every process of the run was stopped"
 
 
 @pytest.fixture
-def short_tmp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def short_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A TMPDIR of this test's own, short enough for multiprocessing's sockets (pytest's
-    tmp_path is not): every ``poolctl-*`` and ``pymp-*`` of the test's runs lands here."""
+    tmp_path is not): every ``poolctl-*`` and ``pymp-*`` of the test's runs lands here.
+    (After ``tmp_path``, which would otherwise be made in it.)"""
     directory = Path(tempfile.mkdtemp(prefix="pe-", dir="/tmp"))
     monkeypatch.setattr(tempfile, "tempdir", str(directory))
     monkeypatch.setenv("TMPDIR", str(directory))
@@ -136,6 +137,27 @@ def catches(pid: int, signum: int) -> bool:
         return False
     caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
     return bool(int(caught.split()[1], 16) >> (signum - 1) & 1)
+
+
+@pytest.mark.timeout(30)
+def test_a_hung_traced_program_leaves_no_pymp_directory(
+    cli: Callable[..., CliResult], short_tmp: Path, tmp_path: Path
+) -> None:
+    """A traced program keeps the caller's TMPDIR; what multiprocessing made there for the
+    fork server is removed when poolctl kills the program at --timeout."""
+    if "forkserver" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("forkserver is not available here")
+    program = tmp_path / "hangs.py"
+    program.write_text(
+        "import multiprocessing, time\n"
+        "if __name__ == '__main__':\n"
+        "    multiprocessing.set_start_method('forkserver')\n"
+        "    with multiprocessing.Pool(1) as pool:\n"
+        "        pool.apply(time.sleep, (30,))\n"
+    )
+    result = cli("trace", str(program), "--timeout", "1", "--json")
+    assert result.returncode == 124, result.stderr
+    assert leftovers(short_tmp) == []
 
 
 @pytest.mark.timeout(60)
@@ -267,18 +289,23 @@ def test_requires_python_takes_ascii_digits_only(tmp_path: Path, version: str) -
 
 
 @pytest.mark.timeout(60)
-def test_thousands_of_steps_do_not_overflow_the_command_line(
-    cli: Callable[..., CliResult], tmp_path: Path
-) -> None:
+def test_thousands_of_steps_do_not_overflow_the_command_line(marker: str, tmp_path: Path) -> None:
     """7,000 steps make a spec far beyond one argument's 128 KiB: it goes through a file."""
     steps = ", ".join(['{ step = "sleep", seconds = 0 }'] * 7000)
     path = tmp_path / "many.toml"
     path.write_text(
         f'summary = "many"\nsteps = [{steps}, "close", "join"]\n[tasks]\nduration = 0.05\n'
     )
-    result = cli("run", str(path), "--json")
-    assert result.returncode == 0, result.stderr
-    doc = json.loads(result.stdout)
+    # Not through ``cli``: checking 14,000 events against the schema takes 20 s.
+    done = subprocess.run(
+        [str(console_script()), "run", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
     assert sum(e["kind"] == "sleep.called" for e in doc["events"]) == 7000
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import Cancelled, ObserveError
-from . import process_group, signals, watchdog
+from . import leftover_files, process_group, signals, watchdog
 from .workspace import private_dir, read_events
 
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
@@ -125,6 +125,7 @@ class _Run:
         # Where each stream is copied as it arrives (poolctl trace), if anywhere.
         self.echo = dict(echo or {})
         self.pidfd: int | None = None
+        self.pymp: set[str] = set()  # multiprocessing's temp directories, to remove
         with contextlib.suppress(AttributeError, OSError):
             self.pidfd = os.pidfd_open(proc.pid)
             self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
@@ -308,11 +309,12 @@ def _start(
 
 def _clean_up(run: _Run) -> None:
     """Kill and reap every process of the run, read what they left, close the streams."""
-    process_group.kill(run.pgid)
+    _kill_group(run)
     with contextlib.suppress(subprocess.TimeoutExpired):
         run.proc.wait(timeout=5)
     watchdog.stop(run.guard)
     _reap_all(run)
+    leftover_files.remove(run.pymp)
     _drain(run)
     run.close()
     for stream in (run.proc.stdout, run.proc.stderr):
@@ -348,7 +350,7 @@ def _watch(run: _Run, deadline_ns: int, cancel: threading.Event | None) -> None:
         if remaining <= 0:
             run.obs.hung = True
             run.obs.timeout_ns = deadline_ns
-            process_group.kill(run.pgid)
+            _kill_group(run)
             run.proc.wait()
             run.obs.exit_ns = time.monotonic_ns()
             run.obs.exit_code = run.proc.returncode
@@ -371,6 +373,14 @@ def _settle(run: _Run) -> None:
         run.pump(POLL_SECONDS)
     run.obs.leftovers = [Leftover(m.pid, m.command) for m in _others(run)]
     run.obs.leftovers_ns = time.monotonic_ns()
+    _kill_group(run)
+
+
+def _kill_group(run: _Run) -> None:
+    """SIGKILL the run's group, noting first the ``pymp-*`` directories its processes
+    hold sockets in: killed, they cannot remove them (see leftover_files)."""
+    pids = [m.pid for m in process_group.members(run.pgid)]
+    run.pymp |= leftover_files.socket_dirs(pids)
     process_group.kill(run.pgid)
 
 
