@@ -46,11 +46,25 @@ _TYPES: dict[str, Any] = {
 }
 
 
+# Where a value is: the root, or (where its parent is, its key or index). Built as
+# tuples, formatted only for the one error shown (the check visits every value).
+Where = tuple[Any, ...]
+ROOT: Where = ()
+
+
 class Invalid(Exception):  # noqa: N818 (a finding, raised to stop at the first)
     """Where a document breaks its schema (``$.events[3].kind``) and how."""
 
-    def __init__(self, where: str, problem: str) -> None:
-        super().__init__(f"{where}: {problem}")
+    def __init__(self, where: Where, problem: str) -> None:
+        super().__init__(f"{_shown(where)}: {problem}")
+
+
+def _shown(where: Where) -> str:
+    parts = []
+    while where:
+        where, step = where
+        parts.append(f"[{step}]" if isinstance(step, int) else f".{step}")
+    return "$" + "".join(reversed(parts))
 
 
 @functools.cache
@@ -65,7 +79,7 @@ def problem(document: dict[str, Any]) -> str | None:
     """The first way ``document`` breaks its schema (by its ``schema`` field), or None."""
     root = schema(SCHEMA_FILES[document["schema"]])
     try:
-        _check(document, root, root, "$")
+        _check(document, root, root, ROOT)
     except Invalid as exc:
         return str(exc)
     return None
@@ -78,15 +92,39 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _key(value: Any) -> tuple[str, Any] | None:
+    """A set key under JSON equality for a scalar (true is not 1); None for the rest."""
+    if value is None or isinstance(value, bool | str):
+        return type(value).__name__, value
+    if isinstance(value, int | float):
+        return "number", value
+    return None
+
+
+_enums: dict[int, frozenset[tuple[str, Any]] | None] = {}
+
+
+def _in_enum(value: Any, options: list[Any]) -> bool:
+    """``value`` is one of ``options``: a set look-up (an event's kind is one of ~60)."""
+    keys = _enums.get(id(options), ())
+    if keys == ():
+        found = [_key(option) for option in options]
+        keys = _enums[id(options)] = None if None in found else frozenset(found)  # type: ignore[arg-type]
+    key = _key(value)
+    if keys is not None and key is not None:
+        return key in keys
+    return any(_same(value, option) for option in options)
+
+
 def _valid(value: Any, rule: Any, root: dict[str, Any]) -> bool:
     try:
-        _check(value, rule, root, "$")
+        _check(value, rule, root, ROOT)
     except Invalid:
         return False
     return True
 
 
-def _check(value: Any, rule: Any, root: dict[str, Any], where: str) -> None:
+def _check(value: Any, rule: Any, root: dict[str, Any], where: Where) -> None:
     """Raise ``Invalid`` at the first rule of ``rule`` that ``value`` breaks."""
     if rule is True:
         return
@@ -105,7 +143,7 @@ def _check(value: Any, rule: Any, root: dict[str, Any], where: str) -> None:
             raise Invalid(where, f"expected {' or '.join(types)}, not {_json_type(value)}")
     if "const" in rule and not _same(value, rule["const"]):
         raise Invalid(where, f"expected {json.dumps(rule['const'])}")
-    if "enum" in rule and not any(_same(value, option) for option in rule["enum"]):
+    if "enum" in rule and not _in_enum(value, rule["enum"]):
         raise Invalid(where, f"expected one of {', '.join(map(json.dumps, rule['enum']))}")
     if _TYPES["number"](value):
         if "minimum" in rule and value < rule["minimum"]:
@@ -121,7 +159,7 @@ def _check(value: Any, rule: Any, root: dict[str, Any], where: str) -> None:
             raise Invalid(where, f"expected at most {rule['maxItems']} items")
         if "items" in rule:
             for index, item in enumerate(value):
-                _check(item, rule["items"], root, f"{where}[{index}]")
+                _check(item, rule["items"], root, (where, index))
     if isinstance(value, dict):
         _check_object(value, rule, root, where)
     for part in rule.get("allOf", ()):
@@ -133,13 +171,13 @@ def _check(value: Any, rule: Any, root: dict[str, Any], where: str) -> None:
         _check(value, branch, root, where)
 
 
-def _check_object(value: dict[str, Any], rule: Any, root: dict[str, Any], where: str) -> None:
+def _check_object(value: dict[str, Any], rule: Any, root: dict[str, Any], where: Where) -> None:
     for key in rule.get("required", ()):
         if key not in value:
             raise Invalid(where, f"missing {key!r}")
     properties = rule.get("properties", {})
     for key, item in value.items():
-        inner = f"{where}.{key}"
+        inner = (where, key)
         if "propertyNames" in rule:
             _check(key, rule["propertyNames"], root, inner)
         if key in properties:
