@@ -115,6 +115,28 @@ def test_hangup_stops_the_run_and_removes_its_files(
     assert leftovers(short_tmp) == []
 
 
+def ignore_hangup() -> None:
+    """SIGHUP as ``nohup`` leaves it: ignored."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+@pytest.mark.timeout(30)
+def test_a_hangup_ignored_by_the_caller_stays_ignored(marker: str, short_tmp: Path) -> None:
+    """Under ``nohup`` the terminal closing does not stop poolctl: the run ends normally."""
+    proc = start("run", "close-join", "--duration", "0.5", preexec_fn=ignore_hangup)
+    try:
+        wait_for_run(proc, marker)
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert (proc.returncode, err) == (0, "")
+    assert "'Task done' is printed once per task" in out
+    assert leftovers(short_tmp) == []
+
+
 @pytest.mark.timeout(20)
 def test_a_hung_forkserver_run_leaves_no_pymp_directory(
     marker: str, short_tmp: Path, tmp_path: Path
