@@ -21,7 +21,7 @@ runner = CliRunner()
 @pytest.fixture
 def in_process() -> Iterator[Callable[..., int]]:
     """``poolctl.cli.main`` in this process; the signal handlers it installs are undone."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     yield poolctl_cli.main
     for signum, handler in saved.items():
         signal.signal(signum, handler)

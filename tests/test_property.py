@@ -31,12 +31,12 @@ methods = st.sampled_from(["fork", "spawn", "forkserver", "forx", "", "all"])
 
 def main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """cli.main in-process, its signal handlers put back afterwards."""
-    handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         status = cli.main(argv)
     finally:
-        signal.signal(signal.SIGINT, handlers[0])
-        signal.signal(signal.SIGTERM, handlers[1])
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     out = capsys.readouterr()
     return status, out.out, out.err
 

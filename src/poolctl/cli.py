@@ -11,7 +11,6 @@ import contextlib
 import functools
 import inspect
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from . import __version__, api
+from . import __version__, api, entry
 from .errors import Interrupted, PoolctlError, UsageError
 
 if TYPE_CHECKING:
@@ -46,7 +45,8 @@ app = typer.Typer(
 EXIT_CODES = (
     "Exit status: 0 observed and as expected, 1 observed but reality differs from the"
     " expectation, 2 bad input, 3 a run could not be observed, 4 an export could not be"
-    " written, 130/143 interrupted."
+    " written, 130/143/129 interrupted (Ctrl-C, SIGTERM, hang-up), 141 stdout was closed"
+    " (| head)."
 )
 
 # Options shared by 'run' and 'compare'.
@@ -533,25 +533,31 @@ def render(
         _show_run(doc, no_color)  # type: ignore[arg-type]
 
 
-def _raise_interrupted(signum: int, frame: object) -> None:
-    raise Interrupted(128 + signum)
-
-
 def _say(message: str) -> None:
     """One line on stderr, whatever the message holds (a newline in a value is escaped)."""
     from .printable import printable
 
-    typer.echo(f"poolctl: {printable(message)}", err=True)
+    entry.say(printable(message))
+
+
+def _degrade_encoding() -> None:
+    """Let stdout and stderr write any text: a character the terminal's encoding lacks
+    (``PYTHONIOENCODING=ascii``, ``LC_ALL=C``) is written as its escape, ``\\xb7``; a run
+    is never lost to a ``UnicodeEncodeError`` after it ended."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status (every error is one line on stderr)."""
-    # Ctrl-C and SIGTERM unwind through the observer's clean-up, then exit 130 / 143.
-    signal.signal(signal.SIGINT, _raise_interrupted)
-    signal.signal(signal.SIGTERM, _raise_interrupted)
-    command = typer.main.get_command(app)
-    args = sys.argv[1:] if argv is None else list(argv)
+    # Ctrl-C, SIGTERM and SIGHUP unwind through the observer's clean-up, then exit
+    # 130 / 143 / 129 (the console entry installed them already, before importing us).
+    entry.install_handlers()
     try:
+        _degrade_encoding()
+        command = typer.main.get_command(app)
+        args = sys.argv[1:] if argv is None else list(argv)
         # No arguments at all is a request for help, not an error.
         status = command.main(args=args or ["--help"], prog_name="poolctl", standalone_mode=False)
     except typer.TyperException as exc:
@@ -561,18 +567,33 @@ def main(argv: list[str] | None = None) -> int:
         _say(str(exc))
         return exc.exit_code
     except Interrupted as exc:
-        _say("interrupted; every process of the run was stopped")
+        _say(entry.INTERRUPTED)
         return exc.exit_code
     except typer.Abort:
         _say("aborted")
         return 130
-    except Exception as exc:
-        # A bug in poolctl itself: still one line, the traceback on request.
-        if os.environ.get("POOLCTL_DEBUG"):
+    except SystemExit as exc:
+        # Typer turns a broken pipe into a silent exit 1: the error it caught decides.
+        if not isinstance(exc.__context__, BrokenPipeError):
             raise
-        _say(
-            f"internal error: {type(exc).__name__}: {exc}"
-            " (POOLCTL_DEBUG=1 shows the traceback; please report it)"
-        )
-        return 3
+        return _failed(exc.__context__)
+    except Exception as exc:
+        return _failed(exc)
     return status if isinstance(status, int) else 0
+
+
+def _failed(exc: Exception) -> int:
+    """The status for an unexpected exception: a closed stdout, or a bug in poolctl."""
+    if isinstance(exc, BrokenPipeError) and entry.stdout_closed():
+        # The reader of stdout went away (| head): quietly, as any command (see entry).
+        # The runs are already stopped: the error unwound through their clean-up.
+        entry.silence_stdout()
+        return entry.CLOSED_STDOUT
+    # A bug in poolctl itself: still one line, the traceback on request.
+    if os.environ.get("POOLCTL_DEBUG"):
+        raise exc
+    _say(
+        f"internal error: {type(exc).__name__}: {exc}"
+        " (POOLCTL_DEBUG=1 shows the traceback; please report it)"
+    )
+    return 3

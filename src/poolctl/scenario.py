@@ -143,7 +143,12 @@ def load_file(path: Path) -> Scenario:
         raise UsageError(f"{shown}: not a text file (TOML must be UTF-8)") from exc
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(printable(f"{shown}: invalid TOML: {exc}")) from exc
-    return _Reader(path, text).scenario(data)
+    except RecursionError as exc:  # tomllib parses nested arrays and tables recursively
+        raise UsageError(f"{shown}: invalid TOML: nested too deeply") from exc
+    try:
+        return _Reader(path, text).scenario(data)
+    except RecursionError as exc:  # a value nested just shallower than tomllib's limit
+        raise UsageError(f"{shown}: a value is nested too deeply") from exc
 
 
 class _Reader:
@@ -282,7 +287,8 @@ class _Reader:
         given = None
         if "requires_python" in data:
             text = self.typed(data, "requires_python", str)
-            match = re.fullmatch(r"(\d+)\.(\d+)", text)
+            # ASCII digits only: \d also matches '٩', which int() would read as 9.
+            match = re.fullmatch(r"([0-9]+)\.([0-9]+)", text)
             if match is None:
                 raise self.fail(
                     ("requires_python",), f"expected a version such as '3.9', not {text!r}"

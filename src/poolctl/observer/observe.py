@@ -24,22 +24,37 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..errors import Cancelled, ObserveError
-from . import process_group, signals, watchdog
+from . import leftover_files, process_group, signals, watchdog
 from .workspace import private_dir, read_events
 
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
+# argv: the subject's root, the file of its spec (a spec of thousands of steps would not
+# fit the kernel's limit on one argument, 128 KiB), and its TMPDIR (see _subject_temp).
 BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from poolctl_subject.scenario_main import main; main(sys.argv[2])"
+    "import os, sys\n"
+    "if sys.argv[3]: os.environ['TMPDIR'] = sys.argv[3]\n"
+    "sys.path.insert(0, sys.argv[1])\n"
+    "with open(sys.argv[2], 'rb') as spec: spec = spec.read()\n"
+    "from poolctl_subject.scenario_main import main\n"
+    "main(spec)"
 )
 # Shown, not changed: a pool dropped while running warns only under this filter.
 SUBJECT_FLAGS = ("-I", "-W", "always::ResourceWarning")
 # poolctl trace: no flags (the program gets its usual environment); the subject's folder
 # leaves sys.path[0] once program_main is imported.
+# argv: the subject's root and the file of its spec (a program's own arguments may be
+# long); program_main clears the bootstrap's names from __main__.
 TRACE_BOOTSTRAP = (
-    "import sys; sys.path.insert(0, sys.argv[1]); "
-    "from poolctl_subject.program_main import main; del sys.path[0]; main(sys.argv[2])"
+    "import sys\n"
+    "sys.path.insert(0, sys.argv[1])\n"
+    "with open(sys.argv[2], 'rb') as spec: spec = spec.read()\n"
+    "from poolctl_subject.program_main import main\n"
+    "del sys.path[0]\n"
+    "main(spec)"
 )
+# The longest TMPDIR given to a subject: multiprocessing binds Unix sockets in it
+# (<TMPDIR>/pymp-XXXXXXXX/listener-XXXXXXXX), and a socket's path is at most 107 bytes.
+SUBJECT_TEMP_MAX = 70
 
 # How long the rest of the group may take to leave after the main process exits.
 GRACE_SECONDS = 1.0
@@ -110,6 +125,7 @@ class _Run:
         # Where each stream is copied as it arrives (poolctl trace), if anywhere.
         self.echo = dict(echo or {})
         self.pidfd: int | None = None
+        self.pymp: set[str] = set()  # multiprocessing's temp directories, to remove
         with contextlib.suppress(AttributeError, OSError):
             self.pidfd = os.pidfd_open(proc.pid)
             self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
@@ -178,8 +194,9 @@ def observe(
     """
 
     def command(directory: Path) -> list[str]:
-        spec = json.dumps({"channel": str(directory), "program": program})
-        return [python, *SUBJECT_FLAGS, "-c", BOOTSTRAP, str(SUBJECT_ROOT), spec]
+        spec = _spec_file(directory, {"channel": str(directory), "program": program})
+        temp = _subject_temp(directory)
+        return [python, *SUBJECT_FLAGS, "-c", BOOTSTRAP, str(SUBJECT_ROOT), spec, temp]
 
     return _observe(command, python, timeout, cancel, None)
 
@@ -199,9 +216,27 @@ def observe_program(
 
     def command(directory: Path) -> list[str]:
         spec = {"channel": str(directory), "trace": target, "subject_root": str(SUBJECT_ROOT)}
-        return [python, "-c", TRACE_BOOTSTRAP, str(SUBJECT_ROOT), json.dumps(spec)]
+        return [python, "-c", TRACE_BOOTSTRAP, str(SUBJECT_ROOT), _spec_file(directory, spec)]
 
     return _observe(command, python, timeout, None, passthrough)
+
+
+def _spec_file(directory: Path, spec: dict[str, object]) -> str:
+    """Write ``spec`` into the run's private directory; its path, for the subject's argv."""
+    path = directory / "spec.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(spec, f)
+    return str(path)
+
+
+def _subject_temp(directory: Path) -> str:
+    """The TMPDIR of a scenario's subject: the run's private directory, so that what
+    multiprocessing leaves in it (``pymp-*``, when the run is killed before its clean-up
+    ran) goes with the run. Empty (the caller's TMPDIR) where its sockets would not fit.
+    A traced program keeps the caller's TMPDIR: its environment is not poolctl's to change.
+    """
+    return str(directory) if len(str(directory)) <= SUBJECT_TEMP_MAX else ""
 
 
 def _observe(
@@ -274,11 +309,12 @@ def _start(
 
 def _clean_up(run: _Run) -> None:
     """Kill and reap every process of the run, read what they left, close the streams."""
-    process_group.kill(run.pgid)
+    _kill_group(run)
     with contextlib.suppress(subprocess.TimeoutExpired):
         run.proc.wait(timeout=5)
     watchdog.stop(run.guard)
     _reap_all(run)
+    leftover_files.remove(run.pymp)
     _drain(run)
     run.close()
     for stream in (run.proc.stdout, run.proc.stderr):
@@ -314,7 +350,7 @@ def _watch(run: _Run, deadline_ns: int, cancel: threading.Event | None) -> None:
         if remaining <= 0:
             run.obs.hung = True
             run.obs.timeout_ns = deadline_ns
-            process_group.kill(run.pgid)
+            _kill_group(run)
             run.proc.wait()
             run.obs.exit_ns = time.monotonic_ns()
             run.obs.exit_code = run.proc.returncode
@@ -337,6 +373,14 @@ def _settle(run: _Run) -> None:
         run.pump(POLL_SECONDS)
     run.obs.leftovers = [Leftover(m.pid, m.command) for m in _others(run)]
     run.obs.leftovers_ns = time.monotonic_ns()
+    _kill_group(run)
+
+
+def _kill_group(run: _Run) -> None:
+    """SIGKILL the run's group, noting first the ``pymp-*`` directories its processes
+    hold sockets in: killed, they cannot remove them (see leftover_files)."""
+    pids = [m.pid for m in process_group.members(run.pgid)]
+    run.pymp |= leftover_files.socket_dirs(pids)
     process_group.kill(run.pgid)
 
 

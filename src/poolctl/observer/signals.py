@@ -1,9 +1,10 @@
-"""Hold Ctrl-C and SIGTERM back while poolctl starts or cleans up a run.
+"""Hold Ctrl-C, SIGTERM and SIGHUP back while poolctl starts or cleans up a run.
 
-poolctl's handlers for SIGINT and SIGTERM raise an exception that unwinds through the
-observer's clean-up. Two stretches must not be cut short by it: starting a run (an
-exception inside ``Popen`` loses the pid of a subject that has already been forked, and
-nothing would stop it) and the clean-up itself (a second Ctrl-C must not abandon it).
+poolctl's handlers for SIGINT, SIGTERM and SIGHUP (the terminal closing) raise an
+exception that unwinds through the observer's clean-up. Two stretches must not be cut
+short by it: starting a run (an exception inside ``Popen`` loses the pid of a subject that
+has already been forked, and nothing would stop it) and the clean-up itself (a second
+Ctrl-C must not abandon it).
 
 The handlers are swapped for a recorder, not the signals blocked: a process started
 inside the block inherits the signal mask across exec, and a subject whose workers ignore
@@ -18,12 +19,13 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-DEFERRED = (signal.SIGINT, signal.SIGTERM)
+DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
 def deferred() -> Iterator[None]:
-    """Record SIGINT and SIGTERM during the block; re-raise them (once each) after it.
+    """Record SIGINT, SIGTERM and SIGHUP during the block; re-raise them (once each)
+    after it. A signal the caller ignores (``nohup``) stays ignored.
 
     Only the main thread runs Python signal handlers; elsewhere this does nothing.
     """
@@ -35,7 +37,10 @@ def deferred() -> Iterator[None]:
     def record(signum: int, frame: FrameType | None) -> None:
         caught.append(signum)
 
-    previous = _swap(dict.fromkeys(DEFERRED, record))
+    # An ignored signal is left alone: a process started in the block inherits SIG_IGN
+    # across exec, but a handler would reach it as SIG_DFL (nohup would be undone).
+    handled = [s for s in DEFERRED if signal.getsignal(s) != signal.SIG_IGN]
+    previous = _swap(dict.fromkeys(handled, record))
     try:
         yield
     finally:

@@ -226,9 +226,20 @@ def load(path: str) -> dict[str, Any]:
         document = json.loads(text)
     except ValueError as exc:
         raise UsageError(f"{path}: not a JSON document ({exc.msg} at line {exc.lineno})") from exc
+    except RecursionError as exc:  # the json module parses nested arrays recursively
+        raise UsageError(f"{path}: not a poolctl document (nested too deeply)") from exc
     schema = document.get("schema") if isinstance(document, dict) else None
     if schema not in SCHEMAS:
         raise UsageError(
             f"{path}: unknown document schema {schema!r}; poolctl renders {' and '.join(SCHEMAS)}"
         )
+    # The renderers trust the document's shape: check it all here, not in a renderer.
+    from .document_check import problem
+
+    try:
+        found = problem(document)
+    except RecursionError:
+        found = "nested too deeply"
+    if found is not None:
+        raise UsageError(f"{path}: not a valid {schema} document: {found}")
     return document

@@ -1,0 +1,109 @@
+"""How the command line ends: its signal handlers, a closed stdout, the last flush.
+
+Ctrl-C must give one line and 130 from the first moment: ``__main__`` (the console
+entry) records a signal from its first line, and ``main`` here installs the handlers
+before the command line's libraries are imported (typer and rich take ~100 ms, during
+which Python's own handler would print a traceback). Nothing here acts on import.
+
+Every way poolctl is stopped goes through the run's clean-up and ends with one line:
+SIGINT (130), SIGTERM (143) and SIGHUP (129, the terminal closing) raise ``Interrupted``.
+A closed stdout (``poolctl ... | head``) ends poolctl quietly with 141, as the shell
+reports ``cat`` or ``grep`` killed by SIGPIPE there: no message, the runs stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+from .errors import Interrupted
+
+TYPE_CHECKING = False  # as in __init__: importing typing would cost more than all this
+if TYPE_CHECKING:
+    from types import FrameType
+
+# The signals that stop poolctl through the clean-up: Ctrl-C, kill, the terminal closing.
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+INTERRUPTED = "interrupted; every process of the run was stopped"
+# The status of a command whose reader went away, as the shell shows one killed by SIGPIPE.
+CLOSED_STDOUT = 128 + signal.SIGPIPE
+
+
+def raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    """The handler of ``STOPPING``: unwind through the clean-up, exit 128 + signum."""
+    raise Interrupted(128 + signum)
+
+
+def install_handlers() -> None:
+    """Turn ``STOPPING`` into ``Interrupted``; a hang-up ignored by the caller (``nohup``)
+    stays ignored, as it would for any command."""
+    for signum in STOPPING:
+        if signum == signal.SIGHUP and signal.getsignal(signum) == signal.SIG_IGN:
+            continue
+        signal.signal(signum, raise_interrupted)
+
+
+def say(message: str) -> None:
+    """One line on stderr, if stderr can still take it (after a hang-up it may not)."""
+    try:
+        sys.stderr.write(f"poolctl: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def stdout_closed() -> bool:
+    """Whether nobody reads poolctl's stdout any more (a pipe whose reader is gone)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that no later flush (at exit) fails on the closed
+    pipe: Python's documented recipe for a broken pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _exit_now(signum: int, frame: FrameType | None) -> None:
+    say(INTERRUPTED)
+    os._exit(128 + signum)
+
+
+def main(early: list[int]) -> int:
+    """Run the command line; return its exit status. ``early``: the signals that came
+    before the handlers were installed (``__main__`` recorded them)."""
+    install_handlers()
+    try:
+        if early:
+            raise Interrupted(128 + early[0])
+        from .cli import main as command_line
+
+        status = command_line()
+    except Interrupted as exc:  # while the command line was being imported
+        say(INTERRUPTED)
+        status = exc.exit_code
+    # The interpreter's own ending (flushing stdout, joining threads) is no place for an
+    # exception: a signal from here on ends poolctl at once, still with one line.
+    for signum in STOPPING:
+        if signal.getsignal(signum) == raise_interrupted:
+            signal.signal(signum, _exit_now)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+        status = CLOSED_STDOUT
+    except (OSError, ValueError):
+        pass
+    return status

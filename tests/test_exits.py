@@ -1,0 +1,444 @@
+"""Leftovers and exit codes: however poolctl ends, one line, the documented status, and no
+file of the run left (docs/bad-input.md, "Endings and leftovers")."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import (
+    CliResult,
+    console_script,
+    marked_pids,
+    run_pipeline,
+    wait_until,
+    write_scenario,
+)
+from poolctl.errors import UsageError
+from poolctl.observer import workspace
+
+INTERRUPTED = "poolctl: interrupted; every process of the run was stopped"
+
+
+@pytest.fixture
+def short_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A TMPDIR of this test's own, short enough for multiprocessing's sockets (pytest's
+    tmp_path is not): every ``poolctl-*`` and ``pymp-*`` of the test's runs lands here.
+    (After ``tmp_path``, which would otherwise be made in it.)"""
+    directory = Path(tempfile.mkdtemp(prefix="pe-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    monkeypatch.setenv("TMPDIR", str(directory))
+    yield directory
+    for path in sorted(directory.rglob("*"), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()
+        else:
+            path.unlink()
+    directory.rmdir()
+
+
+def leftovers(directory: Path) -> list[str]:
+    """Whatever a run left in the temp directory."""
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.fixture
+def hung(tmp_path: Path) -> Path:
+    """A scenario whose task outlives every timeout used here."""
+    return write_scenario(
+        tmp_path, "hangs", steps=["close", "join"], workers=1, duration=30, expect="hung = true"
+    )
+
+
+def start(*args: str, **options: object) -> subprocess.Popen[str]:
+    """The real entry point (the console script) in the background."""
+    return subprocess.Popen(
+        [str(console_script()), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,  # type: ignore[call-overload]
+    )
+
+
+def wait_for_run(proc: subprocess.Popen[str], marker: str, at_least: int = 2) -> None:
+    """Until the run's processes are up (the subject and its worker)."""
+    up = wait_until(lambda: len(marked_pids(marker, exclude=(proc.pid,))) >= at_least, 10.0)
+    assert up, "the run's processes never appeared"
+    assert proc.poll() is None, "poolctl ended before it was signalled"
+
+
+def default_hangup() -> None:
+    """SIGHUP as a terminal's session leader would have it (not ignored by our caller)."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+# --- signals -------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_hangup_stops_the_run_and_removes_its_files(
+    marker: str, hung: Path, short_tmp: Path, start_methods: list[str], method: str
+) -> None:
+    """The terminal closing (SIGHUP): 129, one line, no process and no file of the run
+    (not its private directory, not multiprocessing's pymp-* of a forkserver run)."""
+    if method not in start_methods:
+        pytest.skip(f"{method} is not available here")
+    proc = start(
+        "run", str(hung), "--start-method", method, "--timeout", "30", preexec_fn=default_hangup
+    )
+    try:
+        wait_for_run(proc, marker)
+        if method == "forkserver":
+            assert wait_until(lambda: list(short_tmp.rglob("pymp-*")), 5.0), leftovers(short_tmp)
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 129
+    assert err.splitlines() == [INTERRUPTED]
+    assert out == ""
+    assert marked_pids(marker) == []
+    assert leftovers(short_tmp) == []
+
+
+def ignore_hangup() -> None:
+    """SIGHUP as ``nohup`` leaves it: ignored."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+@pytest.mark.timeout(30)
+def test_a_hangup_ignored_by_the_caller_stays_ignored(marker: str, short_tmp: Path) -> None:
+    """Under ``nohup`` the terminal closing does not stop poolctl: the run ends normally."""
+    proc = start("run", "close-join", "--duration", "0.5", preexec_fn=ignore_hangup)
+    try:
+        wait_for_run(proc, marker)
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert (proc.returncode, err) == (0, "")
+    assert "'Task done' is printed once per task" in out
+    assert leftovers(short_tmp) == []
+
+
+@pytest.mark.timeout(20)
+def test_a_hung_forkserver_run_leaves_no_pymp_directory(
+    marker: str, short_tmp: Path, tmp_path: Path
+) -> None:
+    """Killed at --timeout before multiprocessing could clean up: its temp directory goes
+    with the run's own."""
+    if "forkserver" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("forkserver is not available here")
+    scenario = write_scenario(tmp_path, "hangs", steps=["close", "join"], workers=1, duration=30)
+    doc = run_pipeline(scenario, start_method="forkserver", timeout=1.0)
+    assert doc["outcome"]["hung"] is True
+    assert leftovers(short_tmp) == []
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` (its SigCgt in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (signum - 1) & 1)
+
+
+@pytest.mark.timeout(30)
+def test_a_hung_traced_program_leaves_no_pymp_directory(
+    cli: Callable[..., CliResult], short_tmp: Path, tmp_path: Path
+) -> None:
+    """A traced program keeps the caller's TMPDIR; what multiprocessing made there for the
+    fork server is removed when poolctl kills the program at --timeout."""
+    if "forkserver" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("forkserver is not available here")
+    program = tmp_path / "hangs.py"
+    program.write_text(
+        "import multiprocessing, time\n"
+        "if __name__ == '__main__':\n"
+        "    multiprocessing.set_start_method('forkserver')\n"
+        "    with multiprocessing.Pool(1) as pool:\n"
+        "        pool.apply(time.sleep, (30,))\n"
+    )
+    result = cli("trace", str(program), "--timeout", "1", "--json")
+    assert result.returncode == 124, result.stderr
+    assert leftovers(short_tmp) == []
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_at_any_moment_is_one_line_and_130(marker: str, short_tmp: Path) -> None:
+    """Ctrl-C while poolctl is still starting (importing its libraries) or running: one
+    line and 130, never a traceback of poolctl. Each Ctrl-C comes a little later after
+    Python can take it; before poolctl's first line (the interpreter's start-up, the
+    console script's ``import re``, the package's ``__init__``) it is Python's, as for any
+    Python command: poolctl's entry point takes signals from its first line."""
+    for delay in [0.025 * i for i in range(11)]:  # 0 to 250 ms: imports, then the run
+        proc = start("run", "close-join", "--duration", "0.3")
+        pid = proc.pid
+        wait_until(lambda: catches(pid, signal.SIGINT), 5.0, step=0.001)  # noqa: B023
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        if proc.returncode != 130:  # before poolctl's first line: Python's own ending
+            ours = [f for f in err.splitlines() if "/poolctl/" in f and "__init__.py" not in f]
+            assert ours == [], (delay, err)
+            assert err.rstrip().endswith("KeyboardInterrupt") or err == "", (delay, err)
+            continue
+        assert (proc.returncode, err.splitlines()) == (130, [INTERRUPTED]), (delay, out, err)
+    assert leftovers(short_tmp) == []
+
+
+@pytest.mark.timeout(30)
+def test_sigkill_leftovers_are_removed_by_the_next_run(
+    marker: str, hung: Path, short_tmp: Path
+) -> None:
+    """SIGKILL: no code of poolctl runs, its directory stays; the next run removes it (its
+    lock died with poolctl), and nothing else."""
+    proc = start("run", str(hung), "--timeout", "30")
+    try:
+        wait_for_run(proc, marker)
+        proc.kill()
+        proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert wait_until(lambda: not marked_pids(marker), 5.0)
+    [stale] = leftovers(short_tmp)
+    assert stale.startswith("poolctl-")
+    (short_tmp / "mine.txt").write_text("not poolctl's")
+    doc = run_pipeline("close-join", duration=0.05)
+    assert doc["matches"] is True
+    assert leftovers(short_tmp) == ["mine.txt"]
+
+
+def test_a_run_directory_in_use_is_never_swept(tmp_path: Path) -> None:
+    """Only this user's unlocked directories of poolctl's own prefix go: not one locked
+    (a run under way), not a symlink, not anything else."""
+    held = tmp_path / f"{workspace.PREFIX}held"
+    stale = tmp_path / f"{workspace.PREFIX}stale"
+    other = tmp_path / "poolctl-older"
+    elsewhere = tmp_path / "elsewhere"
+    for directory in (held, stale, other, elsewhere):
+        directory.mkdir()
+        (directory / "events-1").write_text("x")
+    (tmp_path / f"{workspace.PREFIX}link").symlink_to(elsewhere)
+    lock = os.open(held, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert workspace.sweep(str(tmp_path)) == [stale.name]
+    finally:
+        os.close(lock)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [held.name, other.name, elsewhere.name, f"{workspace.PREFIX}link"]
+    )
+    assert (elsewhere / "events-1").exists()
+
+
+# --- a closed stdout -----------------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_a_closed_stdout_ends_compare_quietly_with_141(marker: str, short_tmp: Path) -> None:
+    """``compare --jsonl | head -c 10``: the runs after the reader left are stopped; no
+    message, status 141 (as the shell shows a command killed by SIGPIPE)."""
+    names = ["close-join", "terminate-join", "close-without-join", "join-without-close"]
+    proc = start("compare", *names, "--jobs", "1", "--duration", "0.3", "--jsonl")
+    begun = time.monotonic()
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.read(10) == '{"schema":'
+        proc.stdout.close()
+        err = proc.stderr.read() if proc.stderr is not None else ""
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    took = time.monotonic() - begun
+    assert (proc.returncode, err) == (141, "")
+    assert took < 3.0, f"the remaining runs were not stopped promptly: {took:.1f} s"
+    assert leftovers(short_tmp) == []
+
+
+# --- bad input -----------------------------------------------------------------------------
+
+
+def nested_toml(depth: int) -> str:
+    return f'summary = "deep"\nsteps = ["close", "join"]\nx = {"[" * depth}{"]" * depth}\n'
+
+
+@pytest.mark.parametrize("depth", [200, 900, 5000])
+def test_a_deeply_nested_scenario_is_bad_input(
+    cli: Callable[..., CliResult], tmp_path: Path, depth: int
+) -> None:
+    """Nested beyond what the parser recurses into: exit 2 and one line, not exit 3."""
+    path = tmp_path / "deep.toml"
+    path.write_text(nested_toml(depth))
+    result = cli("run", str(path))
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"poolctl: {path}"), line
+    assert "internal error" not in line
+
+
+@pytest.mark.parametrize("version", ["3.\u0669", "\u0663.9", "3.\uff19", "3.9\u0660"])
+def test_requires_python_takes_ascii_digits_only(tmp_path: Path, version: str) -> None:
+    """'3.٩' is not 3.9: int() reads any Unicode digit, a version is ASCII."""
+    from poolctl import scenario
+
+    path = tmp_path / "odd.toml"
+    path.write_text(f'summary = "x"\nrequires_python = "{version}"\nsteps = ["close"]\n')
+    with pytest.raises(UsageError, match="requires_python: expected a version"):
+        scenario.load(str(path))
+
+
+@pytest.mark.timeout(60)
+def test_thousands_of_steps_do_not_overflow_the_command_line(marker: str, tmp_path: Path) -> None:
+    """7,000 steps make a spec far beyond one argument's 128 KiB: it goes through a file."""
+    steps = ", ".join(['{ step = "sleep", seconds = 0 }'] * 7000)
+    path = tmp_path / "many.toml"
+    path.write_text(
+        f'summary = "many"\nsteps = [{steps}, "close", "join"]\n[tasks]\nduration = 0.05\n'
+    )
+    # Not through ``cli``: checking 14,000 events against the schema takes 20 s.
+    done = subprocess.run(
+        [str(console_script()), "run", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert sum(e["kind"] == "sleep.called" for e in doc["events"]) == 7000
+
+
+@pytest.mark.timeout(60)
+def test_a_traced_program_takes_arguments_beyond_128_kib(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """2,000 arguments of 100 bytes reach the program, as with plain python."""
+    program = tmp_path / "count.py"
+    program.write_text("import sys\nprint(len(sys.argv) - 1, len(''.join(sys.argv[1:])))\n")
+    words = [f"{i:04d}" + "a" * 96 for i in range(2000)]
+    result = cli("trace", str(program), "--json", "--", *words)
+    assert result.returncode == 0, result.stderr
+    assert "2000 200000" in result.stderr
+
+
+def saved_run(tmp_path: Path) -> dict[str, object]:
+    doc = run_pipeline("close-join", duration=0.05)
+    return json.loads(json.dumps(doc))
+
+
+@pytest.mark.timeout(60)
+def test_render_refuses_a_document_missing_fields(
+    marker: str, cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """The right schema but not its shape: one line naming what is wrong, exit 2."""
+    doc = saved_run(tmp_path)
+    broken: list[tuple[str, Callable[[dict[str, object]], None]]] = [
+        ("$: missing 'scenario'", lambda d: d.pop("scenario")),
+        ("$.outcome.tasks: missing 'completed'", lambda d: d["outcome"]["tasks"].pop("completed")),  # type: ignore[index,union-attr]
+        ("$.events[0].t: expected number, not string", lambda d: d["events"][0].update(t="x")),  # type: ignore[index,union-attr]
+    ]
+    for expected, spoil in broken:
+        copy = json.loads(json.dumps(doc))
+        spoil(copy)
+        path = tmp_path / "spoiled.json"
+        path.write_text(json.dumps(copy))
+        for extra in ([], ["--svg", str(tmp_path / "out.svg")]):
+            result = cli("render", str(path), *extra)
+            assert result.returncode == 2, result
+            assert result.stderr.splitlines() == [
+                f"poolctl: {path}: not a valid poolctl.run/1 document: {expected}"
+            ]
+    path = tmp_path / "deep.json"
+    path.write_text('{"schema": "poolctl.run/1", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    result = cli("render", str(path))
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "internal error" not in result.stderr
+
+
+def test_the_document_check_knows_every_keyword_of_the_schemas() -> None:
+    """A keyword the check does not know would be a rule silently skipped."""
+    from poolctl.render import document_check
+
+    found: set[str] = set()
+
+    def walk(node: object, is_map: bool = False) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not is_map:
+                    found.add(key)
+                walk(value, is_map=not is_map and key in ("properties", "$defs"))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    for file in document_check.SCHEMA_FILES.values():
+        walk(document_check.schema(file))
+    assert found - document_check.KEYWORDS - document_check.ANNOTATIONS == set()
+
+
+@pytest.mark.timeout(60)
+def test_the_document_check_agrees_with_jsonschema(marker: str, tmp_path: Path) -> None:
+    """On real documents and spoiled ones, the same verdict as the reference validator."""
+    import schema_validation
+    from poolctl.render import document_check
+
+    doc = saved_run(tmp_path)
+    variants: list[dict[str, object]] = [doc]
+    for key in ("outcome", "events", "python", "params"):
+        copy = json.loads(json.dumps(doc))
+        copy.pop(key)
+        variants.append(copy)
+    copy = json.loads(json.dumps(doc))
+    copy["outcome"]["main"]["signal"] = 9  # type: ignore[index]
+    variants.append(copy)
+    copy = json.loads(json.dumps(doc))
+    copy["events"][1]["kind"] = True  # type: ignore[index]
+    variants.append(copy)
+    for variant in variants:
+        assert (document_check.problem(variant) is None) == (
+            schema_validation.schema_errors(variant) == []
+        ), document_check.problem(variant)
+
+
+# --- output the terminal cannot encode -------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "env",
+    [{"PYTHONIOENCODING": "ascii"}, {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": ""}],
+    ids=["PYTHONIOENCODING=ascii", "LC_ALL=C"],
+)
+def test_output_degrades_where_the_encoding_lacks_characters(
+    cli: Callable[..., CliResult], env: dict[str, str]
+) -> None:
+    """The run is shown, its characters escaped (\\u2713), never lost to an error."""
+    result = cli("run", "close-join", "--duration", "0.05", "--no-color", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "'Task done' is printed once per task" in result.stdout
+    assert "\\u2713" in result.stdout
