@@ -91,6 +91,10 @@ def test_a_lost_channel_gives_no_verdict(
     assert "Expectation vs reality ? no verdict" in view
     assert "⚠ not completely observed: the workers of pool 1 could not record" in view
     assert "✓" not in view
+    assert "close-join — no verdict (not completely observed)" in api.render_svg(doc)
+    page = api.render_html(doc)
+    assert "⚠ not completely observed: the workers of pool 1" in page
+    assert "✓" not in page
 
     compared = api.compare(["close-join"], tasks=2, duration=0.05)
     summary = compared["summary"]
@@ -101,3 +105,4 @@ def test_a_lost_channel_gives_no_verdict(
     assert "1 not completely observed" in table
     assert "? 1/1 not completely observed" in table
     assert "✓" not in table
+    assert "? 1/1 not completely observed" in api.render_html(compared)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
-from ..document import program_ending
+from ..document import incomplete, program_ending
 from ..document import title as document_title
 from .svg_export import run_svg
 
@@ -38,6 +38,11 @@ def _table(rows: list[dict[str, Any]]) -> str:
         seen = row["observed"]
         if row.get("skipped"):
             verdict = f"<span class='dim'>skipped: {escape(row['skipped'])}</span>"
+        elif row.get("incomplete"):
+            verdict = (
+                f"<span class='bad'>? {row['incomplete']}/{row['observed_runs']}"
+                " not completely observed</span>"
+            )
         elif row["observed_runs"] and row["matched"] == row["observed_runs"]:
             verdict = f"<span class='ok'>✓ {row['matched']}/{row['observed_runs']}</span>"
         else:
@@ -78,6 +83,13 @@ def _run_section(doc: dict[str, Any], index: int) -> str:
     ending = program_ending(doc)
     if ending is not None:
         checks = f"<li>The program {escape(ending)}</li>"
+    unseen = incomplete(doc)
+    if unseen:  # no verdict over what was not seen
+        checks = checks.replace("'>✓ ", "'>? ").replace("'>✗ ", "'>? ")
+        checks += "".join(
+            f"<li class='bad'>⚠ not completely observed: {escape(message)}</li>"
+            for message in unseen
+        )
     return (
         f"<section id='run-{index}'><h2>{index}. {escape(doc['scenario']['name'])} · "
         f"{escape(str(doc['params']['start_method']))} · {escape(doc['python']['version'])}"
