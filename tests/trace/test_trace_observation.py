@@ -22,7 +22,7 @@ import pytest
 
 from conftest import run_cli
 from poolctl.observer.observe import SUBJECT_ROOT
-from tracing import trace, write
+from tracing import plain, trace, write
 
 NOBODY = 65534
 
@@ -220,3 +220,38 @@ def test_poolctl_failing_inside_the_program_is_poolctl_s_failure(
         f"poolctl: poolctl's observer failed inside the program ({WHERE[fault]}):"
         " RuntimeError: injected fault"
     ]
+
+
+UNPRINTABLE = """
+from multiprocessing import get_context
+
+
+class Odd(Exception):
+    def __str__(self):
+        raise ValueError("no str for you")
+
+
+def task(x):
+    raise Odd()
+
+
+if __name__ == "__main__":
+    with get_context("fork").Pool(1) as pool:
+        try:
+            pool.apply_async(task, (1,)).get()
+        except Odd as exc:
+            print("caught", type(exc).__name__)
+"""
+
+
+def test_an_exception_poolctl_cannot_print_stays_the_program_s(tmp_path: Path) -> None:
+    """Recording a task's exception whose ``__str__`` raises must not replace it: the
+    program catches its own exception, as under plain python."""
+    program = write(tmp_path, "odd.py", UNPRINTABLE)
+    alone = plain(str(program))
+    assert (alone.returncode, alone.stdout) == (0, "caught Odd\n")
+    done = trace(str(program))
+    assert (done.status, done.stderr) == (0, "caught Odd\n")
+    assert done.doc is not None
+    assert done.doc["outcome"]["error"]["message"] == "<unprintable Odd>"
+    assert done.doc["observation"]["complete"] is True
