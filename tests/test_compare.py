@@ -499,6 +499,7 @@ def fake_run(
         "interrupted": interrupted,
         "never_started": never_started,
         "failed": 0,
+        "unknown": 0,
     }
     pids = list(range(101, 101 + len(workers)))
     pool = {"start_method": start_method, "size": len(workers), "creating": 0.01, "created": 0.02}
@@ -546,6 +547,7 @@ def fake_run(
         events=[],
         output=[],
         outcome=outcome,
+        observation={"complete": True, "problems": []},
         checks=checks,
         races=[{"output": "Task executing", "why": "a race", "printed": printed}],
     )
@@ -616,6 +618,7 @@ def test_summarize_two_runs_that_differ() -> None:
         "runs": 2,
         "matched": 2,
         "mismatched": 0,
+        "incomplete": 0,
         "hung": 0,
         "unobserved": 0,
         "skipped": 0,

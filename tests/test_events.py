@@ -9,7 +9,7 @@ import pytest
 
 from conftest import kinds, printed, run_pipeline
 from poolctl.events import signal_name
-from poolctl.outcome import TASK_STATES, derive
+from poolctl.outcome import TASK_STATES, derive, observation
 
 SUBJECT_ROLES = {"main", "worker"}
 
@@ -127,6 +127,7 @@ def test_many_tasks_each_complete_exactly_once(marker: str) -> None:
         "interrupted": 0,
         "never_started": 0,
         "failed": 0,
+        "unknown": 0,
     }
     runs = doc["outcome"]["task_runs"]
     assert [r["task"] for r in runs] == list(range(12))
@@ -227,7 +228,27 @@ def test_derive_classifies_every_task_state() -> None:
         "interrupted": 1,
         "never_started": 1,
         "failed": 1,
+        "unknown": 0,
     }
+
+
+def test_only_a_worker_silent_after_a_normal_exit_makes_the_observation_incomplete() -> None:
+    """A worker killed before it said anything may really have done nothing; one that
+    exited normally ran poolctl's initializer, so its silence means its events were lost.
+    Then the tasks nobody saw start are unknown, not never started."""
+    spawned = ev(0.3, "worker.spawned", worker=203)
+    submitted = ev(0.1, "task.submitted", task=0)
+    killed = lifecycle(submitted, spawned, exited(0.4, 203, -15))
+    assert observation(killed) == {"complete": True, "problems": []}
+    assert derive(killed)["tasks"]["never_started"] == 1
+    silent = lifecycle(submitted, spawned, exited(0.4, 203, 0))
+    seen = observation(silent)
+    assert seen["complete"] is False
+    assert [(p["kind"], p["pid"], p["pool"]) for p in seen["problems"]] == [
+        ("worker-silent", 203, 1)
+    ]
+    tasks = derive(silent)["tasks"]
+    assert (tasks["never_started"], tasks["unknown"]) == (0, 1)
 
 
 def test_derive_names_signals_from_negative_exit_codes() -> None:

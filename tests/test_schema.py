@@ -227,6 +227,7 @@ def test_a_compare_document_with_a_broken_run_fails(real_run: dict[str, Any]) ->
             "runs": 2,
             "matched": 2,
             "mismatched": 0,
+            "incomplete": 0,
             "hung": 0,
             "unobserved": 0,
             "skipped": 0,
@@ -256,6 +257,7 @@ def test_documents_built_in_process_are_checked(real_run: dict[str, Any]) -> Non
         events=real_run["events"],
         output=real_run["output"],
         outcome={**real_run["outcome"], "hung": "maybe"},
+        observation=real_run["observation"],
     )
     assert doc["outcome"]["hung"] == "maybe"  # the builder's result is left as it was
     [failure] = built_documents.failures()

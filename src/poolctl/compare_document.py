@@ -11,6 +11,7 @@ import statistics
 from collections import Counter
 from typing import Any
 
+from .document import incomplete
 from .matrix import Result
 
 COMPARE_SCHEMA = "poolctl.compare/1"
@@ -34,10 +35,12 @@ def worker_endings(outcome: dict[str, Any]) -> str:
 
 
 def task_counts(outcome: dict[str, Any]) -> str:
-    """A run's tasks as ``done/interrupted/never started`` (``/failed`` when any failed)."""
+    """A run's tasks as ``done/interrupted/never started`` (``/failed`` when any failed,
+    ``/unknown`` when the fate of any is unknown)."""
     tasks = outcome["tasks"]
     text = f"{tasks['completed']}/{tasks['interrupted']}/{tasks['never_started']}"
-    return text + (f"/{tasks['failed']} failed" if tasks["failed"] else "")
+    text += f"/{tasks['failed']} failed" if tasks["failed"] else ""
+    return text + (f"/{tasks['unknown']} unknown" if tasks.get("unknown") else "")
 
 
 def _error(outcome: dict[str, Any]) -> str:
@@ -71,6 +74,7 @@ def _new_row(result: Result) -> dict[str, Any]:
         "observed_runs": 0,
         "skipped": None,
         "matched": 0,
+        "incomplete": 0,
         "hung": 0,
         "unobserved": [],
         "observed": {
@@ -109,6 +113,8 @@ def summarize(results: list[Result]) -> dict[str, Any]:
         outcome = doc["outcome"]
         row["observed_runs"] += 1
         row["matched"] += doc["matches"]
+        unseen = bool(incomplete(doc))  # no verdict: its checks are not counted
+        row["incomplete"] += unseen
         row["hung"] += outcome["hung"]
         seen = row["observed"]
         for key in ("completed", "interrupted", "never_started", "failed"):
@@ -118,7 +124,7 @@ def summarize(results: list[Result]) -> dict[str, Any]:
         seen["workers"][worker_endings(outcome)] += 1
         seen["main_exit_code"][str(outcome["main"]["exit_code"])] += 1
         seen["hung"][str(outcome["hung"]).lower()] += 1
-        for check in doc["checks"]:
+        for check in [] if unseen else doc["checks"]:
             if not check["ok"]:
                 row["failed_checks"][check["claim"]] += 1
         for race in doc["races"]:
@@ -133,7 +139,8 @@ def summarize(results: list[Result]) -> dict[str, Any]:
         "rows": finished,
         "runs": len(results),
         "matched": sum(r["matched"] for r in finished),
-        "mismatched": sum(r["observed_runs"] - r["matched"] for r in finished),
+        "mismatched": sum(r["observed_runs"] - r["matched"] - r["incomplete"] for r in finished),
+        "incomplete": sum(r["incomplete"] for r in finished),
         "hung": sum(r["hung"] for r in finished),
         "unobserved": sum(len(r["unobserved"]) for r in finished),
         "skipped": sum(1 for r in finished if r["skipped"]),
@@ -178,8 +185,9 @@ def build_compare(results: list[Result], params: dict[str, Any]) -> dict[str, An
 
 
 def exit_code(document: dict[str, Any]) -> int:
-    """3 when a run could not be observed, else 1 on any mismatch, else 0."""
+    """3 when a run could not be observed (or not completely), else 1 on any mismatch, else
+    0."""
     summary = document["summary"]
-    if summary["unobserved"]:
+    if summary["unobserved"] or summary.get("incomplete"):
         return 3
     return 1 if summary["mismatched"] else 0

@@ -19,10 +19,15 @@ def build_run(
     events: list[dict[str, Any]],
     output: list[dict[str, Any]],
     outcome: dict[str, Any],
+    observation: dict[str, Any],
     checks: list[dict[str, Any]],
     races: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Assemble the run document (plain JSON data)."""
+    """Assemble the run document (plain JSON data).
+
+    A run poolctl could not see whole never matches: its checks were made on what was
+    seen, and what was not seen may be what they are about.
+    """
     return {
         "schema": RUN_SCHEMA,
         "poolctl": __version__,
@@ -37,10 +42,11 @@ def build_run(
         "events": events,
         "output": output,
         "outcome": outcome,
+        "observation": observation,
         "expected": scenario.expect,
         "checks": checks,
         "races": races,
-        "matches": all(c["ok"] for c in checks),
+        "matches": observation["complete"] and all(c["ok"] for c in checks),
     }
 
 
@@ -52,6 +58,7 @@ def build_trace(
     events: list[dict[str, Any]],
     output: list[dict[str, Any]],
     outcome: dict[str, Any],
+    observation: dict[str, Any],
 ) -> dict[str, Any]:
     """The document of a traced program: a run document with the program in place of a
     scenario, and no expectation (there is nothing documented to compare with)."""
@@ -77,6 +84,7 @@ def build_trace(
         "events": events,
         "output": output,
         "outcome": outcome,
+        "observation": observation,
         "expected": None,
         "checks": [],
         "races": [],
@@ -116,6 +124,18 @@ def pool_label(pool: dict[str, Any]) -> str:
     return f"{pool_kinds.label(pool['api'])} {pool['pool']} ({', '.join(parts)})"
 
 
+def incomplete(document: dict[str, Any]) -> list[str]:
+    """What poolctl could not see in the run, one message each (none: it saw it all).
+
+    A document saved before ``observation`` existed was seen whole, as far as it knows.
+    """
+    seen = document.get("observation") or {"problems": []}
+    return [problem["message"] for problem in seen["problems"]]
+
+
 def exit_code(document: dict[str, Any]) -> int:
-    """0 when reality matches the scenario's expectation, 1 when it differs."""
+    """0 when reality matches the scenario's expectation, 1 when it differs, 3 when the run
+    was not completely observed (there is no verdict)."""
+    if incomplete(document):
+        return 3
     return 0 if document["matches"] else 1

@@ -1,8 +1,13 @@
 """Derive how a run ended from its events, and from nothing else.
 
 Tasks: ``completed`` (finished), ``failed`` (raised), ``interrupted`` (started, never
-finished: its worker died under it), ``never_started``. Workers: when each was spawned,
-became ready and exited, and how (exit code; a negative code is the signal that killed it).
+finished: its worker died under it), ``never_started``, ``unknown`` (no start was seen, but
+the pool's workers could not record events: poolctl cannot tell). Workers: when each was
+spawned, became ready and exited, and how (exit code; a negative code is the signal that
+killed it).
+
+``observation`` says what poolctl could not see (a lost event channel, its own failure in
+the subject): an incomplete observation is never passed off as a complete one.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from .steps import STEPS
 
 # The calls that begin a pool's shutdown: the first one starts the shutdown time.
 SHUTDOWN_CALLS = tuple(f"{name}.called" for name, step in STEPS.items() if step.begins_shutdown)
-TASK_STATES = ("completed", "interrupted", "never_started", "failed")
+TASK_STATES = ("completed", "interrupted", "never_started", "failed", "unknown")
 
 
 def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -94,6 +99,7 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
             first_shutdown = t
 
     _settle_tasks(tasks, workers, main.get("exited"))
+    _unknown_tasks(tasks, problems(events))
     for w in workers.values():
         w["signal"] = signal_name(w["exit_code"])
         w["killed_by_poolctl"] = hung and w["exited"] is None
@@ -122,6 +128,91 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
         "wall_seconds": main.get("exited"),
         "shutdown_seconds": shutdown,
     }
+
+
+def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What poolctl could not see in this run, from its events: each problem's ``kind``,
+    ``message``, and the ``pool`` or ``pid`` it concerns.
+
+    - ``channel-lost``: the subject found that the workers a pool starts cannot create
+      their event files (the program changed its user, the directory is gone or full);
+    - ``worker-silent``: a worker process exited normally (status 0), so it ran poolctl's
+      initializer, yet recorded no event: its channel was lost, whatever the cause;
+    - ``observer-failed``: poolctl's own code raised inside the program.
+    """
+    found: list[dict[str, Any]] = []
+    lost_pools: set[int] = set()
+    workers: dict[int, int] = {}  # a worker process the main process saw → its pool
+    codes: dict[int, int] = {}
+    writers: set[int] = set()
+    for e in events:
+        kind = e["kind"]
+        writers.add(e["pid"])
+        if kind == "channel.lost":
+            pool = e.get("pool", 1)
+            if pool not in lost_pools:
+                lost_pools.add(pool)
+                found.append(
+                    {
+                        "kind": "channel-lost",
+                        "message": f"the workers of pool {pool} could not record their events"
+                        f" ({e.get('reason')}, as uid {e.get('uid')}): what they did is unknown",
+                        "pool": pool,
+                    }
+                )
+        elif kind == "observer.failed":
+            found.append({"kind": "observer-failed", "message": _failed(e), "pid": e["pid"]})
+        elif kind == "pool.created":
+            for pid in e.get("workers", []):
+                workers.setdefault(pid, e.get("pool", 1))
+        elif kind == "worker.spawned":
+            workers.setdefault(e["worker"], e.get("pool", 1))
+        elif kind in ("worker.exited", "worker.reaped"):
+            if e.get("thread"):
+                workers.pop(e["worker"], None)  # a thread shares the main process's channel
+            elif e.get("exit_code") is not None:
+                codes[e["worker"]] = e["exit_code"]
+    for pid, pool in workers.items():
+        if codes.get(pid) == 0 and pid not in writers and pool not in lost_pools:
+            found.append(
+                {
+                    "kind": "worker-silent",
+                    "message": f"worker {pid} of pool {pool} exited normally but recorded no"
+                    " event: what it did is unknown",
+                    "pid": pid,
+                    "pool": pool,
+                }
+            )
+    return found
+
+
+def observer_failure(events: list[dict[str, Any]]) -> str | None:
+    """The one line of the first ``observer.failed`` event (None if poolctl never failed):
+    the run was not observed, whatever the program did."""
+    failed = next((e for e in events if e["kind"] == "observer.failed"), None)
+    return None if failed is None else _failed(failed)
+
+
+def _failed(event: dict[str, Any]) -> str:
+    return (
+        f"poolctl's observer failed inside the program ({event.get('where')}):"
+        f" {event.get('type')}: {event.get('message')}"
+    )
+
+
+def observation(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document's ``observation``: ``complete`` unless ``problems`` lists any."""
+    found = problems(events)
+    return {"complete": not found, "problems": found}
+
+
+def _unknown_tasks(tasks: dict[int, dict[str, Any]], found: list[dict[str, Any]]) -> None:
+    """A task seen submitted but never started, in a pool whose workers could not all be
+    seen, may have run: its fate is unknown, not 'never started'."""
+    blind = {p.get("pool") for p in found if p["kind"] in ("channel-lost", "worker-silent")}
+    for task in tasks.values():
+        if task["status"] == "never_started" and task["pool"] in blind:
+            task["status"] = "unknown"
 
 
 def _count(tasks: Iterable[dict[str, Any]]) -> dict[str, int]:

@@ -82,13 +82,17 @@ def run(
         raise TraceError(str(exc), FAILED) from exc
     from . import events as events_mod
     from .document import build_trace
-    from .outcome import derive
+    from .outcome import derive, observation, observer_failure
 
     try:
         events, output = events_mod.parse(obs)
     except ObserveError as exc:
         raise TraceError(str(exc), FAILED) from exc
     _require_started(chosen, events, output)
+    failed = observer_failure(events)
+    if failed is not None:
+        # The program ran to its end unchanged (its output was shown); poolctl did not see it.
+        raise TraceError(failed, FAILED)
     outcome = derive(events)
     return build_trace(
         target={**asdict(chosen), "name": chosen.name},
@@ -97,6 +101,7 @@ def run(
         events=events,
         output=output,
         outcome=outcome,
+        observation=observation(events),
     )
 
 

@@ -95,7 +95,7 @@ def run(
     from . import events as events_mod
     from .document import build_run
     from .expectation import evaluate, observe_races
-    from .outcome import derive
+    from .outcome import derive, observation
 
     events, output = events_mod.parse(obs)
     _require_observed(events, output)
@@ -110,6 +110,7 @@ def run(
         events=events,
         output=output,
         outcome=outcome,
+        observation=observation(events),
         checks=evaluate(scenario.expect, outcome, output),
         races=observe_races(scenario.races, outcome, output),
     )
@@ -118,6 +119,11 @@ def run(
 def _require_observed(events: list[dict[str, Any]], output: list[dict[str, Any]]) -> None:
     """Raise ``ObserveError`` when the subject itself failed, rather than the pool program."""
     kinds = {e["kind"] for e in events}
+    from .outcome import observer_failure
+
+    failed = observer_failure(events)
+    if failed is not None:
+        raise ObserveError(failed)
     if "run.timeout" in kinds:
         return  # a hang is an outcome
     exited = next((e for e in events if e["kind"] == "main.exited"), None)

@@ -31,7 +31,7 @@ __all__ = [
     "Worker",
 ]
 
-TaskStatus = Literal["completed", "interrupted", "never_started", "failed"]
+TaskStatus = Literal["completed", "interrupted", "never_started", "failed", "unknown"]
 
 
 class Event(TypedDict, total=False):
@@ -71,6 +71,7 @@ class TaskCounts(TypedDict):
     interrupted: int
     never_started: int
     failed: int
+    unknown: int  # submitted, no start seen, in a pool whose workers were not all seen
 
 
 class TaskRun(TypedDict):
@@ -185,6 +186,24 @@ class Check(TypedDict):
     ok: bool
 
 
+class Problem(TypedDict):
+    """One thing poolctl could not see (``channel-lost``, ``worker-silent``,
+    ``observer-failed``), with the pool or process it concerns."""
+
+    kind: str
+    message: str
+    pool: NotRequired[int]
+    pid: NotRequired[int]
+    count: NotRequired[int]
+
+
+class Observation(TypedDict):
+    """What poolctl could not see: ``complete`` unless ``problems`` lists any."""
+
+    complete: bool
+    problems: list[Problem]
+
+
 class RunDocument(TypedDict):
     """A ``poolctl.run/1`` document: one observed run (``poolctl run --json``)."""
 
@@ -197,6 +216,7 @@ class RunDocument(TypedDict):
     events: list[Event]
     output: list[OutputLine]
     outcome: Outcome
+    observation: NotRequired[Observation]  # absent from documents saved before it existed
     expected: dict[str, Any] | None  # None for a traced program
     checks: list[Check]
     races: list[dict[str, Any]]  # observed, never checked
@@ -219,6 +239,7 @@ class CompareRow(TypedDict, total=False):
     observed_runs: int
     skipped: str | None
     matched: int
+    incomplete: int  # runs not completely observed: no verdict
     hung: int
     unobserved: list[str]
     observed: dict[str, dict[str, int]]

@@ -115,7 +115,15 @@ def lifecycle(doc: dict[str, Any]) -> list[tuple[str, int | None]]:
 
 def counts(**nonzero: int) -> dict[str, int]:
     """An ``outcome.tasks`` dict: the given counts, every other one 0."""
-    keys = ("submitted", "started", "completed", "interrupted", "never_started", "failed")
+    keys = (
+        "submitted",
+        "started",
+        "completed",
+        "interrupted",
+        "never_started",
+        "failed",
+        "unknown",
+    )
     assert set(nonzero) <= set(keys)
     return {k: nonzero.get(k, 0) for k in keys}
 

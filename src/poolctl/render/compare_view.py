@@ -41,6 +41,8 @@ def render(document: dict[str, Any], width: int = 80) -> Group:
     )
     if summary["unobserved"]:
         title.append(f" · {summary['unobserved']} not observed", "bold red")
+    if summary.get("incomplete"):
+        title.append(f" · {summary['incomplete']} not completely observed", "bold yellow")
     if summary.get("skipped"):
         title.append(f" · {summary['skipped']} skipped", "dim")
     parts: list[Any] = [title, table(summary["rows"], wide=width >= WIDE)]
@@ -121,7 +123,10 @@ def _verdict_cell(row: dict[str, Any]) -> Text:
     if row["skipped"]:
         return Text(f"skipped: {row['skipped']}", "dim")
     observed = row["observed_runs"]
-    if observed:
+    unseen = row.get("incomplete", 0)
+    if unseen:
+        text.append(f"? {unseen}/{observed} not completely observed", "bold yellow")
+    elif observed:
         ok = row["matched"] == observed
         mark = "✓" if ok else "✗"
         count = f" {row['matched']}/{observed}" if row["runs"] > 1 or not ok else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..document import program_ending
+from ..document import incomplete, program_ending
 from ..document import title as document_title
 from .markup import escape
 from .svg_export import run_svg
@@ -38,6 +38,11 @@ def _table(rows: list[dict[str, Any]]) -> str:
         seen = row["observed"]
         if row.get("skipped"):
             verdict = f"<span class='dim'>skipped: {escape(row['skipped'])}</span>"
+        elif row.get("incomplete"):
+            verdict = (
+                f"<span class='bad'>? {escape(row['incomplete'])}/{escape(row['observed_runs'])}"
+                " not completely observed</span>"
+            )
         else:
             ok = bool(row["observed_runs"]) and row["matched"] == row["observed_runs"]
             verdict = (
@@ -80,6 +85,13 @@ def _run_section(doc: dict[str, Any], index: int) -> str:
     ending = program_ending(doc)
     if ending is not None:
         checks = f"<li>The program {escape(ending)}</li>"
+    unseen = incomplete(doc)
+    if unseen:  # no verdict over what was not seen
+        checks = checks.replace("'>✓ ", "'>? ").replace("'>✗ ", "'>? ")
+        checks += "".join(
+            f"<li class='bad'>⚠ not completely observed: {escape(message)}</li>"
+            for message in unseen
+        )
     return (
         f"<section id='run-{index}'><h2>{index}. {escape(doc['scenario']['name'])} · "
         f"{escape(doc['params']['start_method'])} · {escape(doc['python']['version'])}"

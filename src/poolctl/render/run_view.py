@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .. import pool_kinds
-from ..document import pool_label, program_ending, title
+from ..document import incomplete, pool_label, program_ending, title
 from ..steps import STEPS
 from . import lanes
 from .console import make_console
@@ -23,7 +23,14 @@ OUTPUT_HEAD, OUTPUT_TAIL = 10, 4
 QUIET_KINDS = {"worker.reaped"}
 BULK_KINDS = {"task.submitted", "task.started", "task.finished", "task.failed", "worker.started"}
 # Shown in red: something went wrong (a refused call, an uncaught exception, a hang).
-ALARMING_KINDS = {"error.raised", "program.raised", "run.timeout", "cleanup.killed"}
+ALARMING_KINDS = {
+    "error.raised",
+    "program.raised",
+    "run.timeout",
+    "cleanup.killed",
+    "channel.lost",
+    "observer.failed",
+}
 
 
 def show(document: dict[str, Any], *, no_color: bool = False) -> None:
@@ -153,6 +160,10 @@ def _detail(e: dict[str, Any]) -> str:
         )
     if kind == "main.started":
         return f"Python {e.get('python', '')}"
+    if kind == "channel.lost":
+        return f"workers started now cannot record events: {e.get('reason')}"
+    if kind == "observer.failed":
+        return f"poolctl failed ({e.get('where')}): {e.get('type')}: {e.get('message')}"
     return ""
 
 
@@ -225,9 +236,7 @@ def outcome_table(document: dict[str, Any]) -> Table:
     table.add_column(overflow="fold")
     table.add_row(
         "tasks",
-        f"{tasks['submitted']} submitted: {tasks['completed']} completed,"
-        f" {tasks['interrupted']} interrupted, {tasks['never_started']} never started,"
-        f" {tasks['failed']} failed",
+        _task_counts(tasks),
     )
     error = outcome["error"]
     table.add_row(
@@ -253,6 +262,25 @@ def outcome_table(document: dict[str, Any]) -> Table:
     return table
 
 
+def _task_counts(tasks: dict[str, Any]) -> str:
+    text = (
+        f"{tasks['submitted']} submitted: {tasks['completed']} completed,"
+        f" {tasks['interrupted']} interrupted, {tasks['never_started']} never started,"
+        f" {tasks['failed']} failed"
+    )
+    if tasks.get("unknown"):
+        text += f", {tasks['unknown']} unknown (not seen)"
+    return text
+
+
+def _unseen(document: dict[str, Any]) -> list[Text]:
+    """What poolctl could not see, a line each: the run was not completely observed."""
+    return [
+        Text(f"⚠ not completely observed: {message}", "bold yellow")
+        for message in incomplete(document)
+    ]
+
+
 def _workers_line(workers: list[Lifeline]) -> Text:
     text = Text()
     for n, w in enumerate(workers):
@@ -273,16 +301,23 @@ def verdict(document: dict[str, Any]) -> Group:
         return _program_verdict(document, ending)
     rows: list[Any] = []
     title = Text("Expectation vs reality  ", "bold underline")
-    if document["matches"]:
+    unseen = _unseen(document)
+    if unseen:
+        # No verdict over what was not seen: the checks are shown, marked unsure.
+        title.append("? no verdict", "bold yellow")
+    elif document["matches"]:
         title.append("✓ matches", "bold green")
     else:
         title.append("✗ differs", "bold red")
     rows.append(title)
+    rows.extend(unseen)
     table = Table.grid(padding=(0, 1))
     table.add_column()
     table.add_column(overflow="fold")
     for check in document["checks"]:
         mark = Text("✓", "green") if check["ok"] else Text("✗", "bold red")
+        if unseen:
+            mark = Text("?", "yellow")
         line = Text(check["claim"])
         if not check["ok"]:
             line.append(f"  expected {check['expected']!r}, observed {check['observed']!r}", "red")
@@ -311,7 +346,7 @@ def _program_verdict(document: dict[str, Any], ending: str) -> Group:
     bad = outcome["hung"] or outcome["main"]["exit_code"] != 0
     line = Text("The program  ", "bold underline")
     line.append(ending, "bold red" if bad else "bold green")
-    rows: list[Any] = [line]
+    rows: list[Any] = [line, *_unseen(document)]
     if len(outcome["pools"]) > 1:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold")
@@ -320,9 +355,7 @@ def _program_verdict(document: dict[str, Any], ending: str) -> Group:
             tasks = pool["tasks"]
             table.add_row(
                 pool_label(pool),
-                f"{tasks['submitted']} submitted: {tasks['completed']} completed,"
-                f" {tasks['interrupted']} interrupted, {tasks['never_started']} never started,"
-                f" {tasks['failed']} failed",
+                _task_counts(tasks),
             )
         rows.append(table)
     if not outcome["pools"]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..document import pool_label, program_ending
+from ..document import incomplete, pool_label, program_ending
 from . import looks
 from .markup import escape
 from .timeline_model import CallSpan, Lifeline, Marker, TaskBar, Timeline, timeline
@@ -62,6 +62,8 @@ def _run_group(doc: dict[str, Any], top: int) -> tuple[str, int]:
         verdict = ending
     else:
         verdict = "matches the docs" if doc["matches"] else "differs from the docs"
+    if incomplete(doc):
+        verdict = f"{ending or 'no verdict'} (not completely observed)"
     out.append(
         f"<text x='10' y='18' font-size='15' font-weight='bold'>"
         f"{escape(scenario['name'])} — {escape(verdict)}</text>"

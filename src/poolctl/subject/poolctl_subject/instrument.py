@@ -8,6 +8,10 @@ callables (see ``traced``) that report each task from the worker that runs it.
 
 Only the outermost call reports: ``Pool.__exit__`` calls ``terminate()``, ``apply()`` calls
 ``apply_async()``, ``Executor.map`` calls ``submit()``; the user made one call.
+
+Everything here runs in the program's own threads. poolctl's code is kept apart from the
+call the program made: if ours raises, it is reported (``observer.failed``) and the call
+is made as if nothing were patched; the program never sees poolctl's exception.
 """
 
 import itertools
@@ -35,12 +39,23 @@ def install(channel_dir):
     sys.meta_path.insert(0, _Finder())
 
 
+def _failed(where, exc):
+    shared_events.observer_failed("instrument: " + where, exc)
+
+
 class _Finder:
     """A meta path finder that only wraps the loaders of the pool modules."""
 
     def find_spec(self, name, path=None, target=None):
         if name not in pool_kinds.MODULES:
             return None
+        try:
+            return self._find_spec(name, path, target)
+        except Exception as exc:
+            _failed("finding " + name, exc)
+            return None  # the import system goes on to the next finder, as unpatched
+
+    def _find_spec(self, name, path, target):
         for finder in sys.meta_path:
             find = getattr(finder, "find_spec", None)
             if finder is self or find is None:
@@ -73,6 +88,13 @@ def _patch(module):
     if getattr(module, "_poolctl_patched", False):
         return
     module._poolctl_patched = True
+    try:
+        _patch_kinds(module)
+    except Exception as exc:
+        _failed("patching " + module.__name__, exc)
+
+
+def _patch_kinds(module):
     for kind in pool_kinds.in_module(module.__name__):
         if kind.patch is not None:  # else its methods are its base class's, patched
             _PATCHES[kind.patch](kind, kind.pool_class(module), module)
@@ -107,8 +129,16 @@ def _submitting(pool_id, name, function, /, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except BaseException as exc:
-        shared_events.error_raised(name, exc, pool=pool_id)
+        _report_error(name, exc, pool_id)
         raise
+
+
+def _report_error(name, exc, pool_id):
+    """``error.raised``; what it raises itself is poolctl's failure, not the program's."""
+    try:
+        shared_events.error_raised(name, exc, pool=pool_id)
+    except Exception as fault:
+        _failed(name, fault)
 
 
 def _submitted(pool_id, tasks, ns):
@@ -161,19 +191,25 @@ def _init(original, call):
             if not outermost:
                 original(self, *args, **kwargs)
                 return
-            kind = pool_kinds.of(self)
-            options = _bind(kind.parameters, args, kwargs)
-            pool_id = next(_pool_ids)
-            context = options.get(kind.context_option)
-            shared_events.pool_creating(
-                kind.name,
-                None if kind.threads or context is None else context.get_start_method(),
-                options.get(kind.processes_option),
-                pool=pool_id,
-            )
-            _wrap_initializer(options, pool_id, kind.threads)
+            try:
+                kind = pool_kinds.of(self)
+                options = _bind(kind.parameters, args, kwargs)
+                pool_id = next(_pool_ids)
+                context = options.get(kind.context_option)
+                method = None if kind.threads or context is None else context.get_start_method()
+                shared_events.pool_creating(
+                    kind.name, method, options.get(kind.processes_option), pool=pool_id
+                )
+                _wrap_initializer(options, pool_id, kind.threads)
+            except Exception as exc:
+                _failed(call + "()", exc)
+                original(self, *args, **kwargs)
+                return
             _submitting(pool_id, call, original, self, **options)
-            _created(self, kind, pool_id)
+            try:
+                _created(self, kind, pool_id)
+            except Exception as exc:
+                _failed(call + "()", exc)
 
     return init
 
@@ -187,7 +223,7 @@ def _created(pool, kind, pool_id):
     ids = [kind.worker_id(w) for w in kind.members(workers)]
     shared_events.pool_created(kind.name, method, ids, pool=pool_id)
     # Started only now: a thread alive during Pool()'s forks would change the program.
-    watch = WorkerWatch(kind, workers, method, pool=pool_id)
+    watch = WorkerWatch(kind, workers, method, pool=pool_id, channel_dir=_channel_dir)
     watch.start()
     pool._poolctl = (pool_id, kind, watch)
 
@@ -199,9 +235,13 @@ def _lifecycle(original, name):
     def method(self, *args, **kwargs):
         if not hasattr(self, "_poolctl"):  # a pool whose creation was not seen through
             return original(self, *args, **kwargs)
-        pool_id, kind, watch = self._poolctl
-        details = kind.call_details(name, args, kwargs)
-        after = watch.sync if kind.joins(name, details) else None
+        try:
+            pool_id, kind, watch = self._poolctl
+            details = kind.call_details(name, args, kwargs)
+            after = watch.sync if kind.joins(name, details) else None
+        except Exception as exc:
+            _failed(label, exc)
+            return original(self, *args, **kwargs)
         return _called(
             pool_id, label, lambda: original(self, *args, **kwargs), after=after, **details
         )
@@ -223,9 +263,13 @@ def _patch_pool(kind, pool_class, module):
         with _Outermost() as outermost:
             if not outermost or not hasattr(self, "_poolctl"):
                 return original["apply_async"](self, func, args, kwds, *rest, **options)
-            pool_id, kind, _ = self._poolctl
-            task, ns = next(_task_ids), time.monotonic_ns()
-            call = traced.Call(func, task, pool_id, kind.threads)
+            try:
+                pool_id, kind, _ = self._poolctl
+                task, ns = next(_task_ids), time.monotonic_ns()
+                call = traced.Call(func, task, pool_id, kind.threads)
+            except Exception as exc:
+                _failed("apply_async", exc)
+                return original["apply_async"](self, func, args, kwds, *rest, **options)
             result = _submitting(
                 pool_id,
                 "apply_async",
@@ -244,11 +288,16 @@ def _patch_pool(kind, pool_class, module):
         with _Outermost() as outermost:
             if not outermost or not hasattr(self, "_poolctl"):
                 return original[map_async](self, func, iterable, mapper, *rest, **options)
-            pool_id, kind, _ = self._poolctl
-            ns = time.monotonic_ns()
-            name = "map" if private.is_plain_map(mapper, module) else "starmap"
+            try:
+                pool_id, kind, _ = self._poolctl
+                ns = time.monotonic_ns()
+                name = "map" if private.is_plain_map(mapper, module) else "starmap"
+            except Exception as exc:
+                _failed("map", exc)
+                return original[map_async](self, func, iterable, mapper, *rest, **options)
             _submitting(pool_id, name, private.pool_check_running, self)
             # mapstar calls func(item), starmapstar func(*item): (task, item) fits both.
+            # (The program's iterable is consumed here, as the pool itself would.)
             numbered = [(next(_task_ids), item) for item in iterable]
             wrapped = traced.Item(func, pool_id, kind.threads, "one" if name == "map" else "star")
             result = _submitting(
@@ -270,9 +319,13 @@ def _patch_pool(kind, pool_class, module):
             with _Outermost() as outermost:
                 if not outermost or not hasattr(self, "_poolctl"):
                     return original[name](self, func, iterable, *rest, **options)
-                pool_id, kind, _ = self._poolctl
-                wrapped = traced.Item(func, pool_id, kind.threads, "one")
-                items = _numbered(iterable, pool_id)
+                try:
+                    pool_id, kind, _ = self._poolctl
+                    wrapped = traced.Item(func, pool_id, kind.threads, "one")
+                    items = _numbered(iterable, pool_id)
+                except Exception as exc:
+                    _failed(name, exc)
+                    return original[name](self, func, iterable, *rest, **options)
                 return _submitting(
                     pool_id, name, original[name], self, wrapped, items, *rest, **options
                 )
@@ -297,13 +350,19 @@ def _patch_executor(kind, executor_class, module):
 
     def submit(self, fn, /, *args, **kwargs):
         with _Outermost() as outermost:
-            # A chunk submitted by map() is not the user's call: its items are reported.
-            chunk = private.is_map_chunk(fn, module)
-            if not outermost or chunk or not hasattr(self, "_poolctl"):
+            if not outermost or not hasattr(self, "_poolctl"):
                 return original["submit"](self, fn, *args, **kwargs)
-            pool_id, kind, _ = self._poolctl
-            task, ns = next(_task_ids), time.monotonic_ns()
-            call = traced.Call(fn, task, pool_id, kind.threads)
+            try:
+                # A chunk submitted by map() is not the user's call: its items are reported.
+                chunk = private.is_map_chunk(fn, module)
+                pool_id, kind, _ = self._poolctl
+                task, ns = next(_task_ids), time.monotonic_ns()
+                call = traced.Call(fn, task, pool_id, kind.threads)
+            except Exception as exc:
+                _failed("submit", exc)
+                chunk = True  # submitted as if unpatched
+            if chunk:
+                return original["submit"](self, fn, *args, **kwargs)
             future = _submitting(pool_id, "submit", original["submit"], self, call, *args, **kwargs)
             _submitted(pool_id, [task], ns)
             return future
@@ -312,8 +371,13 @@ def _patch_executor(kind, executor_class, module):
         with _Outermost() as outermost:
             if not outermost or not hasattr(self, "_poolctl"):
                 return original["map"](self, fn, *iterables, **options)
-            pool_id, kind, _ = self._poolctl
-            wrapped = traced.Item(fn, pool_id, kind.threads, "last")
+            try:
+                pool_id, kind, _ = self._poolctl
+                wrapped = traced.Item(fn, pool_id, kind.threads, "last")
+                numbers = _counter(pool_id)
+            except Exception as exc:
+                _failed("map", exc)
+                return original["map"](self, fn, *iterables, **options)
             return _submitting(
                 pool_id,
                 "map",
@@ -321,7 +385,7 @@ def _patch_executor(kind, executor_class, module):
                 self,
                 wrapped,
                 *iterables,
-                _counter(pool_id),
+                numbers,
                 **options,
             )
 
@@ -347,8 +411,12 @@ def _patch_result(kind, result_class):
         try:
             return original(self, *args, **kwargs)
         except BaseException as exc:
-            owner = getattr(kind.result_pool(self), "_poolctl", (None,))
-            shared_events.error_raised(name, exc, pool=owner[0])
+            try:
+                owner = getattr(kind.result_pool(self), "_poolctl", (None,))[0]
+            except Exception as fault:
+                _failed(name, fault)
+                owner = None
+            _report_error(name, exc, owner)
             raise
 
     _install(result_class, {name: read})

@@ -4,7 +4,8 @@ The wrappers are module-level classes and functions holding the user's callable 
 attribute, so they pickle exactly when the user's callable pickles (by reference, for every
 start method) and a spawned worker imports this module from the ``sys.path`` it inherits.
 Each adds two stores to a task (``task.started`` and ``task.finished``/``task.failed``);
-nothing else runs in the worker.
+nothing else runs in the worker. What poolctl's own code raises here is reported
+(``observer.failed``) and never reaches the user's initializer or task.
 """
 
 from . import shared_events
@@ -12,8 +13,11 @@ from . import shared_events
 
 def init_worker(channel_dir, pool, threads, initializer, initargs):
     """Pool initializer: say the worker is ready, then run the user's own initializer."""
-    shared_events.connect_worker(channel_dir, threads)
-    shared_events.worker_started(threads, pool=pool)
+    try:
+        shared_events.connect_worker(channel_dir, threads)
+        shared_events.worker_started(threads, pool=pool)
+    except Exception as exc:
+        shared_events.observer_failed("program_wrappers: init_worker", exc)
     if initializer is not None:
         initializer(*initargs)
 

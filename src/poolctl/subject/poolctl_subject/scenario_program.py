@@ -40,7 +40,7 @@ def run(program, channel_dir):
     """Run ``program`` (the scenario with the run's parameters) against a real pool."""
     pool, kind, workers, start_method = pools.create(program, channel_dir)
     # Started only now: a thread alive during Pool()'s forks would change the program.
-    watch = WorkerWatch(kind, workers, start_method)
+    watch = WorkerWatch(kind, workers, start_method, channel_dir=channel_dir)
     watch.start()
     # The pool is referenced from this list only, so that a 'del' step can drop it.
     holder = [pool]

@@ -4,8 +4,13 @@ A pool being created, tasks submitted, a call on the pool bracketed by ``<call>.
 and ``<call>.returned``, an error it raised; in a worker, the worker ready and each task
 started and finished or failed. ``tag`` is what the trace path adds to each event
 (``pool=<n>``: it follows several pools); the scenario path has one pool and adds nothing.
+
+Two events say what poolctl could not see: ``observer.failed`` (poolctl's own code raised
+inside the program: that part goes on unobserved, the program unchanged) and
+``channel.lost`` (processes started now could not create their event files).
 """
 
+import contextlib
 import os
 import threading
 
@@ -18,7 +23,42 @@ _MESSAGE_CHARS = 500
 
 def failure(exc):
     """An exception as events give it: its type's name and its message."""
-    return {"type": type(exc).__name__, "message": str(exc)[:_MESSAGE_CHARS]}
+    try:
+        message = str(exc)
+    except Exception:  # the program's exception may have a __str__ that raises
+        message = "<unprintable %s>" % type(exc).__name__
+    return {"type": type(exc).__name__, "message": message[:_MESSAGE_CHARS]}
+
+
+def observer_failed(where, exc):
+    """``observer.failed``: poolctl's own code raised ``exc`` in ``where``. Never raises:
+    the caller carries on without observing that part, and the program runs unchanged."""
+    with contextlib.suppress(Exception):
+        emit("observer.failed", where=where, **failure(exc))
+
+
+def check_channel(channel_dir, **tag):
+    """Whether a process started now, with this process's credentials, can create its event
+    file; if not, say so (``channel.lost``): its events will be missing from the record.
+
+    The program may have changed its user (``os.setuid``), the directory may be gone or
+    full: the file a worker would create is created, then removed. Called when a pool is
+    created, never per event.
+    """
+    path = os.path.join(channel_dir, "probe-%d-%d" % (os.getpid(), threading.get_ident()))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        os.close(os.open(path, flags, 0o600))
+        os.unlink(path)
+    except OSError as exc:
+        emit(
+            "channel.lost",
+            reason=exc.strerror or type(exc).__name__,
+            uid=os.geteuid(),
+            **tag,
+        )
+        return False
+    return True
 
 
 def error_raised(step, exc, **tag):
@@ -55,7 +95,7 @@ def reported_call(name, function, reported, after=None, details=None, tag=None):
         error_raised(name, exc, **tag)
         raise
     if after is not None:
-        after()
+        after()  # guarded by its owner (the watcher's sync)
     emit(name + ".returned", **tag)
     return result
 
@@ -86,12 +126,22 @@ def run_task(task, threads, function, args, kwargs, reported, **tag):
     """Run one task, ``function(*args, **kwargs)``, between ``task.started`` and
     ``task.finished``, or ``task.failed`` for an exception of class ``reported``."""
     role = "worker" if threads else None
-    me = worker_id(threads)
-    emit("task.started", role=role, task=task, worker=me, **tag)
+    try:
+        me = worker_id(threads)
+        emit("task.started", role=role, task=task, worker=me, **tag)
+    except Exception as fault:
+        observer_failed("run_task", fault)
+        return function(*args, **kwargs)  # unobserved, as if nothing were wrapped
     try:
         result = function(*args, **kwargs)
     except reported as exc:
-        emit("task.failed", role=role, task=task, worker=me, **tag, **failure(exc))
+        try:
+            emit("task.failed", role=role, task=task, worker=me, **tag, **failure(exc))
+        except Exception as fault:
+            observer_failed("run_task", fault)
         raise
-    emit("task.finished", role=role, task=task, worker=me, **tag)
+    try:
+        emit("task.finished", role=role, task=task, worker=me, **tag)
+    except Exception as fault:
+        observer_failed("run_task", fault)
     return result

@@ -11,6 +11,11 @@ carries the exit status: once the pool has read it, the sentinel need not stay r
 (Linux, Python 3.9+). Everywhere, a worker whose exit status the pool already holds is
 gone too; the final report, run at exit after multiprocessing's own clean-up, catches
 whatever is left.
+
+The watcher is poolctl's code running inside the program: whatever it raises is caught,
+reported as ``observer.failed``, and ends the watching of that pool, never the program.
+It also says (``channel.lost``) when the workers it sees start could not create their
+event files (``shared_events.check_channel``).
 """
 
 import contextlib
@@ -20,6 +25,7 @@ import time
 from multiprocessing.connection import wait
 
 from .channel import emit
+from .shared_events import check_channel, observer_failed
 
 # How often the watcher looks for workers the pool started since its last look.
 _SCAN_SECONDS = 0.02
@@ -35,7 +41,7 @@ class WorkerWatch:
     """Follows the workers of one pool (of kind ``kind``, a ``pool_kinds`` class) through
     the pool's own collection of workers."""
 
-    def __init__(self, kind, workers, start_method, pool=None):
+    def __init__(self, kind, workers, start_method, pool=None, channel_dir=None):
         self._kind = kind
         # The pool's list (or the executor's dict) of workers, which it updates in place.
         # Holding the collection rather than the pool keeps the pool collectable.
@@ -49,17 +55,48 @@ class WorkerWatch:
         self._pidfds = {}
         # Exited workers whose exit code was not known yet when their exit was recorded.
         self._unknown = {}
+        # Set once poolctl's own code failed here: this pool is no longer followed.
+        self._failed = False
+        # Where the workers store their events, and the credentials last found able to.
+        self._channel_dir = None if kind.threads else channel_dir
+        self._credentials = None
         for worker in kind.members(workers):
             self._seen[kind.worker_id(worker)] = worker
 
     def start(self):
         _watches.append(self)
+        self._guarded("watch: start", self._check_channel)
         thread = threading.Thread(target=self._run, name="poolctl-watch", daemon=True)
         thread.start()
 
     def _run(self):
-        while True:
+        self._guarded("watch: the watcher thread", self._follow)
+
+    def _follow(self):
+        while not self._failed:
             self._check(timeout=_SCAN_SECONDS)
+
+    def _guarded(self, where, function):
+        """Run ``function`` (poolctl's code): if it raises, say so and stop following this
+        pool; the program, whose thread this may be, never sees the exception."""
+        if self._failed:
+            return
+        try:
+            function()
+        except Exception as exc:
+            self._failed = True
+            observer_failed(where, exc)
+
+    def _check_channel(self):
+        """Whether workers started now can store events (again when the program changed its
+        user since the last look): ``channel.lost`` if not."""
+        if self._channel_dir is None:
+            return
+        credentials = (os.geteuid(), os.getegid())
+        if credentials != self._credentials:
+            self._credentials = credentials
+            if not check_channel(self._channel_dir, **self._tag):
+                self._channel_dir = None  # said once for this pool
 
     def _check(self, timeout):
         """Record every worker that has exited, waiting up to ``timeout`` for one to.
@@ -94,8 +131,11 @@ class WorkerWatch:
 
         Called before a call that joins the workers (``join()``, ``terminate()``,
         ``shutdown(wait=True)``) is reported as returned: the timeline must never show a
-        worker exiting after that.
+        worker exiting after that. Runs in the program's thread: guarded.
         """
+        self._guarded("watch: sync", self._sync)
+
+    def _sync(self):
         self._scan()
         pending = self._pending()
         self._record_stopped_threads(pending)
@@ -120,6 +160,7 @@ class WorkerWatch:
                 self._record_exit(worker)
 
     def _scan(self):
+        found = False
         for worker in self._kind.members(self._workers):
             wid = self._kind.worker_id(worker)
             with self._lock:
@@ -127,6 +168,9 @@ class WorkerWatch:
                     continue
                 self._seen[wid] = worker
                 emit("worker.spawned", worker=wid, **self._tag)
+            found = True
+        if found:
+            self._check_channel()
 
     def _handle(self, process):
         """What to wait on for this worker's exit: its sentinel, a pidfd, or nothing."""
@@ -199,7 +243,10 @@ class WorkerWatch:
 
     def final_report(self):
         """Send what is still unsent; runs at exit, after the pool's own clean-up."""
-        self.sync()
+        self._guarded("watch: the final report", self._final_report)
+
+    def _final_report(self):
+        self._sync()
         for wid, worker in list(self._seen.items()):
             if self._kind.threads:
                 continue
