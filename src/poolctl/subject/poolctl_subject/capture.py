@@ -14,6 +14,41 @@ import threading
 
 from . import channel
 
+# Each line keeps its first LINE_CHARS characters; the rest is only counted (``cut``, in
+# UTF-8 bytes), so that a line of any length costs the same to record.
+LINE_CHARS = 16384
+
+
+class _Partial(object):
+    """A line begun by one thread and not ended yet: its pieces, joined once."""
+
+    __slots__ = ("parts", "size", "cut", "thread")
+
+    def __init__(self, thread):
+        self.parts = []
+        self.size = 0
+        self.cut = 0
+        self.thread = thread  # the native id of a thread other than the main one, or None
+
+    def add(self, text):
+        room = LINE_CHARS - self.size
+        if len(text) > room:
+            self.cut += _bytes(text[max(room, 0) :])
+            text = text[:room] if room > 0 else ""
+        if text:
+            self.parts.append(text)
+            self.size += len(text)
+
+
+def _bytes(text):
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _this_thread():
+    if threading.current_thread() is threading.main_thread():
+        return None
+    return threading.get_native_id()  # a ThreadPool worker, for one
+
 
 class LineRecorder(io.TextIOBase):
     """A text stream that records every complete line as an event."""
@@ -21,7 +56,10 @@ class LineRecorder(io.TextIOBase):
     def __init__(self, stream, original):
         self._stream = stream
         self._original = original
-        # Pending partial line per process: a forked child must not inherit its parent's.
+        # The partial line of each thread, by (pid, thread): threads printing at once must
+        # not mix their pieces, and a forked child (another pid) never sees its parent's.
+        # Each thread only touches its own entry, which a dict makes safe, free-threaded
+        # builds included; the pieces are joined once, at the line's end (linear).
         self._pending = {}
 
     @property
@@ -42,23 +80,52 @@ class LineRecorder(io.TextIOBase):
         return self._original.fileno()
 
     def write(self, text):
-        pid = os.getpid()
-        lines = (self._pending.pop(pid, "") + text).split("\n")
-        for line in lines[:-1]:
-            self._send(line)
+        key = (os.getpid(), threading.get_ident())
+        if "\n" not in text:
+            partial = self._pending.get(key)
+            if partial is None:
+                partial = self._pending[key] = _Partial(_this_thread())
+            partial.add(text)
+            return len(text)
+        lines = text.split("\n")
+        partial = self._pending.pop(key, None)
+        if partial is None:
+            partial = _Partial(_this_thread())
+        partial.add(lines[0])
+        self._end(partial)
+        for line in lines[1:-1]:
+            partial = _Partial(partial.thread)
+            partial.add(line)
+            self._end(partial)
         if lines[-1]:
-            self._pending[pid] = lines[-1]
+            partial = self._pending[key] = _Partial(partial.thread)
+            partial.add(lines[-1])
         return len(text)
 
     def flush(self):
-        rest = self._pending.pop(os.getpid(), "")
-        if rest:
-            self._send(rest, newline=False)
+        pid = os.getpid()
+        partial = self._pending.pop((pid, threading.get_ident()), None)
+        if partial is not None:
+            self._end(partial, newline=False)
+        if self._pending:
+            # A thread that ended with a partial line: sent now, as the stream's buffer
+            # would have been written at exit.
+            alive = {t.ident for t in threading.enumerate()}
+            for key in list(self._pending):
+                if key[0] == pid and key[1] not in alive:
+                    partial = self._pending.pop(key, None)
+                    if partial is not None:
+                        self._end(partial, newline=False)
 
-    def _send(self, line, newline=True):
+    def _end(self, partial, newline=True):
+        line = "".join(partial.parts)
+        if not line and not newline and not partial.cut:
+            return
         extra = {}
-        if threading.current_thread() is not threading.main_thread():
-            extra["thread"] = threading.get_native_id()  # a ThreadPool worker, for one
+        if partial.thread is not None:
+            extra["thread"] = partial.thread
+        if partial.cut:
+            extra["cut"] = partial.cut
         if not channel.emit("output", stream=self._stream, text=line, eol=newline, **extra):
             # No channel (e.g. very late in interpreter shutdown): keep the output.
             self._original.write(line + ("\n" if newline else ""))
