@@ -114,7 +114,7 @@ class _Run:
         self.echo = Echo(echo or {})
         # Streams not read while the pass-through waits for its reader (see ECHO_BACKLOG).
         self.paused: dict[int, str] = {}
-        self.draining = False  # no writer is left: read to the end, whatever the reader
+        self.draining = False  # no writer is left: read what the pipes hold
         self.pidfd: int | None = None
         with contextlib.suppress(AttributeError, OSError):
             self.pidfd = os.pidfd_open(proc.pid)
@@ -147,12 +147,15 @@ class _Run:
     def _pace(self) -> None:
         """Stop reading the program while its pass-through waits for a slow reader (it then
         waits on its own writes, as it would under plain python); resume when it caught up."""
-        if self.echo.backlog > ECHO_BACKLOG and not self.draining:
+        # Once no writer is left, what a pipe still holds (its capacity, at most 1 MiB) is
+        # read too; the bound stays, for a process that escaped the clean-up.
+        limit = ECHO_BACKLOG * (4 if self.draining else 1)
+        if self.echo.backlog > limit:
             for key in list(self.selector.get_map().values()):
                 if key.data != "exit":
                     self.selector.unregister(key.fd)
                     self.paused[key.fd] = key.data
-        elif self.paused and (self.draining or self.echo.backlog <= ECHO_BACKLOG // 2):
+        elif self.paused and self.echo.backlog <= limit // 2:
             for fd, name in self.paused.items():
                 self.selector.register(fd, selectors.EVENT_READ, name)
             self.paused.clear()

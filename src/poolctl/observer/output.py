@@ -14,9 +14,12 @@ so the timeout holds whatever the reader does.
 from __future__ import annotations
 
 import collections
+import os
+import select
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 # Each output line keeps this many bytes; the rest of it is counted (``cut``).
 LINE_BYTES = 16_384
@@ -108,11 +111,16 @@ class RawOutput:
 class Echo:
     """Passes chunks on to their targets, in arrival order, from a thread of its own.
 
-    A target that fails (its reader went away: ``| head``) is dropped; the rest go on.
+    A target with a file descriptor is written with ``os.write``: a write that blocks then
+    holds no lock of the file object, so poolctl can still write and exit (a daemon thread
+    blocked inside a buffered file's lock makes interpreter shutdown abort). A target that
+    fails (its reader went away: ``| head``) is dropped; the rest go on.
     """
 
     def __init__(self, targets: dict[str, BinaryIO]) -> None:
-        self.targets = dict(targets)
+        self.targets: dict[str, BinaryIO | int] = {}
+        for stream, target in targets.items():
+            self.targets[stream] = _descriptor(target)
         self._queue: collections.deque[tuple[str, bytes]] = collections.deque()
         self._waiting = 0  # bytes queued, not yet written
         self._ready = threading.Condition()
@@ -163,22 +171,48 @@ class Echo:
                 self._queue.clear()
             used: set[str] = set()
             for stream, chunk in batch:
-                target = self.targets.get(stream)
-                if target is not None:
-                    self._send(stream, target, chunk)
+                if stream in self.targets:
+                    self._send(stream, chunk)
                     used.add(stream)
                 with self._ready:
                     self._waiting = max(self._waiting - len(chunk), 0)
             for stream in used:
                 target = self.targets.get(stream)
-                if target is not None:
-                    self._send(stream, target, None)
+                if target is not None and not isinstance(target, int):
+                    self._fail_safe(stream, target.flush)
 
-    def _send(self, stream: str, target: BinaryIO, chunk: bytes | None) -> None:
+    def _send(self, stream: str, chunk: bytes) -> None:
+        target = self.targets[stream]
+        if isinstance(target, int):
+            view = memoryview(chunk)
+            while view and stream in self.targets:
+                written = self._fail_safe(stream, lambda fd=target, part=view: _write(fd, part))
+                view = view[written or 0 :]
+        else:
+            self._fail_safe(stream, lambda: target.write(chunk))
+
+    def _fail_safe(self, stream: str, write: Callable[[], Any]) -> Any:
         try:
-            if chunk is None:
-                target.flush()
-            else:
-                target.write(chunk)
+            return write()
         except (OSError, ValueError):  # the reader went away (| head): keep recording
             self.targets.pop(stream, None)
+            return None
+
+
+def _write(fd: int, data: memoryview) -> int:
+    """``os.write``, waiting when ``fd`` is non-blocking (a terminal someone set so)."""
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        select.select([], [fd], [])
+        return 0
+
+
+def _descriptor(target: BinaryIO) -> BinaryIO | int:
+    """``target``'s file descriptor (its buffer flushed first), or ``target`` itself when
+    it has none (an ``io.BytesIO`` given to the API)."""
+    try:
+        target.flush()
+        return target.fileno()
+    except (OSError, ValueError, AttributeError):
+        return target

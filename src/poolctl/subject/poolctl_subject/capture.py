@@ -15,39 +15,13 @@ import threading
 from . import channel
 
 # Each line keeps its first LINE_CHARS characters; the rest is only counted (``cut``, in
-# UTF-8 bytes), so that a line of any length costs the same to record.
+# UTF-8 bytes), so that a line of any length costs the same to record: a partial line is
+# at most LINE_CHARS long, so adding a piece to it copies a bounded amount.
 LINE_CHARS = 16384
-
-
-class _Partial(object):
-    """A line begun by one thread and not ended yet: its pieces, joined once."""
-
-    __slots__ = ("parts", "size", "cut", "thread")
-
-    def __init__(self, thread):
-        self.parts = []
-        self.size = 0
-        self.cut = 0
-        self.thread = thread  # the native id of a thread other than the main one, or None
-
-    def add(self, text):
-        room = LINE_CHARS - self.size
-        if len(text) > room:
-            self.cut += _bytes(text[max(room, 0) :])
-            text = text[:room] if room > 0 else ""
-        if text:
-            self.parts.append(text)
-            self.size += len(text)
 
 
 def _bytes(text):
     return len(text.encode("utf-8", "surrogatepass"))
-
-
-def _this_thread():
-    if threading.current_thread() is threading.main_thread():
-        return None
-    return threading.get_native_id()  # a ThreadPool worker, for one
 
 
 class LineRecorder(io.TextIOBase):
@@ -56,11 +30,12 @@ class LineRecorder(io.TextIOBase):
     def __init__(self, stream, original):
         self._stream = stream
         self._original = original
-        # The partial line of each thread, by (pid, thread): threads printing at once must
-        # not mix their pieces, and a forked child (another pid) never sees its parent's.
-        # Each thread only touches its own entry, which a dict makes safe, free-threaded
-        # builds included; the pieces are joined once, at the line's end (linear).
+        # The partial line of each thread, by (pid, thread ident): threads printing at
+        # once must not mix their pieces, and a forked child (another pid) never sends its
+        # parent's. Each thread only touches its own entries, which a dict makes safe,
+        # free-threaded builds included.
         self._pending = {}
+        self._cut = {}  # what was cut from a partial line, by the same key (rare)
 
     @property
     def encoding(self):
@@ -82,50 +57,53 @@ class LineRecorder(io.TextIOBase):
     def write(self, text):
         key = (os.getpid(), threading.get_ident())
         if "\n" not in text:
-            partial = self._pending.get(key)
-            if partial is None:
-                partial = self._pending[key] = _Partial(_this_thread())
-            partial.add(text)
+            self._pending[key] = self._add(key, self._pending.get(key, ""), text)
             return len(text)
         lines = text.split("\n")
-        partial = self._pending.pop(key, None)
-        if partial is None:
-            partial = _Partial(_this_thread())
-        partial.add(lines[0])
-        self._end(partial)
+        first = self._add(key, self._pending.pop(key, ""), lines[0])
+        self._send(first, True, self._cut.pop(key, 0) if self._cut else 0)
         for line in lines[1:-1]:
-            partial = _Partial(partial.thread)
-            partial.add(line)
-            self._end(partial)
+            if len(line) > LINE_CHARS:
+                self._send(line[:LINE_CHARS], True, _bytes(line[LINE_CHARS:]))
+            else:
+                self._send(line, True, 0)
         if lines[-1]:
-            partial = self._pending[key] = _Partial(partial.thread)
-            partial.add(lines[-1])
+            self._pending[key] = self._add(key, "", lines[-1])
         return len(text)
+
+    def _add(self, key, line, text):
+        """``line + text``, kept to LINE_CHARS characters (what is cut is counted)."""
+        room = LINE_CHARS - len(line)
+        if len(text) <= room:
+            return line + text
+        self._cut[key] = self._cut.get(key, 0) + _bytes(text[max(room, 0) :])
+        return line + text[:room] if room > 0 else line
 
     def flush(self):
         pid = os.getpid()
-        partial = self._pending.pop((pid, threading.get_ident()), None)
-        if partial is not None:
-            self._end(partial, newline=False)
+        key = (pid, threading.get_ident())
+        rest = self._pending.pop(key, "")
+        cut = self._cut.pop(key, 0) if self._cut else 0
+        if rest or cut:
+            self._send(rest, False, cut)
         if self._pending:
             # A thread that ended with a partial line: sent now, as the stream's buffer
-            # would have been written at exit.
+            # would have been written at exit. A forked child drops its parent's lines.
             alive = {t.ident for t in threading.enumerate()}
             for key in list(self._pending):
-                if key[0] == pid and key[1] not in alive:
-                    partial = self._pending.pop(key, None)
-                    if partial is not None:
-                        self._end(partial, newline=False)
+                if key[0] == pid and key[1] in alive:
+                    continue
+                rest = self._pending.pop(key, "")
+                cut = self._cut.pop(key, 0)
+                if key[0] == pid and (rest or cut):
+                    self._send(rest, False, cut)
 
-    def _end(self, partial, newline=True):
-        line = "".join(partial.parts)
-        if not line and not newline and not partial.cut:
-            return
+    def _send(self, line, newline, cut):
         extra = {}
-        if partial.thread is not None:
-            extra["thread"] = partial.thread
-        if partial.cut:
-            extra["cut"] = partial.cut
+        if threading.current_thread() is not threading.main_thread():
+            extra["thread"] = threading.get_native_id()  # a ThreadPool worker, for one
+        if cut:
+            extra["cut"] = cut
         if not channel.emit("output", stream=self._stream, text=line, eol=newline, **extra):
             # No channel (e.g. very late in interpreter shutdown): keep the output.
             self._original.write(line + ("\n" if newline else ""))
