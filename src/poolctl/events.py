@@ -161,7 +161,7 @@ def _raw_lines(obs: Observation) -> list[dict[str, Any]]:
 
 
 def _bounded(output: list[dict[str, Any]], obs: Observation) -> list[dict[str, Any]]:
-    """The first ``OUTPUT_LINES`` lines and ``OUTPUT_BYTES`` bytes of ``output``; what is
+    """The first ``OUTPUT_LINES`` lines and ``OUTPUT_BYTES`` characters of ``output``; what is
     left out is counted on a last entry with ``omitted``, which has no text of its own."""
     lines = obs.raw_output.omitted_lines
     size = obs.raw_output.omitted_bytes
