@@ -134,7 +134,7 @@ class Echo:
 
     def put(self, stream: str, chunk: bytes) -> None:
         """Queue ``chunk`` for ``stream``'s target (if it has one); never blocks."""
-        if stream not in self.targets:
+        if stream not in self.targets or self._closed:  # closed: interrupted, or finished
             return
         if self._thread is None:
             self._thread = threading.Thread(target=self._write, name="poolctl-echo", daemon=True)
