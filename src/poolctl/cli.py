@@ -173,11 +173,12 @@ def list_scenarios() -> None:
     Example: poolctl list
     """
     from .catalogue import summaries
+    from .printable import printable
 
     found = summaries()
     width = max((len(name) for name, _ in found), default=0)
     for name, summary in found:
-        typer.echo(f"{name:<{width}}  {summary}")
+        typer.echo(printable(f"{name:<{width}}  {summary}"))
 
 
 @app.command(
@@ -350,7 +351,7 @@ class _LiveCompare:
 
             write_line(dict(run["document"]), sys.stdout)
         else:
-            typer.echo(f"poolctl: not observed: {run['label']}: {run['error']}", err=True)
+            _say(f"not observed: {run['label']}: {run['error']}")
 
 
 @app.command(

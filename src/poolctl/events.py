@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import ObserveError
 from .observer.observe import Observation
+from .observer.output import LINE_BYTES, OUTPUT_BYTES, OUTPUT_LINES
 
 ROLES = {"main", "worker"}
 
@@ -39,7 +40,7 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     """
     events: list[dict[str, Any]] = []
     output: list[dict[str, Any]] = []
-    pending: dict[tuple[int, str], dict[str, Any]] = {}
+    pending: dict[tuple[int, str], _Pieces] = {}
     t0 = obs.t0_ns
     for raw in _decode_all(obs.event_lines):
         # In place: t arrives first, as a raw monotonic_ns stamp (50,000 events at 10,000
@@ -52,12 +53,12 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
         if kind == "worker.exited" or kind == "worker.reaped":
             raw["signal"] = signal_name(raw.get("exit_code"))
         events.append(raw)
-    output.extend(pending.values())
+    output.extend(piece.line() for piece in pending.values())
     output.extend(_raw_lines(obs))
     events.extend(_observer_events(obs))
     events.sort(key=lambda e: e["t"])
     output.sort(key=lambda o: o["t"])
-    return events, output
+    return events, _bounded(output, obs)
 
 
 def _decode_all(lines: list[bytes]) -> list[dict[str, Any]]:
@@ -90,41 +91,100 @@ def _is_event(raw: Any) -> bool:
     )
 
 
+class _Pieces:
+    """A line recorded in pieces (a partial line is sent when the program flushes it),
+    joined once at its end: linear in its length, and keeping at most ``LINE_BYTES``."""
+
+    def __init__(self, head: dict[str, Any]) -> None:
+        self.head = head
+        self.parts: list[str] = []
+        self.size = 0
+        self.cut = 0
+
+    def add(self, text: str, cut: int) -> None:
+        self.cut += cut
+        room = LINE_BYTES - self.size
+        if room <= 0:
+            self.cut += len(text.encode(errors="surrogatepass"))
+            return
+        data = text.encode(errors="surrogatepass")
+        if len(data) > room:
+            self.cut += len(data) - room
+            text = data[:room].decode(errors="ignore")
+        self.parts.append(text)
+        self.size += min(len(data), room)
+
+    def line(self) -> dict[str, Any]:
+        line = self.head
+        line["text"] = "".join(self.parts)
+        if self.cut:
+            line["cut"] = self.cut
+        return line
+
+
 def _add_output(
     raw: dict[str, Any],
     t: float,
     output: list[dict[str, Any]],
-    pending: dict[tuple[int, str], dict[str, Any]],
+    pending: dict[tuple[int, str], _Pieces],
 ) -> None:
     """Join the pieces of a long line; a line counts from the time of its first piece."""
     key = (raw.get("thread") or raw["pid"], raw.get("stream", "stdout"))
-    line = pending.pop(key, None) or {"t": t, "pid": raw["pid"], "stream": key[1], "text": ""}
+    line = pending.pop(key, None)
+    if line is None:
+        line = _Pieces({"t": t, "pid": raw["pid"], "stream": key[1], "text": ""})
     if raw.get("thread"):
-        line["thread"] = raw["thread"]  # printed by a ThreadPool worker thread
-    line["text"] += str(raw.get("text", ""))
+        line.head["thread"] = raw["thread"]  # printed by a ThreadPool worker thread
+    cut = raw.get("cut", 0)
+    line.add(str(raw.get("text", "")), cut if isinstance(cut, int) and cut > 0 else 0)
     if raw.get("eol", True):
-        output.append(line)
+        output.append(line.line())
     else:
         pending[key] = line
 
 
 def _raw_lines(obs: Observation) -> list[dict[str, Any]]:
-    """Output that bypassed the recorders (C-level writes, crashes): no known process."""
+    """Output that bypassed the recorders (a traced program's, C-level writes, crashes):
+    no known process. Lines were cut and bounded as they arrived (observer/output.py)."""
     lines: list[dict[str, Any]] = []
-    partial: dict[str, tuple[int, str]] = {}
-    for ns, stream, chunk in obs.raw_output:
-        start, text = partial.pop(stream, (ns, ""))
-        parts = (text + chunk.decode(errors="replace")).split("\n")
-        for part in parts[:-1]:
-            lines.append(
-                {"t": _seconds(start, obs.t0_ns), "pid": None, "stream": stream, "text": part}
-            )
-            start = ns
-        if parts[-1]:
-            partial[stream] = (start, parts[-1])
-    for stream, (ns, text) in partial.items():
-        lines.append({"t": _seconds(ns, obs.t0_ns), "pid": None, "stream": stream, "text": text})
+    for raw in obs.raw_output.lines:
+        line: dict[str, Any] = {
+            "t": _seconds(raw.ns, obs.t0_ns),
+            "pid": None,
+            "stream": raw.stream,
+            "text": raw.data.decode(errors="replace"),
+        }
+        if raw.cut:
+            line["cut"] = raw.cut
+        lines.append(line)
     return lines
+
+
+def _bounded(output: list[dict[str, Any]], obs: Observation) -> list[dict[str, Any]]:
+    """The first ``OUTPUT_LINES`` lines and ``OUTPUT_BYTES`` characters of ``output``; what is
+    left out is counted on a last entry with ``omitted``, which has no text of its own."""
+    lines = obs.raw_output.omitted_lines
+    size = obs.raw_output.omitted_bytes
+    kept = 0
+    for n, line in enumerate(output):
+        kept += len(line["text"])
+        if n >= OUTPUT_LINES or kept > OUTPUT_BYTES:
+            lines += len(output) - n
+            size += sum(len(o["text"].encode(errors="surrogatepass")) for o in output[n:])
+            del output[n:]
+            break
+    if lines:
+        t = output[-1]["t"] if output else 0.0
+        output.append(
+            {
+                "t": t,
+                "pid": None,
+                "stream": "stdout",
+                "text": "",
+                "omitted": {"lines": lines, "bytes": size},
+            }
+        )
+    return output
 
 
 def _observer_events(obs: Observation) -> list[dict[str, Any]]:

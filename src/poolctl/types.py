@@ -60,6 +60,8 @@ class OutputLine(TypedDict):
     stream: Literal["stdout", "stderr"]
     text: str
     thread: NotRequired[str]
+    cut: NotRequired[int]  # bytes of the line left out (each line keeps its first 16 KiB)
+    omitted: NotRequired[dict[str, int]]  # a last entry: lines and bytes past the bounds
 
 
 class TaskCounts(TypedDict):

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 from ..errors import Cancelled, ObserveError
 from . import leftover_files, process_group, signals, watchdog
+from .output import ECHO_BACKLOG, Echo, RawOutput
 from .workspace import private_dir, read_events
 
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
@@ -79,7 +80,8 @@ class Observation:
     t0_ns: int
     pid: int
     event_lines: list[bytes] = field(default_factory=list)
-    raw_output: list[tuple[int, str, bytes]] = field(default_factory=list)
+    # What bypassed the recorders (a traced program's whole output), in bounded lines.
+    raw_output: RawOutput = field(default_factory=RawOutput)
     exit_code: int | None = None
     exit_ns: int | None = None
     hung: bool = False
@@ -122,8 +124,12 @@ class _Run:
         self.selector = selectors.DefaultSelector()
         for fd, name in streams.items():
             self.selector.register(fd, selectors.EVENT_READ, name)
-        # Where each stream is copied as it arrives (poolctl trace), if anywhere.
-        self.echo = dict(echo or {})
+        # Where each stream is copied as it arrives (poolctl trace), if anywhere: by a
+        # thread, so that a reader that does not read never holds up this loop.
+        self.echo = Echo(echo or {})
+        # Streams not read while the pass-through waits for its reader (see ECHO_BACKLOG).
+        self.paused: dict[int, str] = {}
+        self.draining = False  # no writer is left: read what the pipes hold
         self.pidfd: int | None = None
         self.pymp: set[str] = set()  # multiprocessing's temp directories, to remove
         with contextlib.suppress(AttributeError, OSError):
@@ -132,6 +138,7 @@ class _Run:
 
     def pump(self, timeout: float) -> None:
         """Read whatever is ready within ``timeout`` seconds; note the main process's exit."""
+        self._pace()
         for key, _ in self.selector.select(timeout=max(timeout, 0.0)):
             if key.data == "exit":
                 self.selector.unregister(key.fd)
@@ -148,20 +155,26 @@ class _Run:
             if not chunk:
                 self.selector.unregister(key.fd)
             else:
-                self.obs.raw_output.append((time.monotonic_ns(), key.data, chunk))
-                self._echo(key.data, chunk)
+                self.obs.raw_output.feed(time.monotonic_ns(), key.data, chunk)
+                self.echo.put(key.data, chunk)
         if self.pidfd is None and self.obs.exit_ns is None and self.proc.poll() is not None:
             self._note_exit()
 
-    def _echo(self, stream: str, chunk: bytes) -> None:
-        shown = self.echo.get(stream)
-        if shown is None:
-            return
-        try:
-            shown.write(chunk)
-            shown.flush()
-        except (OSError, ValueError):  # the reader went away (| head): keep recording
-            del self.echo[stream]
+    def _pace(self) -> None:
+        """Stop reading the program while its pass-through waits for a slow reader (it then
+        waits on its own writes, as it would under plain python); resume when it caught up."""
+        # Once no writer is left, what a pipe still holds (its capacity, at most 1 MiB) is
+        # read too; the bound stays, for a process that escaped the clean-up.
+        limit = ECHO_BACKLOG * (4 if self.draining else 1)
+        if self.echo.backlog > limit:
+            for key in list(self.selector.get_map().values()):
+                if key.data != "exit":
+                    self.selector.unregister(key.fd)
+                    self.paused[key.fd] = key.data
+        elif self.paused and self.echo.backlog <= limit // 2:
+            for fd, name in self.paused.items():
+                self.selector.register(fd, selectors.EVENT_READ, name)
+            self.paused.clear()
 
     def _note_exit(self) -> None:
         if self.obs.exit_ns is not None:  # already noted (e.g. killed at the timeout)
@@ -172,9 +185,11 @@ class _Run:
     @property
     def open_streams(self) -> int:
         """How many of stdout and stderr have not reached end-of-file yet."""
-        return sum(1 for key in self.selector.get_map().values() if key.data != "exit")
+        reading = sum(1 for key in self.selector.get_map().values() if key.data != "exit")
+        return reading + len(self.paused)
 
     def close(self) -> None:
+        self.obs.raw_output.finish()
         self.selector.close()
         if self.pidfd is not None:
             os.close(self.pidfd)
@@ -249,6 +264,7 @@ def _observe(
     # A subreaper for the run only: the caller gets its own setting back (see process_group).
     with process_group.subreaper(), private_dir() as directory, contextlib.ExitStack() as fds:
         run: _Run | None = None
+        finished = False
         try:
             # Ctrl-C or SIGTERM is held back until the run is started and known: raised in
             # Popen, it would lose a subject already forked (see signals.py). It is raised
@@ -257,13 +273,19 @@ def _observe(
                 run = _start(command(directory), python, fds, passthrough)
             _watch(run, run.obs.t0_ns + int(timeout * 1e9), cancel)
             _settle(run)
+            finished = True
         finally:
             # Reached normally, and also on Ctrl-C or SIGTERM: nothing of the run survives.
             if run is not None:
+                if not finished:
+                    run.echo.discard()  # interrupted: what no reader took yet is dropped
                 with signals.deferred():
                     _clean_up(run)
                     # No process of the run is left to write: the files are complete.
                     run.obs.event_lines = read_events(directory)
+    # The run is over (and every process of it gone): what its pass-through still holds
+    # goes to the reader now, at the reader's pace, as a pipe's buffer would.
+    run.echo.finish()
     return run.obs
 
 
@@ -397,5 +419,6 @@ def _reap_all(run: _Run) -> None:
 def _drain(run: _Run) -> None:
     """Read what is left in the channel and pipes now that no writer remains."""
     deadline = time.monotonic_ns() + int(DRAIN_SECONDS * 1e9)
+    run.draining = True  # at most a pipe's capacity is left to read
     while run.open_streams and time.monotonic_ns() < deadline:
         run.pump(POLL_SECONDS)

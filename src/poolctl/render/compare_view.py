@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from ..printable import printable
 from .console import make_console
 
 
@@ -49,8 +50,10 @@ def render(document: dict[str, Any], width: int = 80) -> Group:
     for error in document["errors"]:
         parts.append(
             Text(
-                f"not observed: {error['scenario']} ({error['start_method'] or 'default'}):"
-                f" {error['message']}",
+                printable(
+                    f"not observed: {error['scenario']} ({error['start_method'] or 'default'}):"
+                    f" {error['message']}"
+                ),
                 "red",
             )
         )
@@ -59,9 +62,9 @@ def render(document: dict[str, Any], width: int = 80) -> Group:
 
 def _dist(counts: dict[str, int]) -> str:
     if len(counts) == 1:
-        return next(iter(counts))
+        return printable(next(iter(counts)))
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"{value} ({n})" for value, n in ordered)
+    return ", ".join(f"{printable(value)} ({n})" for value, n in ordered)
 
 
 def table(rows: list[dict[str, Any]], *, wide: bool = True) -> Table:
@@ -86,7 +89,7 @@ def table(rows: list[dict[str, Any]], *, wide: bool = True) -> Table:
                 if observed
                 else "–"
             ),
-            _dist(seen["main_exit_code"]).replace(", ", "\n") if observed else "–",
+            Text(_dist(seen["main_exit_code"]).replace(", ", "\n") if observed else "–"),
         ]
         if wide:
             cells.append(_shutdown_cell(row))
@@ -96,8 +99,8 @@ def table(rows: list[dict[str, Any]], *, wide: bool = True) -> Table:
 
 
 def _scenario_cell(row: dict[str, Any]) -> Text:
-    text = Text(row["scenario"], "bold")
-    text.append(f"\n{row['start_method']} · {row['python']}", "dim")
+    text = Text(printable(row["scenario"]), "bold")
+    text.append("\n" + printable(f"{row['start_method']} · {row['python']}"), "dim")
     return text
 
 
@@ -132,15 +135,16 @@ def _verdict_cell(row: dict[str, Any]) -> Text:
         count = f" {row['matched']}/{observed}" if row["runs"] > 1 or not ok else ""
         text.append(mark + count, "bold green" if ok else "bold red")
     for claim, n in row["failed_checks"].items():
-        text.append(f"\n✗ {claim}" + (f" ({n}/{observed})" if observed > 1 else ""), "red")
+        shown = printable(claim) + (f" ({n}/{observed})" if observed > 1 else "")
+        text.append(f"\n✗ {shown}", "red")
     if row["hung"]:
         text.append(f"\nhung {row['hung']}/{observed}", "red")
     for output, counts in row["races"].items():
-        text.append(f"\n~ {output} {counts['printed']}/{counts['runs']}", "yellow")
+        text.append(f"\n~ {printable(output)} {counts['printed']}/{counts['runs']}", "yellow")
     if row["deterministic"] and row["runs"] > 1:
         text.append(f"\nsame in all {row['runs']} runs", "dim")
     for message in row["unobserved"]:
-        text.append(f"\nnot observed: {message}", "bold red")
+        text.append(f"\nnot observed: {printable(message)}", "bold red")
     return text
 
 
@@ -161,7 +165,8 @@ def progress(total: int, *, enabled: bool, no_color: bool = False) -> Iterator[A
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("{task.fields[running]}", style="dim"),
+        # Scenario names come from files: shown as they are, never read as markup.
+        TextColumn("{task.fields[running]}", style="dim", markup=False),
         console=console,
         transient=True,
     )
@@ -190,10 +195,10 @@ class _Tracker:
         self.bar.update(self.task, advance=advance, running=f"running: {shown}" if shown else "")
 
     def started(self, label: str) -> None:
-        self.running.append(label)
+        self.running.append(printable(label))
         self._update()
 
     def finished(self, label: str, ok: bool) -> None:
-        if label in self.running:
-            self.running.remove(label)
+        if printable(label) in self.running:
+            self.running.remove(printable(label))
         self._update(advance=1)

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from .. import pool_kinds
 from ..document import incomplete, pool_label, program_ending, title
+from ..printable import printable
 from ..steps import STEPS
 from . import lanes
 from .console import make_console
@@ -20,6 +21,8 @@ MAX_EVENTS = 40
 # Above this many output lines, the first and last few are shown.
 MAX_OUTPUT = 20
 OUTPUT_HEAD, OUTPUT_TAIL = 10, 4
+# Of a longer output line, this many characters are shown (all that was kept: in --json).
+SHOWN_CHARS = 500
 QUIET_KINDS = {"worker.reaped"}
 BULK_KINDS = {"task.submitted", "task.started", "task.finished", "task.failed", "worker.started"}
 # Shown in red: something went wrong (a refused call, an uncaught exception, a hang).
@@ -62,6 +65,12 @@ def render(document: dict[str, Any], console: Console) -> Group:
     )
 
 
+def _safe(value: Any, style: str = "") -> Text:
+    """Text from outside (a scenario file, the program, a saved document) as the terminal
+    must show it: escaped (no sequence reaches the terminal) and never read as markup."""
+    return Text(printable(str(value)), style)
+
+
 def _end(document: dict[str, Any]) -> float:
     return max([e["t"] for e in document["events"]] + [0.0])
 
@@ -80,17 +89,19 @@ def header(document: dict[str, Any]) -> Text:
     scenario, params, python = document["scenario"], document["params"], document["python"]
     pool = document["outcome"]["pool"]
     text = Text()
-    text.append(scenario["name"], "bold")
-    text.append(f"  {scenario['summary']}\n")
+    text.append(printable(scenario["name"]), "bold")
+    text.append(f"  {printable(scenario['summary'])}\n")
     size = f"{pool['size']} workers" if pool["size"] is not None else "no pool"
     if params["workers"] is None:
         size += " (pool default)"
     steps = " → ".join(s["step"] + "()" for s in scenario["steps"])
     text.append(
-        f"{python['implementation']} {python['version']} ({python['executable']})"
-        f" · {params['start_method']} · {size}"
-        f" · {params['tasks']} task{'s' if params['tasks'] != 1 else ''}"
-        f" × {params['duration']:g} s · {steps}",
+        printable(
+            f"{python['implementation']} {python['version']} ({python['executable']})"
+            f" · {params['start_method']} · {size}"
+            f" · {params['tasks']} task{'s' if params['tasks'] != 1 else ''}"
+            f" × {params['duration']:g} s · {steps}"
+        ),
         "dim",
     )
     return text
@@ -100,14 +111,16 @@ def _trace_header(document: dict[str, Any]) -> Text:
     """The program, its interpreter, and every pool it created."""
     python, outcome = document["python"], document["outcome"]
     text = Text()
-    text.append(title(document), "bold")
+    text.append(printable(title(document)), "bold")
     arguments = document["program"]["argv"][1:]
-    text.append(f"  {' '.join(arguments)}\n" if arguments else "\n")
+    text.append(f"  {printable(' '.join(arguments))}\n" if arguments else "\n")
     pools = " · ".join(pool_label(p) for p in outcome["pools"]) or "no pool was created"
     tasks = outcome["tasks"]["submitted"]
     text.append(
-        f"{python['implementation']} {python['version']} ({python['executable']})"
-        f" · {pools} · {tasks} task{'s' if tasks != 1 else ''}",
+        printable(
+            f"{python['implementation']} {python['version']} ({python['executable']})"
+            f" · {pools} · {tasks} task{'s' if tasks != 1 else ''}"
+        ),
         "dim",
     )
     return text
@@ -194,7 +207,10 @@ def events_table(document: dict[str, Any]) -> Group:
     for e in events:
         style = "red" if e["kind"] in ALARMING_KINDS else ""
         table.add_row(
-            f"{e['t']:.4f}", _process(e, main_pid), Text(e["kind"], style), Text(_detail(e))
+            f"{e['t']:.4f}",
+            _safe(_process(e, main_pid)),
+            _safe(e["kind"], style),
+            _safe(_detail(e)),
         )
     note = Text(f"… and {hidden} task and worker-ready events (all of them are in --json)", "dim")
     return Group(table, note) if hidden else Group(table)
@@ -202,8 +218,9 @@ def events_table(document: dict[str, Any]) -> Group:
 
 def output_table(document: dict[str, Any]) -> Table | Text:
     """The program's output lines, attributed to the process that printed them."""
-    lines = document["output"]
-    if not lines:
+    lines = [line for line in document["output"] if "omitted" not in line]
+    omitted = [line["omitted"] for line in document["output"] if "omitted" in line]
+    if not lines and not omitted:
         return Text("(nothing printed)", "dim")
     main_pid = document["outcome"]["main"]["pid"]
     table = Table.grid(padding=(0, 2))
@@ -222,9 +239,29 @@ def output_table(document: dict[str, Any]) -> Table | Text:
         who += "" if pid is None else f" {pid}"
         if line.get("thread"):
             who = f"thread {line['thread']}"
-        style = "red" if line["stream"] == "stderr" else ""
-        table.add_row(f"{line['t']:.4f}", who, Text(line["text"], style))
+        table.add_row(f"{line['t']:.4f}", _safe(who), _output_text(line))
+    for cut in omitted:
+        table.add_row(
+            "",
+            "",
+            Text(
+                f"… {cut['lines']} more lines ({cut['bytes']} bytes) not recorded:"
+                " poolctl keeps the first of a run's output (see the README)",
+                "dim",
+            ),
+        )
     return table
+
+
+def _output_text(line: dict[str, Any]) -> Text:
+    """One output line, escaped; a long one shortened, and what was cut said."""
+    raw = line["text"]
+    text = _safe(raw[:SHOWN_CHARS], "red" if line["stream"] == "stderr" else "")
+    if len(raw) > SHOWN_CHARS:
+        text.append(f" … {len(raw) - SHOWN_CHARS} more characters in --json", "dim")
+    if line.get("cut"):
+        text.append(f" … {line['cut']} more bytes not recorded", "dim")
+    return text
 
 
 def outcome_table(document: dict[str, Any]) -> Table:
@@ -236,29 +273,29 @@ def outcome_table(document: dict[str, Any]) -> Table:
     table.add_column(overflow="fold")
     table.add_row(
         "tasks",
-        _task_counts(tasks),
+        _safe(_task_counts(tasks)),
     )
     error = outcome["error"]
     table.add_row(
         "error",
-        Text(f"{error['type']}: {error['message']} (in {error['step']}())", "red")
+        _safe(f"{error['type']}: {error['message']} (in {error['step']}())", "red")
         if error
         else Text("none"),
     )
     drawn = timeline(document)
     table.add_row("workers", _workers_line(drawn.workers))
     main = outcome["main"]
-    table.add_row("main", Text(f"pid {main['pid']}: ").append_text(lanes.ending(drawn.main)))
+    table.add_row("main", _safe(f"pid {main['pid']}: ").append_text(lanes.ending(drawn.main)))
     if outcome["hung"]:
         table.add_row("hung", Text("yes: stopped at --timeout, every process killed", "red"))
     if outcome["leftovers"]:
         pids = ", ".join(str(p["pid"]) for p in outcome["leftovers"])
-        table.add_row("left over", Text(f"killed after the main process exited: {pids}", "red"))
+        table.add_row("left over", _safe(f"killed after the main process exited: {pids}", "red"))
     wall = outcome["wall_seconds"]
     times = f"{wall:.3f} s from launch to the main process's exit" if wall is not None else "?"
     if outcome["shutdown_seconds"] is not None:
         times += f"; shutdown {outcome['shutdown_seconds']:.3f} s"
-    table.add_row("time", times)
+    table.add_row("time", _safe(times))
     return table
 
 
@@ -276,7 +313,7 @@ def _task_counts(tasks: dict[str, Any]) -> str:
 def _unseen(document: dict[str, Any]) -> list[Text]:
     """What poolctl could not see, a line each: the run was not completely observed."""
     return [
-        Text(f"⚠ not completely observed: {message}", "bold yellow")
+        Text(printable(f"⚠ not completely observed: {message}"), "bold yellow")
         for message in incomplete(document)
     ]
 
@@ -286,7 +323,7 @@ def _workers_line(workers: list[Lifeline]) -> Text:
     for n, w in enumerate(workers):
         if n:
             text.append(" · ")
-        text.append(f"{w.pid} ")
+        text.append(printable(f"{w.pid} "))
         text.append_text(lanes.ending(w))
     return text or Text("none", "dim")
 
@@ -318,9 +355,12 @@ def verdict(document: dict[str, Any]) -> Group:
         mark = Text("✓", "green") if check["ok"] else Text("✗", "bold red")
         if unseen:
             mark = Text("?", "yellow")
-        line = Text(check["claim"])
+        line = _safe(check["claim"])
         if not check["ok"]:
-            line.append(f"  expected {check['expected']!r}, observed {check['observed']!r}", "red")
+            line.append(
+                printable(f"  expected {check['expected']!r}, observed {check['observed']!r}"),
+                "red",
+            )
         table.add_row(mark, line)
     rows.append(table)
     if document["races"]:
@@ -331,11 +371,11 @@ def verdict(document: dict[str, Any]) -> Group:
         for race in document["races"]:
             if "output" in race:
                 seen = "printed" if race["printed"] else "not printed"
-                line = Text(f"'{race['output']}' {seen} this time", "yellow")
+                line = _safe(f"'{race['output']}' {seen} this time", "yellow")
             else:
                 seen = "hung" if race["happened"] else "did not hang"
                 line = Text(f"the run {seen} this time", "yellow")
-            line.append(f": {race['why']}", "dim")
+            line.append(printable(f": {race['why']}"), "dim")
             races.add_row(Text("~", "yellow"), line)
         rows.append(races)
     return Group(*rows)
@@ -345,7 +385,7 @@ def _program_verdict(document: dict[str, Any], ending: str) -> Group:
     outcome = document["outcome"]
     bad = outcome["hung"] or outcome["main"]["exit_code"] != 0
     line = Text("The program  ", "bold underline")
-    line.append(ending, "bold red" if bad else "bold green")
+    line.append(printable(ending), "bold red" if bad else "bold green")
     rows: list[Any] = [line, *_unseen(document)]
     if len(outcome["pools"]) > 1:
         table = Table.grid(padding=(0, 2))
@@ -354,8 +394,8 @@ def _program_verdict(document: dict[str, Any], ending: str) -> Group:
         for pool in outcome["pools"]:
             tasks = pool["tasks"]
             table.add_row(
-                pool_label(pool),
-                _task_counts(tasks),
+                _safe(pool_label(pool)),
+                _safe(_task_counts(tasks)),
             )
         rows.append(table)
     if not outcome["pools"]:
