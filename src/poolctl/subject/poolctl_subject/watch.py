@@ -126,7 +126,8 @@ class WorkerWatch:
                 if wid in self._seen:
                     continue
                 self._seen[wid] = worker
-                emit("worker.spawned", worker=wid, **self._tag)
+                tag = dict(self._tag, thread=True) if self._kind.threads else self._tag
+                emit("worker.spawned", worker=wid, **tag)
 
     def _handle(self, process):
         """What to wait on for this worker's exit: its sentinel, a pidfd, or nothing."""
