@@ -10,6 +10,7 @@ import pytest
 
 from conftest import CliResult, run_cli
 from poolctl import scenario
+from poolctl.pool_kinds import KINDS
 
 GOOD = """\
 summary = "my case"
@@ -206,7 +207,7 @@ def test_show_code_is_a_program_for_every_scenario(tmp_path: Path) -> None:
     """show --code compiles, for every bundled scenario and with parameters substituted."""
     for name in scenario.bundled_names():
         args = ["--workers", "3", "--tasks", "4", "--duration", "0.1"]
-        if scenario.load(name).api != "threadpool":
+        if KINDS[scenario.load(name).api].starts_processes:
             args += ["--start-method", "spawn"]
         result = run_cli("show", name, "--code", *args)
         assert result.returncode == 0, (name, result.stderr)

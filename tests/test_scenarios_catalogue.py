@@ -9,6 +9,7 @@ import pytest
 from conftest import START_METHODS, require_python, run_pipeline
 from poolctl import interpreter, matrix, scenario, scenario_pipeline
 from poolctl.errors import UsageError
+from poolctl.pool_kinds import KINDS
 
 NAMES = scenario.bundled_names()
 # Scenarios that hang on purpose (each takes its own timeout, a few seconds).
@@ -28,7 +29,8 @@ def cases() -> list[Any]:
     """Every scenario under every start method (once for a thread pool); hangs are slow."""
     found = []
     for name in NAMES:
-        methods = [None] if scenario.load(name).api == "threadpool" else list(START_METHODS)
+        processes = KINDS[scenario.load(name).api].starts_processes
+        methods = list(START_METHODS) if processes else [None]
         for method in methods:
             marks = [pytest.mark.slow] if name in HANGING and method != "fork" else []
             found.append(pytest.param(name, method, marks=marks, id=f"{name}-{method}"))

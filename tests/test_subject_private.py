@@ -204,6 +204,7 @@ sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import multiprocessing
 import multiprocessing.pool as mpool
 import concurrent.futures.process as cfp
+import concurrent.futures.thread as cft
 from poolctl_subject import stdlib_private as p
 
 checks = {}
@@ -251,8 +252,19 @@ if __name__ == "__main__":
     check("executor_workers", lambda: len(p.executor_workers(executor)) == 1)
     check("executor_start_method", lambda: p.executor_start_method(executor) == "fork")
     check("is_map_chunk", lambda: list(executor.map(abs, [-2])) == [2]
-          and p.is_map_chunk(submitted[-1], cfp) and not p.is_map_chunk(abs, cfp))
+          and p.is_map_chunk(submitted[-1], cfp) and not p.is_map_chunk(abs, cfp)
+          and not p.is_map_chunk(abs, cft))
     executor.shutdown()
+
+    threads = cft.ThreadPoolExecutor(2)
+    threads.submit(time.sleep, 0.05).result(5)
+    started = p.thread_executor_workers(threads)
+    check("thread_executor_workers", lambda: len(started) == 1
+          and all(t.is_alive() for t in started))
+    threads.shutdown(wait=True)
+    check("thread_executor_workers", lambda: checks["thread_executor_workers"] is True
+          and p.thread_executor_workers(threads) is started
+          and not any(t.is_alive() for t in started))
 
     def missing():
         try:

@@ -57,7 +57,9 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
                 w["spawned"], w["pool"] = this["creating"], pool_id
         elif kind == "worker.spawned":
             w = worker(e["worker"])
-            w["spawned"], w["pool"] = t, pool_id
+            # The watcher looks every few ms: a thread can be ready before it is seen.
+            spawned = t if w["ready"] is None else min(t, w["ready"])
+            w["spawned"], w["pool"] = spawned, pool_id
         elif kind == "worker.started":
             w = worker(e["worker"])
             w["ready"], w["pool"] = t, pool_id

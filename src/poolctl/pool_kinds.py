@@ -101,6 +101,19 @@ KINDS: dict[str, PoolKind] = {
             context_option="mp_context",
             workers_on_demand=True,
         ),
+        PoolKind(
+            name="thread-executor",
+            label="ThreadPoolExecutor",
+            starts_processes=False,
+            submit=("submit",),
+            steps=frozenset({"shutdown", "sleep", "del", "get-results"}),
+            result_getter="result",
+            imports=("from concurrent.futures import ThreadPoolExecutor",),
+            create="ThreadPoolExecutor({options})",
+            workers_expression="pool._threads",
+            submit_code={"submit": "pool.submit(task, i)"},
+            workers_on_demand=True,
+        ),
     )
 }
 DEFAULT = "pool"

@@ -107,7 +107,7 @@ class Pool(TypedDict, total=False):
     """A pool the program created (``outcome.pools``; ``outcome.pool`` is the first)."""
 
     pool: int
-    api: str | None  # "pool", "threadpool", "executor"
+    api: str | None  # "pool", "threadpool", "executor", "thread-executor"
     start_method: Required[str | None]
     size: Required[int | None]
     creating: Required[float | None]

@@ -121,7 +121,23 @@ class ThreadPoolMixin(KindMixin):
     start_methods = ("spawn",)
 
 
-KIND_MIXINS: tuple[type[KindMixin], ...] = (PoolMixin, ExecutorMixin, ThreadPoolMixin)
+class ThreadExecutorMixin(KindMixin):
+    """concurrent.futures.ThreadPoolExecutor: the executor's calls (its map is Executor's,
+    which ignores chunksize), run by threads of the main process."""
+
+    kind = "thread-executor"
+    imports = "from concurrent.futures import ThreadPoolExecutor"
+    calls = EXECUTOR_CALLS
+    make: ClassVar[dict[str, str]] = {"set": "ThreadPoolExecutor(2)"}  # it takes no context
+    start_methods = ("fork",)  # it starts no process: one method shows it
+
+
+KIND_MIXINS: tuple[type[KindMixin], ...] = (
+    PoolMixin,
+    ExecutorMixin,
+    ThreadPoolMixin,
+    ThreadExecutorMixin,
+)
 
 
 # --- a mixin per start method ------------------------------------------------------------

@@ -29,6 +29,7 @@ from conftest import MARKER_VAR, SEED_SCENARIOS, START_METHODS, nothing_left, ru
 from poolctl.catalogue import bundled_names
 from poolctl.cli import app
 from poolctl.expectation import evaluate
+from poolctl.pool_kinds import KINDS
 from poolctl.scenario import Scenario, load
 
 WORKERS = 2
@@ -71,7 +72,8 @@ def combinations() -> list[Any]:
     found = []
     others = [name for name in no_race_scenarios() if name not in SEED_SCENARIOS]
     for i, name in enumerate(others):
-        method = None if load(name).api == "threadpool" else START_METHODS[i % len(START_METHODS)]
+        processes = KINDS[load(name).api].starts_processes
+        method = START_METHODS[i % len(START_METHODS)] if processes else None
         found.append(pytest.param(name, method, id=f"{name}-{method or 'threads'}"))
     for name in (*SEED_SCENARIOS, *RACED):
         for method in START_METHODS:
@@ -127,7 +129,7 @@ def facts(outcome: dict[str, Any], name: str, api: str, *, traced: bool) -> dict
     if error is not None:
         step = error["step"]
         if not traced and step == "get-results":  # the program's own call
-            step = "result" if api == "executor" else "get"
+            step = KINDS[api].result_getter
         error = (error["type"], error["message"], step)
     [pool] = outcome["pools"]
     return {
@@ -197,7 +199,7 @@ def test_traced_tutorial_program_has_its_scenarios_outcome(
     main = outcome["main"]
     code_ = main["exit_code"]
     assert trace_status == (124 if outcome["hung"] else 128 - code_ if code_ < 0 else code_)
-    if chosen.api != "executor":
+    if not KINDS[chosen.api].workers_on_demand:
         assert outcome["pools"][0]["size"] == WORKERS
 
 

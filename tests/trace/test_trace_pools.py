@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import multiprocessing
 import signal
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from conftest import CliResult
 from tracing import (
@@ -253,3 +256,46 @@ def test_submit_takes_a_keyword_argument_named_fn(tmp_path: Path) -> None:
     assert program_stdout(run.stderr) == ["2"]
     assert run.doc is not None
     assert run.doc["outcome"]["tasks"] == counts(submitted=1, started=1, completed=1)
+
+
+# Where the CPython 3.14 builds are unpacked (``interpreters/unpack /tmp/pyinterp``).
+PYTHON_314 = sorted(Path("/tmp/pyinterp").glob("cpython-3.14.*[0-9]-*/bin/python3"))
+
+INTERPRETER_POOL = """
+from concurrent.futures import InterpreterPoolExecutor, ThreadPoolExecutor
+
+
+def work(x):
+    return x * 10
+
+
+if __name__ == '__main__':
+    with InterpreterPoolExecutor(2) as pool:
+        print(list(pool.map(work, range(3))), pool.submit(work, 4).result())
+    with ThreadPoolExecutor(2) as pool:
+        print(list(pool.map(work, range(3))))
+"""
+
+
+@pytest.mark.skipif(not PYTHON_314, reason="no CPython 3.14 unpacked in /tmp/pyinterp")
+def test_an_interpreter_pool_is_not_followed_as_a_thread_executor(tmp_path: Path) -> None:
+    """InterpreterPoolExecutor (3.14) derives from ThreadPoolExecutor, but its workers run
+    in subinterpreters, which cannot import poolctl's wrappers: it is left alone and runs
+    as under plain python, while the ThreadPoolExecutor beside it is followed.
+
+    Was broken when ThreadPoolExecutor became a kind: the interpreter pool was taken for
+    one, its initializer wrapped, and every task failed with BrokenInterpreterPool.
+    """
+    python = str(PYTHON_314[-1])
+    program = write(tmp_path, "interpreters.py", INTERPRETER_POOL)
+    expected = subprocess.run(
+        [python, str(program)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert expected.stdout == "[0, 10, 20] 40\n[0, 10, 20]\n"
+    run = trace("--python", python, str(program))
+    assert run.status == 0, run.stderr
+    assert program_stdout(run.stderr) == expected.stdout.splitlines()
+    assert run.doc is not None
+    [pool] = run.doc["outcome"]["pools"]
+    assert pool["api"] == "thread-executor"
+    assert pool["tasks"] == counts(submitted=3, started=3, completed=3)

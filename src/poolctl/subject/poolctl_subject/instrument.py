@@ -1,10 +1,11 @@
 """Follow every pool a traced program creates, without touching the program's files.
 
 An import hook patches the class of each kind of pool (``pool_kinds``: ``Pool``, and so
-``ThreadPool``, and ``ProcessPoolExecutor``) the moment the program imports its module;
-nothing is imported before the program asks for it. The patched methods report the pool's lifecycle
-from the main process (``pool.created``, ``close.called`` ...) and hand the pool wrapped
-callables (see ``traced``) that report each task from the worker that runs it.
+``ThreadPool``, ``ProcessPoolExecutor``, ``ThreadPoolExecutor``) the moment the program
+imports its module; nothing is imported before the program asks for it. The patched
+methods report the pool's lifecycle from the main process (``pool.created``,
+``close.called`` ...) and hand the pool wrapped callables (see ``traced``) that report each
+task from the worker that runs it.
 
 Only the outermost call reports: ``Pool.__exit__`` calls ``terminate()``, ``apply()`` calls
 ``apply_async()``, ``Executor.map`` calls ``submit()``; the user made one call.
@@ -193,6 +194,9 @@ def _init(original, call):
                 return
             try:
                 kind = pool_kinds.of(self)
+                if kind is None:  # a pool of a kind poolctl does not follow
+                    original(self, *args, **kwargs)
+                    return
                 options = _bind(kind.parameters, args, kwargs)
                 pool_id = next(_pool_ids)
                 context = options.get(kind.context_option)
@@ -406,6 +410,8 @@ def _patch_result(kind, result_class):
     """Report what reading a result raises: a task's exception surfaces there."""
     name = kind.getter
     original = getattr(result_class, name)
+    if getattr(original, "_poolctl_reads", False):
+        return  # patched already: executors of two kinds share concurrent.futures' Future
 
     def read(self, *args, **kwargs):
         try:
@@ -419,6 +425,7 @@ def _patch_result(kind, result_class):
             _report_error(name, exc, owner)
             raise
 
+    read._poolctl_reads = True
     _install(result_class, {name: read})
 
 

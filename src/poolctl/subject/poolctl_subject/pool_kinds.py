@@ -153,37 +153,15 @@ class ThreadPool(Pool):
         return cls.pool_class()(program["workers"], initializer=initializer, initargs=initargs)
 
 
-class ProcessPoolExecutor(PoolKind):
-    """``concurrent.futures.ProcessPoolExecutor``."""
+class Executor(PoolKind):
+    """What ``concurrent.futures``' executors share (its ``Executor`` base class): ``submit``,
+    ``Future.result()``, ``shutdown(wait, cancel_futures)``, ``__exit__`` that waits."""
 
-    name = "executor"
-    module = "concurrent.futures.process"
-    class_name = "ProcessPoolExecutor"
     getter = "result"
     joining = ("shutdown", "__exit__")  # shutdown only with wait=True; __exit__ waits
     lifecycle = ("shutdown", "__exit__")
     patch = "executor-methods"
-    parameters = ("max_workers", "mp_context", "initializer", "initargs")
     processes_option = "max_workers"
-    context_option = "mp_context"
-
-    @classmethod
-    def create(cls, program, context, initializer, initargs):
-        return cls.pool_class()(
-            program["workers"], mp_context=context, initializer=initializer, initargs=initargs
-        )
-
-    @classmethod
-    def workers(cls, pool):
-        return private.executor_workers(pool)
-
-    @classmethod
-    def members(cls, workers):
-        return list(workers.values())
-
-    @classmethod
-    def start_method(cls, pool):
-        return private.executor_start_method(pool)
 
     @classmethod
     def submit(cls, pool, function, args):
@@ -215,7 +193,60 @@ class ProcessPoolExecutor(PoolKind):
         return call in cls.joining and (call != "shutdown" or options.get("wait", True))
 
 
-KINDS = {kind.name: kind for kind in (Pool, ThreadPool, ProcessPoolExecutor)}
+class ProcessPoolExecutor(Executor):
+    """``concurrent.futures.ProcessPoolExecutor``."""
+
+    name = "executor"
+    module = "concurrent.futures.process"
+    class_name = "ProcessPoolExecutor"
+    parameters = ("max_workers", "mp_context", "initializer", "initargs")
+    context_option = "mp_context"
+
+    @classmethod
+    def create(cls, program, context, initializer, initargs):
+        return cls.pool_class()(
+            program["workers"], mp_context=context, initializer=initializer, initargs=initargs
+        )
+
+    @classmethod
+    def workers(cls, pool):
+        return private.executor_workers(pool)
+
+    @classmethod
+    def members(cls, workers):
+        return list(workers.values())
+
+    @classmethod
+    def start_method(cls, pool):
+        return private.executor_start_method(pool)
+
+
+class ThreadPoolExecutor(Executor):
+    """``concurrent.futures.ThreadPoolExecutor``: worker threads, started as tasks arrive,
+    never replaced; ``shutdown(wait=True)`` joins them."""
+
+    name = "thread-executor"
+    module = "concurrent.futures.thread"
+    class_name = "ThreadPoolExecutor"
+    threads = True
+    parameters = ("max_workers", "thread_name_prefix", "initializer", "initargs")
+    context_option = None  # it takes none
+
+    @classmethod
+    def create(cls, program, context, initializer, initargs):
+        return cls.pool_class()(program["workers"], initializer=initializer, initargs=initargs)
+
+    @classmethod
+    def workers(cls, pool):
+        return private.thread_executor_workers(pool)
+
+    @classmethod
+    def members(cls, workers):
+        # A copy is one call: the executor adds threads to the set while we look.
+        return list(workers.copy())
+
+
+KINDS = {kind.name: kind for kind in (Pool, ThreadPool, ProcessPoolExecutor, ThreadPoolExecutor)}
 # The modules whose classes ``poolctl trace`` patches when the program imports them.
 MODULES = tuple(sorted({kind.module for kind in KINDS.values()}))
 
@@ -236,13 +267,23 @@ def in_module(module_name):
 def of(pool):
     """The kind of a pool object (the nearest kind class it derives from), or None.
 
+    None too for a class of the standard library that derives from a kind's class but is
+    no kind poolctl knows (``InterpreterPoolExecutor`` is a ``ThreadPoolExecutor`` whose
+    workers run in subinterpreters): following it as its base would change the program.
     Looks only at modules already imported: the pool's own is.
     """
-    mro = type(pool).__mro__
-    best = None
+    classes = {}
     for kind in KINDS.values():
-        module = sys.modules.get(kind.module)
-        found = getattr(module, kind.class_name, None)
-        if found in mro and (best is None or mro.index(found) < mro.index(best[1])):
-            best = (kind, found)
-    return None if best is None else best[0]
+        found = getattr(sys.modules.get(kind.module), kind.class_name, None)
+        if found is not None:
+            classes[found] = kind
+    for cls in type(pool).__mro__:
+        if cls in classes:
+            return classes[cls]
+        if cls.__module__.startswith(_STDLIB_POOL_PACKAGES):
+            return None
+    return None
+
+
+# Where the standard library's pool classes live.
+_STDLIB_POOL_PACKAGES = ("multiprocessing.", "concurrent.futures.")

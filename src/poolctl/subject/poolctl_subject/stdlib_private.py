@@ -53,9 +53,18 @@ def executor_start_method(executor):
     return executor._mp_context.get_start_method()
 
 
+def thread_executor_workers(executor):
+    """``ThreadPoolExecutor._threads``: its own set of the threads it started (it adds each
+    as it starts it, and keeps them there once they have ended)."""
+    return executor._threads
+
+
 def is_map_chunk(function, executor_module):
-    """True for what ``ProcessPoolExecutor.map`` submits: ``partial(_process_chunk, ...)``."""
-    return getattr(function, "func", None) is executor_module._process_chunk
+    """True for what ``ProcessPoolExecutor.map`` submits: ``partial(_process_chunk, ...)``;
+    always False for an executor module without ``_process_chunk`` (ThreadPoolExecutor's
+    ``map`` is ``Executor.map``, which submits the user's function itself)."""
+    chunk = getattr(executor_module, "_process_chunk", None)
+    return chunk is not None and getattr(function, "func", None) is chunk
 
 
 def future_class():
@@ -105,6 +114,7 @@ __all__ = (
     "result_pool",
     "executor_workers",
     "executor_start_method",
+    "thread_executor_workers",
     "is_map_chunk",
     "future_class",
     "process_returncode",

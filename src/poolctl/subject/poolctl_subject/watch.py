@@ -167,7 +167,8 @@ class WorkerWatch:
                 if wid in self._seen:
                     continue
                 self._seen[wid] = worker
-                emit("worker.spawned", worker=wid, **self._tag)
+                tag = dict(self._tag, thread=True) if self._kind.threads else self._tag
+                emit("worker.spawned", worker=wid, **tag)
             found = True
         if found:
             self._check_channel()
