@@ -16,16 +16,21 @@ from collections.abc import Iterable
 
 
 def warm_up(modules: Iterable[str]) -> threading.Thread:
-    """Start importing ``modules`` in a low-priority daemon thread; return the thread."""
+    """Start importing ``modules`` in a low-priority thread; return the thread."""
     names = list(modules)
 
     def work() -> None:
         with contextlib.suppress(AttributeError, OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         for name in names:
+            if not threading.main_thread().is_alive():
+                return  # poolctl is exiting: no more imports
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
 
-    thread = threading.Thread(target=work, name="poolctl-warm-up", daemon=True)
+    # Not a daemon: a daemon thread still importing when the interpreter finalizes (a
+    # run refused at once, e.g. for want of space) crashed it about one exit in 50
+    # (SIGSEGV, SIGABRT). Exit waits for the import under way, and starts no other.
+    thread = threading.Thread(target=work, name="poolctl-warm-up", daemon=False)
     thread.start()
     return thread
