@@ -101,9 +101,11 @@ def limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def trace_planting(tmp_path: Path, plant: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    """``poolctl trace --json --timeout 5`` of a program that plants ``plant``, prints
-    'done' and exits 3; poolctl itself must be done within 15 s."""
+def trace_planting(
+    tmp_path: Path, plant: str, *options: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``poolctl trace --timeout 5 OPTIONS`` (``--json`` unless told) of a program that
+    plants ``plant``, prints 'done' and exits 3; poolctl itself must be done within 15 s."""
     program = tmp_path / "planter.py"
     program.write_text(
         textwrap.dedent(f"""\
@@ -118,7 +120,16 @@ def trace_planting(tmp_path: Path, plant: str) -> tuple[subprocess.CompletedProc
     begun = time.monotonic()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "poolctl", "trace", "--json", "--timeout", "5", str(program)],
+            [
+                sys.executable,
+                "-m",
+                "poolctl",
+                "trace",
+                "--timeout",
+                "5",
+                *(options or ["--json"]),
+                str(program),
+            ],
             capture_output=True,
             text=True,
             timeout=15,
@@ -166,6 +177,15 @@ def test_a_clean_run_is_completely_observed(tmp_path: Path) -> None:
     """No channel.incomplete when nothing was planted (the check drops no real event)."""
     done, _ = trace_planting(tmp_path, "pass")
     assert incomplete(json.loads(done.stdout)) is None
+
+
+def test_the_terminal_view_says_the_run_was_incompletely_observed(tmp_path: Path) -> None:
+    """Under the program's verdict, in words: what was not read or not believed."""
+    done, _ = trace_planting(tmp_path, PLANTED["fifo"][0], "--no-color")
+    assert done.returncode == 3
+    said = " ".join(done.stdout.split())  # as wrapped to the terminal's width
+    assert "Incompletely observed: 1 event files unread, 0 lines dropped" in said
+    assert "(a FIFO ×1)" in said
 
 
 # --- the reader and the parser, in process --------------------------------------------------

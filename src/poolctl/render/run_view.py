@@ -23,7 +23,13 @@ OUTPUT_HEAD, OUTPUT_TAIL = 10, 4
 QUIET_KINDS = {"worker.reaped"}
 BULK_KINDS = {"task.submitted", "task.started", "task.finished", "task.failed", "worker.started"}
 # Shown in red: something went wrong (a refused call, an uncaught exception, a hang).
-ALARMING_KINDS = {"error.raised", "program.raised", "run.timeout", "cleanup.killed"}
+ALARMING_KINDS = {
+    "error.raised",
+    "program.raised",
+    "run.timeout",
+    "cleanup.killed",
+    "channel.incomplete",
+}
 
 
 def show(document: dict[str, Any], *, no_color: bool = False) -> None:
@@ -153,7 +159,19 @@ def _detail(e: dict[str, Any]) -> str:
         )
     if kind == "main.started":
         return f"Python {e.get('python', '')}"
+    if kind == "channel.incomplete":
+        return incompletely_observed(e)
     return ""
+
+
+def incompletely_observed(e: dict[str, Any]) -> str:
+    """What a ``channel.incomplete`` event says, in words."""
+    reasons = ", ".join(f"{r['reason']} ×{r['count']}" for r in e["reasons"])
+    return (
+        f"incompletely observed: {e['unread_files']} event files unread,"
+        f" {e['invalid_lines']} lines dropped, {e['stopped_processes']} processes"
+        f" stopped recording ({reasons})"
+    )
 
 
 def _creating(e: dict[str, Any]) -> str:
@@ -266,11 +284,19 @@ def _workers_line(workers: list[Lifeline]) -> Text:
 def verdict(document: dict[str, Any]) -> Group:
     """Expectation vs reality: each checked claim, then the races (observed, not checked).
 
-    A traced program has no expectation: how it ended, and its pools, instead.
+    A traced program has no expectation: how it ended, and its pools, instead. Then, if
+    the run was incompletely observed, what is missing.
     """
     ending = program_ending(document)
-    if ending is not None:
-        return _program_verdict(document, ending)
+    group = _program_verdict(document, ending) if ending is not None else _checked(document)
+    for e in document["events"]:
+        if e["kind"] == "channel.incomplete":  # what is shown may be missing something
+            said = incompletely_observed(e)
+            group.renderables.append(Text(said[0].upper() + said[1:], "yellow"))
+    return group
+
+
+def _checked(document: dict[str, Any]) -> Group:
     rows: list[Any] = []
     title = Text("Expectation vs reality  ", "bold underline")
     if document["matches"]:
