@@ -288,6 +288,15 @@ def test_the_reader_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("unread", "files past 1 MiB in all"),
         ("unread", "files past 1 MiB in all"),
     ]
+    monkeypatch.setattr(workspace, "MAX_TOTAL_BYTES", 64 << 20)
+    monkeypatch.setattr(workspace, "MAX_LINES", 10)
+    (tmp_path / "events-0").write_bytes(b"\n" * 5 + line * 3)  # 8 lines, 3 kept
+    lines = workspace.read_events(tmp_path)
+    past = workspace.note("unread", "lines past 10 in all")
+    # events-0: 8 of the 10; events-1: its first 2 (of a file cut at 1 MiB); then none.
+    assert [x for x in lines if not x.startswith(workspace.NOTE)] == [line.strip()] * 5
+    assert lines.count(past) == 3
+    monkeypatch.setattr(workspace, "MAX_LINES", 1000)
     monkeypatch.setattr(workspace, "MAX_FILES", 2)
     monkeypatch.setattr(workspace, "MAX_TOTAL_BYTES", 64 << 20)
     assert workspace.read_note(workspace.read_events(tmp_path)[-1]) == (

@@ -26,10 +26,13 @@ from . import signals
 # process of the run reserves 64 KiB at its first event (a full filesystem would make
 # its stores a SIGBUS; the subject then stops recording, see channel.py).
 MIN_FREE_BYTES = 1 << 20
-# The most read of one file, and of all of them: the rest is left unread and counted.
-# A 10,000-task run writes about 5 MiB in all.
-MAX_FILE_BYTES = 128 << 20
-MAX_TOTAL_BYTES = 512 << 20
+# The most read of one file, and of all of them, and the most lines kept (each becomes a
+# dict of a few hundred bytes): the rest is left unread and counted. A 10,000-task run
+# writes about 5 MiB, 50,000 lines; the largest scenario run (100,000 tasks) ten times
+# that.
+MAX_FILE_BYTES = 64 << 20
+MAX_TOTAL_BYTES = 256 << 20
+MAX_LINES = 2_000_000
 # The most event files read (one per process of the run).
 MAX_FILES = 100_000
 CHUNK_BYTES = 1 << 20
@@ -101,6 +104,7 @@ def read_events(directory: Path) -> list[bytes]:
     """
     lines: list[bytes] = []
     budget = MAX_TOTAL_BYTES
+    room = MAX_LINES
     try:
         entries = sorted(e.name for e in os.scandir(directory) if e.name.startswith("events-"))
     except OSError as exc:
@@ -120,7 +124,14 @@ def read_events(directory: Path) -> list[bytes]:
         if problem is not None:
             lines.append(problem)
         complete = data[: data.rfind(b"\n") + 1]
-        lines.extend(line for line in complete.split(b"\n") if line)
+        count = complete.count(b"\n")
+        if count > room:  # split no more than the room left: a file of newlines is cheap
+            lines.append(note(UNREAD, f"lines past {MAX_LINES} in all"))
+            pieces = complete.split(b"\n", room)[:room]
+        else:
+            pieces = complete.split(b"\n")
+        room -= min(count, room)
+        lines.extend(line for line in pieces if line)
     return lines
 
 
