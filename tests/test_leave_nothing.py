@@ -134,19 +134,6 @@ def test_a_subject_killed_from_outside_is_exit_3(marker: str, hung: Path) -> Non
             proc.communicate()
 
 
-def test_garbage_on_the_channel_is_exit_3() -> None:
-    """Something that is not an event: ObserveError (exit 3), naming what was seen."""
-    from poolctl.errors import ObserveError
-    from poolctl.events import parse
-    from poolctl.observer.observe import Observation
-
-    for garbage in (b"not json", b'{"kind": 1}', b'{"t": "soon", "pid": 1}'):
-        obs = Observation(t0_ns=0, pid=1, event_lines=[garbage])
-        with pytest.raises(ObserveError) as caught:
-            parse(obs)
-        assert caught.value.exit_code == 3
-
-
 @pytest.mark.timeout(30)
 def test_files_are_private_and_removed(
     marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -3,6 +3,7 @@ it is bad input, never with a traceback, and leaves nothing running (the marker 
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 from pathlib import Path
@@ -147,3 +148,129 @@ def test_generated_scenario_files(
     path.write_text("\n".join(lines) + "\n")
     argv = ["run", str(path), "--duration", "0.02", "--tasks", "2", "--timeout", "10", "--json"]
     check(*main(argv, capsys))
+
+
+# --- event files: whatever the observed program leaves in the event directory --------------
+
+T0 = 10**12  # the observer's launch stamp in these runs (raw monotonic_ns)
+
+
+def from_schema(schema: Any) -> st.SearchStrategy[Any]:
+    """Values that (mostly) meet ``schema``: the subset of JSON Schema the events use."""
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    if "const" in schema:
+        return st.just(schema["const"])
+    types = schema.get("type", "object")
+    if isinstance(types, list):
+        return st.one_of(*(from_schema({**schema, "type": one}) for one in types))
+    low = schema.get("minimum", 0)
+    if types == "integer":
+        return st.integers(low, low + 6)
+    if types == "number":
+        return st.floats(low, low + 5)
+    if types == "string":
+        return st.text(max_size=12)
+    if types == "boolean":
+        return st.booleans()
+    if types == "null":
+        return st.none()
+    if types == "array":
+        return st.lists(from_schema(schema.get("items", {"type": "integer"})), max_size=3)
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", []))
+    return st.fixed_dictionaries(
+        {name: from_schema(properties[name]) for name in sorted(required)},
+        optional={name: from_schema(sub) for name, sub in properties.items()
+                  if name not in required and sub is not True},
+    )  # fmt: skip
+
+
+def event_shapes() -> list[dict[str, Any]]:
+    """The ``then`` of each link of the published event schema's chain."""
+    from schema_validation import schemas
+
+    shapes = []
+    link: Any = schemas()["poolctl.run/1"]["$defs"]["event"]
+    while link:
+        shapes.append(link["then"])
+        link = link["else"]
+    return shapes
+
+
+def _raw(event: dict[str, Any], t: int) -> dict[str, Any]:
+    """An event as the channel carries it: ``t`` a raw stamp, no observer-made signal."""
+    event = {**event, "t": t}
+    event.pop("signal", None)
+    return event
+
+
+# Events as the subject writes them, valid by the schema (each kind's own shape)...
+valid_events = st.one_of(*(from_schema(shape) for shape in event_shapes())).flatmap(
+    lambda e: st.integers(T0, T0 + 2 * 10**9).map(lambda t: _raw(e, t))
+)
+output_events = st.fixed_dictionaries(
+    {"t": st.integers(T0, T0 + 10**9), "pid": st.integers(1, 6), "role": st.just("main"),
+     "kind": st.just("output"), "text": st.text(max_size=10),
+     "stream": st.sampled_from(["stdout", "stderr", "x"])},
+    optional={"eol": st.booleans(), "thread": st.integers(1, 3)},
+)  # fmt: skip
+# ... and broken: a field dropped, or set to a value of any type.
+any_value = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=5))
+
+
+def broken(event: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    name = data.draw(st.sampled_from(sorted(event)))
+    event = dict(event)
+    if data.draw(st.booleans()):
+        del event[name]
+    else:
+        event[name] = data.draw(any_value)
+    return event
+
+
+event_lines = st.one_of(
+    valid_events.map(lambda e: json.dumps(e).encode()),
+    output_events.map(lambda e: json.dumps(e).encode()),
+    st.tuples(valid_events, st.data()).map(lambda p: json.dumps(broken(*p)).encode()),
+    st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")),
+    st.sampled_from([b"NaN", b"[" * 5000, b'{"t": Infinity}', b"{}", b"[]", b"1,2"]),
+)
+event_files = st.lists(
+    st.tuples(st.lists(event_lines, max_size=25), st.binary(max_size=8)), max_size=4
+)
+
+
+@SETTINGS
+@example(files=[([b'{"t":1000000000001,"pid":1,"role":"main","kind":"task.started"}'], b"")])
+@given(files=event_files)
+def test_generated_event_files(
+    tmp_path_factory: pytest.TempPathFactory, files: list[tuple[list[bytes], bytes]]
+) -> None:
+    """Random JSON events and bytes in the event files: never a crash, always a document
+    that validates (the conftest hook checks build_trace's), and every view draws it."""
+    from poolctl import document, events, interpreter, outcome
+    from poolctl.observer.observe import Observation
+    from poolctl.observer.workspace import read_events
+    from poolctl.render import exports, run_view
+    from poolctl.render.console import make_console
+
+    directory = tmp_path_factory.mktemp("events")
+    for number, (lines, tail) in enumerate(files):
+        (directory / f"events-{number + 1}").write_bytes(b"\n".join(lines) + b"\n" + tail)
+    obs = Observation(t0_ns=T0, pid=1, exit_code=0, exit_ns=T0 + 3 * 10**9)
+    obs.event_lines = read_events(directory)
+    parsed, output = events.parse(obs)
+    doc = document.build_trace(
+        target={"argv": ["x.py"], "path": "x.py", "module": None, "name": "x.py"},
+        timeout=10.0,
+        interpreter=interpreter.current(),
+        events=parsed,
+        output=output,
+        outcome=outcome.derive(parsed),
+    )
+    console = make_console(no_color=True)
+    with console.capture():
+        console.print(run_view.render(doc, console))
+    for kind in ("trace", "svg", "html"):
+        assert exports.content(kind, doc)

@@ -17,7 +17,8 @@ class UsageError(PoolctlError):
 
 class ObserveError(PoolctlError):
     """poolctl could not observe the run: the interpreter would not start, the subject
-    crashed or reported garbage (exit 3)."""
+    crashed, too little free space for the event files (exit 3). (What the subject sends
+    that is not an event is dropped and counted, not an error: see events.py.)"""
 
     exit_code = 3
 

@@ -4,19 +4,33 @@ Subject events arrive as JSON lines with raw ``monotonic_ns`` stamps; here they 
 seconds since the observer launched the subject (the same clock for every process). The
 observer's own facts (the main process's exit, the timeout, processes killed at clean-up)
 become events too, so that the outcome is derived from events alone.
+
+The channel is input, not truth: the observed program can write into its files. Every
+event is checked against the published schema (``observer.event_schema``); what is not an
+event, and what could not be read at all, is dropped, counted, and reported in one
+``channel.incomplete`` event, so that a view can say the run was incompletely observed.
 """
 
 from __future__ import annotations
 
 import json
 import signal
+import time
+from collections import Counter
 from typing import Any
 
-from .errors import ObserveError
+from .observer import event_schema, workspace
 from .observer.observe import Observation
 from .observer.output import LINE_BYTES, OUTPUT_BYTES, OUTPUT_LINES
 
 ROLES = {"main", "worker"}
+STREAMS = {"stdout", "stderr"}
+# The kinds only the observer makes: the channel may not claim them.
+OBSERVER_KINDS = {"main.exited", "run.timeout", "cleanup.killed", "channel.incomplete"}
+# What the subject writes when it could reserve no more space (see channel.py).
+CHANNEL_FULL = "channel.full"
+# The most distinct reasons a channel.incomplete event lists (the rest are counted).
+MAX_REASONS = 20
 
 
 def signal_name(exit_code: int | None) -> str | None:
@@ -36,58 +50,96 @@ def _seconds(ns: int, t0: int) -> float:
 def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return ``(events, output)`` for ``obs``, both in time order.
 
-    Raises ``ObserveError`` if the channel carried something that is not an event.
+    Lines that are not valid events are left out; a ``channel.incomplete`` event says how
+    many, and why (with the files that could not be read, and processes that stopped
+    recording for want of space).
     """
     events: list[dict[str, Any]] = []
     output: list[dict[str, Any]] = []
     pending: dict[tuple[int, str], _Pieces] = {}
+    problems = _Problems()
     t0 = obs.t0_ns
-    for raw in _decode_all(obs.event_lines):
+    latest = time.monotonic_ns()  # no genuine event is stamped after it was read
+    for raw in _decode_all(obs.event_lines, problems):
+        if not _is_event(raw, t0, latest):
+            problems.invalid("not an event (t, pid, role or kind)")
+            continue
         # In place: t arrives first, as a raw monotonic_ns stamp (50,000 events at 10,000
         # tasks: rebuilding each dict cost a third of a second).
         t = raw["t"] = round((raw["t"] - t0) / 1e9, 6)
         kind = raw["kind"]
         if kind == "output":
-            _add_output(raw, t, output, pending)
+            if _is_output(raw):
+                _add_output(raw, t, output, pending)
+            else:
+                problems.invalid("an invalid output event")
+            continue
+        if kind == CHANNEL_FULL:
+            problems.stopped("out of space while recording")
+            continue
+        if kind in OBSERVER_KINDS:
+            problems.invalid("an observer's event sent by the run")
             continue
         if kind == "worker.exited" or kind == "worker.reaped":
-            raw["signal"] = signal_name(raw.get("exit_code"))
-        events.append(raw)
+            code = raw.get("exit_code")
+            raw["signal"] = signal_name(code) if type(code) is int else None
+        if event_schema.check(raw):
+            events.append(raw)
+        elif kind in event_schema.shapes():
+            problems.invalid(f"an invalid {kind} event")
+        else:
+            problems.invalid("an unknown kind of event")
     output.extend(piece.line() for piece in pending.values())
     output.extend(_raw_lines(obs))
     events.extend(_observer_events(obs))
+    events.extend(problems.events(obs))
     events.sort(key=lambda e: e["t"])
     output.sort(key=lambda o: o["t"])
     return events, _bounded(output, obs)
 
 
-def _decode_all(lines: list[bytes]) -> list[dict[str, Any]]:
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: json.loads takes them
+
+
+def _decode_all(lines: list[bytes], problems: _Problems) -> list[Any]:
     """Decode every line at once (one C-level parse: 10,000 tasks make 50,000 events);
-    line by line only to point at the culprit when something is not an event."""
+    line by line only when something is wrong, dropping (and counting) what is not JSON.
+    Notes from the reader (see workspace.note) are counted here."""
+    notes = [line for line in lines if line.startswith(workspace.NOTE)]
+    if notes:
+        lines = [line for line in lines if not line.startswith(workspace.NOTE)]
+        for line in notes:
+            category, reason = workspace.read_note(line) or ("", "")
+            if category == workspace.STOPPED:
+                problems.stopped(reason)
+            else:
+                problems.unread(reason)
     try:
-        raws = json.loads(b"[" + b",".join(lines) + b"]")
-    except ValueError:
+        raws = json.loads(b"[" + b",".join(lines) + b"]", parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         raws = None
-    if raws is not None and len(raws) == len(lines) and all(map(_is_event, raws)):
+    if type(raws) is list and len(raws) == len(lines):
         return raws
+    decoded = []
     for line in lines:
         try:
-            raw = json.loads(line)
-        except ValueError:
-            raw = None
-        if not _is_event(raw):
-            shown = line[:80].decode(errors="replace")
-            raise ObserveError(f"the subject sent something that is not an event: {shown!r}")
-    raise ObserveError("the subject's event channel could not be read")
+            decoded.append(json.loads(line, parse_constant=_reject_constant))
+        except (ValueError, RecursionError):
+            problems.invalid("not JSON")
+    return decoded
 
 
-def _is_event(raw: Any) -> bool:
+def _is_event(raw: Any, t0: int, latest: int) -> bool:
+    """The fields every line has, of the right types (``t`` between launch and now)."""
     return (
-        isinstance(raw, dict)
-        and isinstance(raw.get("t"), int)
-        and isinstance(raw.get("pid"), int)
+        type(raw) is dict
+        and type(raw.get("t")) is int
+        and t0 <= raw["t"] <= latest
+        and type(raw.get("pid")) is int
+        and raw["pid"] >= 1
         and raw.get("role") in ROLES
-        and isinstance(raw.get("kind"), str)
+        and type(raw.get("kind")) is str
     )
 
 
@@ -120,6 +172,57 @@ class _Pieces:
         if self.cut:
             line["cut"] = self.cut
         return line
+
+
+def _is_output(raw: dict[str, Any]) -> bool:
+    """An output event: a piece of a line of one stream (``thread``: a worker thread)."""
+    return (
+        type(raw.get("text")) is str
+        and raw.get("stream", "stdout") in STREAMS
+        and type(raw.get("eol", True)) is bool
+        and type(raw.get("thread", 0)) is int
+    )
+
+
+class _Problems:
+    """What could not be read from the channel or was not an event, counted by reason."""
+
+    def __init__(self) -> None:
+        self.reasons: Counter[str] = Counter()
+        self.unread_files = 0
+        self.invalid_lines = 0
+        self.stopped_processes = 0
+
+    def unread(self, reason: str) -> None:
+        self.unread_files += 1
+        self.reasons[reason] += 1
+
+    def invalid(self, reason: str) -> None:
+        self.invalid_lines += 1
+        self.reasons[reason] += 1
+
+    def stopped(self, reason: str) -> None:
+        self.stopped_processes += 1
+        self.reasons[reason] += 1
+
+    def events(self, obs: Observation) -> list[dict[str, Any]]:
+        """One ``channel.incomplete`` event when anything was wrong, else none."""
+        if not self.reasons:
+            return []
+        ns = max(n for n in (obs.t0_ns, obs.exit_ns, obs.leftovers_ns) if n is not None)
+        listed = self.reasons.most_common(MAX_REASONS)
+        return [
+            {
+                "t": _seconds(ns, obs.t0_ns),
+                "pid": obs.pid,
+                "role": "observer",
+                "kind": "channel.incomplete",
+                "unread_files": self.unread_files,
+                "invalid_lines": self.invalid_lines,
+                "stopped_processes": self.stopped_processes,
+                "reasons": [{"reason": r, "count": n} for r, n in listed],
+            }
+        ]
 
 
 def _add_output(

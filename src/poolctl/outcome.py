@@ -140,7 +140,9 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
       their event files (the program changed its user, the directory is gone or full);
     - ``worker-silent``: a worker process exited normally (status 0), so it ran poolctl's
       initializer, yet recorded no event: its channel was lost, whatever the cause;
-    - ``observer-failed``: poolctl's own code raised inside the program.
+    - ``observer-failed``: poolctl's own code raised inside the program;
+    - ``events-unread``: event files the observer would not read, lines that were not
+      valid events, processes that stopped recording for want of space (``channel.incomplete``).
     """
     found: list[dict[str, Any]] = []
     lost_pools: set[int] = set()
@@ -164,6 +166,9 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 )
         elif kind == "observer.failed":
             found.append({"kind": "observer-failed", "message": _failed(e), "pid": e["pid"]})
+        elif kind == "channel.incomplete":
+            count = e["unread_files"] + e["invalid_lines"] + e["stopped_processes"]
+            found.append({"kind": "events-unread", "message": channel_incomplete(e), "count": count})
         elif kind == "pool.created":
             for pid in e.get("workers", []):
                 workers.setdefault(pid, e.get("pool", 1))
@@ -186,6 +191,15 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def channel_incomplete(e: dict[str, Any]) -> str:
+    """What a ``channel.incomplete`` event says, in words."""
+    reasons = ", ".join(f"{r['reason']} ×{r['count']}" for r in e["reasons"])
+    return (
+        f"{e['unread_files']} event files unread, {e['invalid_lines']} lines dropped,"
+        f" {e['stopped_processes']} processes stopped recording ({reasons})"
+    )
 
 
 def observer_failure(events: list[dict[str, Any]]) -> str | None:

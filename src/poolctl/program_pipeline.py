@@ -119,9 +119,8 @@ def _require_started(
             )
         code = NOT_FOUND if invalid["reason"] == "missing" else CANNOT_RUN
         raise TraceError(f"{chosen.name}: {invalid['message']}", code)
-    if any(e["kind"] == "main.started" for e in events) or any(
-        e["kind"] == "run.timeout" for e in events
-    ):
+    # channel.incomplete: the program may have run without its start being recorded.
+    if any(e["kind"] in ("main.started", "run.timeout", "channel.incomplete") for e in events):
         return
     said = [line["text"] for line in output if line["stream"] == "stderr" and line["text"]]
     detail = f": {said[-1].strip()}" if said else ""

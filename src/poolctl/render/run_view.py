@@ -10,6 +10,7 @@ from rich.text import Text
 
 from .. import pool_kinds
 from ..document import incomplete, pool_label, program_ending, title
+from ..outcome import channel_incomplete
 from ..printable import printable
 from ..steps import STEPS
 from . import lanes
@@ -33,6 +34,7 @@ ALARMING_KINDS = {
     "cleanup.killed",
     "channel.lost",
     "observer.failed",
+    "channel.incomplete",
 }
 
 
@@ -177,6 +179,8 @@ def _detail(e: dict[str, Any]) -> str:
         return f"workers started now cannot record events: {e.get('reason')}"
     if kind == "observer.failed":
         return f"poolctl failed ({e.get('where')}): {e.get('type')}: {e.get('message')}"
+    if kind == "channel.incomplete":
+        return channel_incomplete(e)
     return ""
 
 
@@ -331,11 +335,14 @@ def _workers_line(workers: list[Lifeline]) -> Text:
 def verdict(document: dict[str, Any]) -> Group:
     """Expectation vs reality: each checked claim, then the races (observed, not checked).
 
-    A traced program has no expectation: how it ended, and its pools, instead.
+    A traced program has no expectation: how it ended, and its pools, instead. Either way,
+    what poolctl could not see (``observation``) is said.
     """
     ending = program_ending(document)
-    if ending is not None:
-        return _program_verdict(document, ending)
+    return _program_verdict(document, ending) if ending is not None else _checked(document)
+
+
+def _checked(document: dict[str, Any]) -> Group:
     rows: list[Any] = []
     title = Text("Expectation vs reality  ", "bold underline")
     unseen = _unseen(document)

@@ -9,8 +9,17 @@ a call here, five times per task; a store costs a fraction of that.
 
 Timestamps are raw ``time.monotonic_ns()`` values, one clock for every process on the
 machine; on the wire ``t`` holds that stamp, which the observer turns into seconds.
+
+Observing must never kill the observed: a store into a page of a file that the filesystem
+cannot back (a full tmpfs) is a SIGBUS. So every page is reserved (``posix_fallocate``, or
+zeros written where a filesystem cannot reserve) before it is mapped; this happens when a
+process opens its file and when the file doubles, never per event. When space cannot be
+reserved the process stops recording: a file left empty says so, and a grown file ends
+with a ``channel.full`` line written into the last ``_TAIL`` bytes, which are kept free
+for it. Then ``emit`` returns False (the output recorders fall back to the real streams).
 """
 
+import errno
 import json
 import mmap
 import os
@@ -19,20 +28,30 @@ import time
 
 # Initial size of a process's file; it doubles when full.
 _INITIAL_BYTES = 1 << 16
+# The end of every mapping that events never use: room for the channel.full line.
+_TAIL = 256
+# Errors that mean "this filesystem cannot reserve space", not "no space".
+_CANNOT_RESERVE = {errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS, errno.ENOTSUP}
 
 _directory = None
 _role = "main"
 _lock = threading.Lock()
 _map = None
+_limit = 0  # where the events of the current mapping must end (its size - _TAIL)
 _position = 0
+_stopped = False  # space could not be reserved: this process records nothing more
+_inode = None  # (st_dev, st_ino) of this process's file
 
 
 def _forget_parent():
     # A forked child must not write into its parent's file, nor inherit a held lock.
-    global _map, _position, _lock
+    global _map, _limit, _position, _lock, _stopped, _inode
     _map = None
+    _limit = 0
     _position = 0
     _lock = threading.Lock()
+    _stopped = False
+    _inode = None
 
 
 os.register_at_fork(after_in_child=_forget_parent)
@@ -45,17 +64,87 @@ def connect(directory, role):
     _role = role
 
 
-def _open():
-    global _map, _position
-    path = os.path.join(_directory, "events-%d" % os.getpid())
+def _path():
+    return os.path.join(_directory, "events-%d" % os.getpid())
+
+
+def _reserve(fd, offset, length):
+    """Make sure ``length`` bytes from ``offset`` are backed by the filesystem; raise
+    OSError (ENOSPC, ...) when they cannot be."""
+    fallocate = getattr(os, "posix_fallocate", None)
+    if fallocate is not None:
+        try:
+            fallocate(fd, offset, length)
+        except OSError as exc:
+            if exc.errno not in _CANNOT_RESERVE:
+                raise
+        else:
+            # PyPy 7.3 ignores its failure (no error, the file unchanged): believe the size.
+            if os.fstat(fd).st_size >= offset + length:
+                return
+    # No fallocate here (macOS, some filesystems under musl): writing zeros allocates.
+    zeros = bytes(min(length, 1 << 16))
+    end = offset + length
+    while offset < end:
+        written = os.pwrite(fd, zeros[: end - offset], offset)
+        if written <= 0:
+            raise OSError(errno.ENOSPC, "short write")
+        offset += written
+
+
+def _open(ns, role):
+    """Create this process's file, reserve its first pages and map them; False when the
+    space cannot be reserved (the file stays empty, which tells the observer)."""
+    global _map, _limit, _position, _inode
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags, 0o600)
+    # An error here (the directory is gone) is raised: the next event tries again.
+    fd = os.open(_path(), flags, 0o600)
     try:
-        os.ftruncate(fd, _INITIAL_BYTES)
-        _map = mmap.mmap(fd, _INITIAL_BYTES)
+        try:
+            _reserve(fd, 0, _INITIAL_BYTES)
+            _map = mmap.mmap(fd, _INITIAL_BYTES)
+        except OSError:
+            _stop(ns, role)
+            return False
+        info = os.fstat(fd)
+        _inode = (info.st_dev, info.st_ino)
     finally:
         os.close(fd)
+    _limit = _INITIAL_BYTES - _TAIL
     _position = 0
+    return True
+
+
+def _grow(end):
+    """Double the mapping (at least to hold ``end`` + the tail), its pages reserved first.
+
+    The file is opened again by name (no descriptor is kept: the program may close or
+    reuse any descriptor) and must still be the file that is mapped.
+    """
+    global _limit
+    size = max(2 * len(_map), end + _TAIL)
+    fd = os.open(_path(), os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != _inode:
+            raise OSError(errno.ESTALE, "the event file was replaced")
+        _reserve(fd, len(_map), size - len(_map))
+    finally:
+        os.close(fd)
+    _map.resize(size)
+    _limit = size - _TAIL
+
+
+def _stop(ns, role):
+    """Record no more: say so in the reserved tail, and let go of the mapping."""
+    global _map, _stopped
+    _stopped = True
+    if _map is not None:
+        line = (
+            '{"t":%d,"pid":%d,"role":"%s","kind":"channel.full"}\n' % (ns, os.getpid(), role)
+        ).encode("ascii")
+        _map[_position : _position + len(line)] = line
+        _map = None  # the file keeps what was stored; nothing is stored again
 
 
 def emit(kind, ns=None, role=None, **data):
@@ -69,21 +158,23 @@ def emit(kind, ns=None, role=None, **data):
     global _position
     if _directory is None:
         return False
-    parts = [
-        '{"t":%d,"pid":%d,"role":"%s","kind":"%s"'
-        % (time.monotonic_ns() if ns is None else ns, os.getpid(), role or _role, kind)
-    ]
+    stamp = time.monotonic_ns() if ns is None else ns
+    parts = ['{"t":%d,"pid":%d,"role":"%s","kind":"%s"' % (stamp, os.getpid(), role or _role, kind)]
     for key, value in data.items():
         parts.append(',"%s":%s' % (key, _encode(value)))
     parts.append("}\n")
     line = "".join(parts).encode("ascii")
     try:
         with _lock:
-            if _map is None:
-                _open()
+            if _map is None and (_stopped or not _open(stamp, role or _role)):
+                return False
             end = _position + len(line)
-            if end > len(_map):
-                _map.resize(max(2 * len(_map), end))
+            if end > _limit:
+                try:
+                    _grow(end)
+                except OSError:
+                    _stop(stamp, role or _role)
+                    return False
             _map[_position:end] = line
             _position = end
     except (OSError, ValueError, TypeError):
