@@ -168,7 +168,8 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             found.append({"kind": "observer-failed", "message": _failed(e), "pid": e["pid"]})
         elif kind == "channel.incomplete":
             count = e["unread_files"] + e["invalid_lines"] + e["stopped_processes"]
-            found.append({"kind": "events-unread", "message": channel_incomplete(e), "count": count})
+            message = channel_incomplete(e)
+            found.append({"kind": "events-unread", "message": message, "count": count})
         elif kind == "pool.created":
             for pid in e.get("workers", []):
                 workers.setdefault(pid, e.get("pool", 1))
