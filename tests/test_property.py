@@ -274,3 +274,77 @@ def test_generated_event_files(
         console.print(run_view.render(doc, console))
     for kind in ("trace", "svg", "html"):
         assert exports.content(kind, doc)
+
+
+# --- documents given to render -----------------------------------------------------------
+
+# A real run document, made once: every generated document is a mutation of it.
+_SAVED: dict[str, Any] = {}
+
+
+def _saved_document() -> dict[str, Any]:
+    if not _SAVED:
+        from conftest import run_pipeline
+
+        _SAVED.update(run_pipeline("terminate-join", workers=2, tasks=3, duration=0.05))
+    return json.loads(json.dumps(_SAVED))
+
+
+def _paths(value: Any, where: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON value, as the keys and indexes that lead to it."""
+    found = [where]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*where, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:6]):
+            found += _paths(item, (*where, index))
+    return found
+
+
+junk_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+    st.sampled_from(["\x1b]52;c;aGk=\x07", "‮", "<svg onload=x>", "]]>", "\ud800"]),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+)
+mutations = st.lists(
+    st.tuples(st.integers(0, 10**6), st.sampled_from(["drop", "replace"]), junk_values),
+    min_size=1,
+    max_size=4,
+)
+
+
+@SETTINGS
+@given(changes=mutations)
+def test_generated_documents_given_to_render(
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+    changes: list[tuple[int, str, Any]],
+) -> None:
+    """A saved document with fields dropped or replaced by anything: ``poolctl render``
+    draws it (exit 0) or refuses it in one line (exit 2), never an internal error, and
+    nothing it holds reaches the terminal raw."""
+    doc = _saved_document()
+    for pick, how, value in changes:
+        places = [p for p in _paths(doc) if p]
+        where = places[pick % len(places)]
+        parent = doc
+        for step in where[:-1]:
+            parent = parent[step]
+        if how == "drop" and isinstance(parent, dict):
+            del parent[where[-1]]
+        else:
+            parent[where[-1]] = value
+    path = tmp_path_factory.mktemp("render") / "doc.json"
+    path.write_text(json.dumps(doc, ensure_ascii=True), encoding="ascii")
+    status, out, err = main(["render", str(path), "--no-color"], capsys)
+    assert status in (0, 1, 2), (status, err)
+    assert "Traceback" not in err and "internal error" not in err, err
+    if status == 2:
+        assert len(err.splitlines()) == 1, err
+    assert "\x1b" not in out + err and "\u202e" not in out + err
