@@ -153,7 +153,7 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kind = e["kind"]
         writers.add(e["pid"])
         if kind == "channel.lost":
-            pool = e.get("pool", 1)
+            pool = _pool_of(e)
             if pool not in lost_pools:
                 lost_pools.add(pool)
                 found.append(
@@ -172,9 +172,9 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             found.append({"kind": "events-unread", "message": message, "count": count})
         elif kind == "pool.created":
             for pid in e.get("workers", []):
-                workers.setdefault(pid, e.get("pool", 1))
+                workers.setdefault(pid, _pool_of(e))
         elif kind == "worker.spawned":
-            workers.setdefault(e["worker"], e.get("pool", 1))
+            workers.setdefault(e["worker"], _pool_of(e))
         elif kind in ("worker.exited", "worker.reaped"):
             if e.get("thread"):
                 workers.pop(e["worker"], None)  # a thread shares the main process's channel
@@ -192,6 +192,13 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def _pool_of(e: dict[str, Any]) -> int:
+    """The pool an event is about: a scenario's events name none (its one pool, 1), and an
+    event may say ``null`` where its pool is not known."""
+    pool = e.get("pool")
+    return pool if isinstance(pool, int) else 1
 
 
 def channel_incomplete(e: dict[str, Any]) -> str:
