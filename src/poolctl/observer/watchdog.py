@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ObserveError
@@ -187,3 +188,52 @@ def start(argv: list[str], **streams: int) -> Watchdog:
         dog.close()
         raise
     return dog
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a bounded run (``run_bounded``) left: its code (None: hung), its output."""
+
+    returncode: int | None
+    stdout: bytes
+    stderr: bytes
+
+
+def run_bounded(argv: list[str], timeout: float, limit: int = 65536) -> Finished:
+    """Run ``argv`` as a run is run: under a watchdog, every process it starts ended.
+
+    At most ``timeout`` seconds, and the first ``limit`` bytes of each stream. Raises
+    ``OSError`` when ``argv`` cannot be started.
+    """
+    dog = start(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert dog.proc.stdout is not None and dog.proc.stderr is not None
+    stdout, stderr = bytearray(), bytearray()
+    kept = {dog.proc.stdout.fileno(): stdout, dog.proc.stderr.fileno(): stderr}
+    deadline = time.monotonic() + timeout
+    try:
+        while kept:
+            # Once it has ended, what it left running may hold the pipes: not waited for.
+            if dog.poll() is not None:
+                deadline = min(deadline, time.monotonic() + 0.2)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            waited = [*kept] + ([] if dog.gone else [dog.report_fd])
+            for fd in select.select(waited, [], [], min(remaining, 0.05))[0]:
+                if fd == dog.report_fd:
+                    dog.poll()
+                    continue
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    del kept[fd]
+                else:
+                    kept[fd] += chunk[: max(limit - len(kept[fd]), 0)]
+        if dog.returncode is None and deadline > time.monotonic():
+            dog.wait(deadline - time.monotonic())
+    finally:
+        code = dog.returncode
+        dog.stop()
+        dog.close()
+        dog.proc.stdout.close()
+        dog.proc.stderr.close()
+    return Finished(code, bytes(stdout), bytes(stderr))
