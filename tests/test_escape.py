@@ -64,7 +64,15 @@ PROGRAM = textwrap.dedent(
             os._exit(0)
         os.wait()
 
-    if __name__ == "__main__":
+    if __name__ == "__main__" and mode == "killpg-in-group":
+        # Nothing leaves the group: a worker stays in it, the program signals it all.
+        pool = get_context("fork").Pool(1)
+        pool.apply(touch, ("in-group",))
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.killpg(os.getpgrp(), signal.SIGTERM)
+        touch("killpg-done")
+        time.sleep(60)
+    elif __name__ == "__main__":
         child("setsid", os.setsid)
         child("setpgid", lambda: os.setpgid(0, 0))
         stays = "import sys, time; open(sys.argv[1], 'w').close(); time.sleep(60)"
@@ -157,6 +165,33 @@ def test_nothing_that_left_the_group_survives(
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+@pytest.mark.timeout(30)
+def test_the_programs_own_killpg_does_not_reach_the_watchdog(
+    marker: str, program: tuple[Path, Path]
+) -> None:
+    """``os.killpg(os.getpgrp(), SIGTERM)`` by the program, then SIGKILL of poolctl: the
+    watchdog, out of the group's reach, still ends the run (nothing left the group)."""
+    path, ready = program
+    proc = subprocess.Popen(
+        [str(console_script()), "trace", str(path), str(ready), "killpg-in-group"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_until(lambda: (ready / "killpg-done").exists(), 15.0)
+        assert marked_pids(marker, exclude=(proc.pid,)), "the program did not survive its killpg"
+        proc.kill()
+        proc.wait(timeout=10)
+        gone = wait_until(lambda: not marked_pids(marker), 5.0)
+        assert gone, f"still running after poolctl was killed: {marked_pids(marker)}"
+        assert wait_until(reap_adopted, 3.0), f"never reaped: {zombie_children()}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 # --- the --python probe -------------------------------------------------------------
