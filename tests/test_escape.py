@@ -30,6 +30,7 @@ from conftest import (
 )
 from poolctl import interpreter
 from poolctl.errors import UsageError
+from poolctl.observer import watchdog
 
 # Each process that leaves the group touches a file of this name once it has.
 ESCAPES = ("setsid", "setpgid", "new-session", "daemon", "worker-daemon")
@@ -205,9 +206,17 @@ def wrapper(tmp_path: Path, body: str) -> Path:
     return path
 
 
+@pytest.fixture(params=["forked", "exec"])
+def started(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The watchdog forked (a single-threaded poolctl) or exec'd (one with threads)."""
+    if request.param == "exec":
+        monkeypatch.setattr(watchdog, "_single_threaded", lambda: False)
+    return str(request.param)
+
+
 @pytest.mark.timeout(20)
 def test_a_probe_that_hangs_is_bounded_and_ended(
-    marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started: str
 ) -> None:
     """A wrapper that never answers: one line after the timeout, its children ended."""
     monkeypatch.setattr(interpreter, "_PROBE_TIMEOUT", 0.5)
@@ -219,7 +228,9 @@ def test_a_probe_that_hangs_is_bounded_and_ended(
 
 
 @pytest.mark.timeout(20)
-def test_a_probe_that_leaves_a_child_running_leaves_nothing(marker: str, tmp_path: Path) -> None:
+def test_a_probe_that_leaves_a_child_running_leaves_nothing(
+    marker: str, tmp_path: Path, started: str
+) -> None:
     """A wrapper that starts a background child and answers: the child is ended too."""
     path = wrapper(tmp_path, 'setsid sleep 60 </dev/null >/dev/null 2>&1 &\nexec "$PY" "$@"')
     found = interpreter.resolve(str(path))

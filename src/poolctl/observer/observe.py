@@ -16,7 +16,6 @@ import errno
 import json
 import os
 import selectors
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -228,8 +227,8 @@ def _start(
     argv: list[str], python: str, fds: contextlib.ExitStack, passthrough: Passthrough | None
 ) -> _Run:
     """Start the subject under its watchdog; the run's state."""
-    stdin: int = subprocess.DEVNULL
-    stdout: int = subprocess.PIPE
+    stdin: int | None = None
+    stdout: int | None = None
     terminal = None
     if passthrough is not None:
         if passthrough.stdin is not None:
@@ -238,16 +237,14 @@ def _start(
             terminal, stdout = _pseudo_terminal(passthrough.stdout)
             fds.callback(os.close, terminal)
     try:
-        dog = watchdog.start(argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+        dog = watchdog.start(argv, stdin=stdin, stdout=stdout)
     except OSError as exc:
         raise ObserveError(f"could not start {python}: {exc.strerror or exc}") from exc
     finally:
         if terminal is not None:
             os.close(stdout)  # the program's end of the terminal: only it writes there
-    proc = dog.proc
-    assert proc.stderr is not None
-    streams = {proc.stderr.fileno(): "stderr"}
-    streams[terminal if terminal is not None else proc.stdout.fileno()] = "stdout"  # type: ignore[union-attr]
+    streams = {dog.stderr_fd: "stderr"}
+    streams[terminal if terminal is not None else dog.stdout_fd] = "stdout"  # type: ignore[index]
     echo: dict[str, BinaryIO] = {}
     if passthrough is not None:
         shown = {"stdout": passthrough.stdout, "stderr": passthrough.stderr}
@@ -261,9 +258,6 @@ def _clean_up(run: _Run) -> None:
     run.dog.stop()  # the watchdog kills every descendant, reaps them, and leaves
     _drain(run)
     run.close()
-    for stream in (run.dog.proc.stdout, run.dog.proc.stderr):
-        if stream is not None:
-            stream.close()
 
 
 def _pseudo_terminal(like: BinaryIO) -> tuple[int, int]:

@@ -17,17 +17,19 @@ one start of this interpreter with ``-I -S`` (about 10 ms, see BENCHMARKS.md).
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ObserveError
-from . import process_group
+from . import process_group, watchdog_main
 
 SCRIPT = Path(__file__).resolve().parent / "watchdog_main.py"
 # How long the watchdog may take to start the subject, and to kill everything and leave.
@@ -35,14 +37,50 @@ START_SECONDS = 10.0
 STOP_SECONDS = 15.0
 
 
+class _Forked:
+    """A watchdog forked from poolctl, waited for as a ``Popen`` would be."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            with contextlib.suppress(ChildProcessError):
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.001)
+        return self.returncode  # type: ignore[return-value]
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+
 class Watchdog:
     """A started run: the watchdog process, its subject's pid, and its reports.
 
-    ``report_fd`` becomes readable when the subject's exit is known (``poll``).
+    ``report_fd`` becomes readable when the subject's exit is known (``poll``);
+    ``stdout_fd`` and ``stderr_fd`` are the subject's output pipes (None: not piped).
     """
 
-    def __init__(self, proc: subprocess.Popen[bytes], control: int, report: int) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes] | _Forked,
+        control: int,
+        report: int,
+        outputs: tuple[int | None, int],
+    ) -> None:
         self.proc = proc
+        self.stdout_fd, self.stderr_fd = outputs
         self._control: int | None = control
         self.report_fd = report
         self._pending = b""
@@ -147,47 +185,110 @@ class Watchdog:
                 time.sleep(0.005)
 
     def close(self) -> None:
-        """Close the pipes to the watchdog (after ``stop``)."""
-        for fd in (self._control, self.report_fd):
+        """Close the pipes to the watchdog and from the subject (after ``stop``)."""
+        for fd in (self._control, self.report_fd, self.stdout_fd, self.stderr_fd):
             if fd is not None and fd >= 0:
                 os.close(fd)
-        self._control = None
-        self.report_fd = -1
+        self._control = self.stdout_fd = None
+        self.report_fd = self.stderr_fd = -1
 
 
-def start(argv: list[str], **streams: int) -> Watchdog:
-    """Start ``argv`` under a new watchdog, with ``streams`` (``stdin``, ``stdout``,
-    ``stderr``, as Popen takes them) as its standard streams.
+def start(argv: list[str], stdin: int | None = None, stdout: int | None = None) -> Watchdog:
+    """Start ``argv`` under a new watchdog, reading ``stdin`` (a file descriptor, default
+    /dev/null) and writing to ``stdout`` (default: a new pipe) and to a new stderr pipe.
 
     Raises ``OSError`` as Popen would when ``argv`` cannot be started.
     """
-    control_r, control_w = os.pipe()
-    report_r, report_w = os.pipe()
+    closing: list[int] = []  # the subject's ends, ours to close once it has them
+    ours: list[int] = []  # poolctl's ends, closed only if the start fails
     try:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(SCRIPT), str(control_r), str(report_w)],
-            pass_fds=(control_r, report_w),
-            start_new_session=True,
-            **streams,  # type: ignore[call-overload]
-        )
+        if stdin is None:
+            stdin = os.open(os.devnull, os.O_RDONLY)
+            closing.append(stdin)
+        stdout_fd = None
+        if stdout is None:
+            stdout_fd, stdout = os.pipe()
+            ours.append(stdout_fd)
+            closing.append(stdout)
+        stderr_fd, stderr = os.pipe()
+        ours.append(stderr_fd)
+        closing.append(stderr)
+        control_r, control_w = os.pipe()
+        ours.append(control_w)
+        closing.append(control_r)
+        report_r, report_w = os.pipe()
+        ours.append(report_r)
+        closing.append(report_w)
+        stdio = (stdin, stdout, stderr)
+        if _single_threaded():
+            proc: subprocess.Popen[bytes] | _Forked = _fork(control_r, report_w, argv, stdio)
+        else:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(SCRIPT), str(control_r), str(report_w)],
+                pass_fds=(control_r, report_w),
+                start_new_session=True,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+            )
     except BaseException:
-        for fd in (control_w, report_r):
+        for fd in ours:
             os.close(fd)
         raise
     finally:
-        os.close(control_r)
-        os.close(report_w)
-    dog = Watchdog(proc, control_w, report_r)
+        for fd in closing:
+            os.close(fd)
+    dog = Watchdog(proc, control_w, report_r, (stdout_fd, stderr_fd))
     try:
-        command = b"".join(os.fsencode(each) + b"\0" for each in argv)
-        with os.fdopen(os.dup(control_w), "wb") as control:  # writes it all, blocking
-            control.write(b"%d\n%s" % (len(command), command))
+        if not isinstance(proc, _Forked):
+            command = b"".join(os.fsencode(each) + b"\0" for each in argv)
+            with os.fdopen(os.dup(control_w), "wb") as control:  # writes it all, blocking
+                control.write(b"%d\n%s" % (len(command), command))
         dog.started()
     except BaseException:
         dog.stop()
         dog.close()
         raise
     return dog
+
+
+def _single_threaded() -> bool:
+    """Whether this process has one thread only (then forking it is safe)."""
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return threading.active_count() == 1
+
+
+def _fork(control: int, report: int, argv: list[str], stdio: tuple[int, ...]) -> _Forked:
+    """The watchdog as a fork of this process (no exec: a fraction of a millisecond).
+
+    Only ever from a single-threaded process: a fork of a multi-threaded one may inherit
+    locks held by threads that do not exist in the child.
+    """
+    pid = os.fork()
+    if pid:
+        return _Forked(pid)
+    code = 1
+    try:
+        gc.disable()  # nothing of poolctl's may be finalised in here
+        os.setsid()
+        keep = {control, report, *stdio}
+        for fd in _open_fds():
+            if fd > 2 and fd not in keep:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        code = watchdog_main.serve(control, report, argv, stdio)
+    finally:
+        os._exit(code)
+
+
+def _open_fds() -> list[int]:
+    """This process's open file descriptors."""
+    try:
+        return [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(os.sysconf("SC_OPEN_MAX")))
 
 
 @dataclass(frozen=True)
@@ -205,10 +306,10 @@ def run_bounded(argv: list[str], timeout: float, limit: int = 65536) -> Finished
     At most ``timeout`` seconds, and the first ``limit`` bytes of each stream. Raises
     ``OSError`` when ``argv`` cannot be started.
     """
-    dog = start(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert dog.proc.stdout is not None and dog.proc.stderr is not None
+    dog = start(argv)
+    assert dog.stdout_fd is not None
     stdout, stderr = bytearray(), bytearray()
-    kept = {dog.proc.stdout.fileno(): stdout, dog.proc.stderr.fileno(): stderr}
+    kept = {dog.stdout_fd: stdout, dog.stderr_fd: stderr}
     deadline = time.monotonic() + timeout
     try:
         while kept:
@@ -234,6 +335,4 @@ def run_bounded(argv: list[str], timeout: float, limit: int = 65536) -> Finished
         code = dog.returncode
         dog.stop()
         dog.close()
-        dog.proc.stdout.close()
-        dog.proc.stderr.close()
     return Finished(code, bytes(stdout), bytes(stderr))

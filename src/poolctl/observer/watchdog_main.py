@@ -162,31 +162,29 @@ def _read_command(fd: int) -> list[str]:
     return [os.fsdecode(each) for each in data.split(b"\0")[:-1]]
 
 
-def main(argv: list[str]) -> int:
-    control_fd, report_fd = int(argv[1]), int(argv[2])
-    # Ours only: the subject inherits nothing but its standard streams.
-    os.set_inheritable(control_fd, False)
-    os.set_inheritable(report_fd, False)
+def serve(control_fd: int, report_fd: int, command: list[str], stdio: tuple[int, ...]) -> int:
+    """Spawn ``command`` with ``stdio`` as its standard streams; watch, reap, kill, leave.
+
+    Runs in the watchdog process, whether exec'd (``main``) or forked from poolctl.
+    """
+    # Dispositions the subject gets as a child of poolctl would: what poolctl ignored it
+    # ignores, the rest back to default (SIGPIPE too, as Popen does).
+    ours = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    kept = {each for each in ours if signal.getsignal(each) == signal.SIG_IGN}
+    default = [each for each in ours if each not in kept] + [signal.SIGPIPE, signal.SIGXFSZ]
     # The run's signals are not ours: only poolctl (or its death) ends this process.
-    for each in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+    for each in (*ours, signal.SIGPIPE):
         signal.signal(each, signal.SIG_IGN)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     _set_subreaper()
-    command = _read_command(control_fd)
-    if not command:
-        return 1
+    moves = [(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in enumerate(stdio) if fd != n]
     t0 = time.monotonic_ns()
     try:
         subject = os.posix_spawnp(
-            command[0],
-            command,
-            os.environ,
-            setpgroup=0,
-            # What this process ignores, the subject gets as it was in poolctl.
-            setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE),
+            command[0], command, os.environ, setpgroup=0, setsigdef=default, file_actions=moves
         )
     except OSError as exc:
         os.write(report_fd, f"error {exc.errno or 0}\n".encode())
@@ -195,6 +193,9 @@ def main(argv: list[str]) -> int:
     watch.say(f"start {subject} {t0}")
     # The streams are the subject's: poolctl sees their end once the run's processes close
     # them, never held open by this one.
+    for fd in stdio:
+        if fd > 2:
+            os.close(fd)
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -216,6 +217,18 @@ def main(argv: list[str]) -> int:
                 watch.kill_all()
                 watch.reap()
                 return 0
+
+
+def main(argv: list[str]) -> int:
+    """The exec'd watchdog: its pipes' numbers in ``argv``, the command on the control pipe."""
+    control_fd, report_fd = int(argv[1]), int(argv[2])
+    # Ours only: the subject inherits nothing but its standard streams.
+    os.set_inheritable(control_fd, False)
+    os.set_inheritable(report_fd, False)
+    command = _read_command(control_fd)
+    if not command:
+        return 1
+    return serve(control_fd, report_fd, command, (0, 1, 2))
 
 
 if __name__ == "__main__":
