@@ -107,7 +107,9 @@ def resolve(spec: str | None) -> Interpreter:
         )
     methods = _start_methods(lines[1:])
     if methods is None:
-        shown = printable("\\n".join(lines[1:3]))[:80]
+        # Its end: where a wrapper's junk is.
+        shown = printable("\\n".join(lines[1:]))
+        shown = shown if len(shown) <= 60 else "..." + shown[-60:]
         raise UsageError(
             f"--python {spec}: not a working Python interpreter: unexpected answer {shown!r}"
         )
