@@ -127,7 +127,7 @@ def escaped(ready: Path) -> bool:
 ENDINGS = {
     # ending: (how the program runs, poolctl's extra options, poolctl's exit status)
     "program-ends": ("end", (), 0),
-    "timeout": ("hang", ("--timeout", "2"), 124),
+    "timeout": ("hang", ("--timeout", "3"), 124),
     "SIGINT": ("hang", (), 130),
     "SIGTERM": ("hang", (), 143),
     "SIGKILL": ("hang", (), -signal.SIGKILL),
@@ -259,3 +259,27 @@ def test_a_probe_answer_with_junk_is_one_line_exit_2(
     expected = f"poolctl: --python {path}: not a working Python interpreter: unexpected answer"
     assert lines[0].startswith(expected)
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.timeout(20)
+def test_a_program_that_ends_before_poolctl_reads_its_start_is_seen_to_end(
+    marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watchdog's 'start' and 'exit' lines read at once: the exit is not lost (the
+    run is not taken for hung)."""
+    from poolctl.observer import observe
+
+    started = watchdog.Watchdog.started
+
+    def late(self: watchdog.Watchdog) -> None:
+        time.sleep(0.5)  # long enough for the program to end first
+        started(self)
+
+    monkeypatch.setattr(watchdog.Watchdog, "started", late)
+    program = tmp_path / "ends.py"
+    program.write_text("raise SystemExit(7)\n")
+    target = {"argv": [str(program)], "path": str(program)}
+    began = time.monotonic()
+    obs = observe.observe_program(target, sys.executable, timeout=10)
+    assert (obs.exit_code, obs.hung) == (7, False)
+    assert time.monotonic() - began < 5

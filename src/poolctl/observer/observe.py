@@ -126,6 +126,9 @@ class _Run:
             else:
                 self.obs.raw_output.append((time.monotonic_ns(), key.data, chunk))
                 self._echo(key.data, chunk)
+        # Its exit may have come in one read with its start (a program that ends at once).
+        if self.dog.returncode is not None:
+            self._note_exit()
 
     def _echo(self, stream: str, chunk: bytes) -> None:
         shown = self.echo.get(stream)

@@ -92,7 +92,7 @@ class Watchdog:
 
     def _read(self, timeout: float) -> None:
         """Take what the watchdog said within ``timeout`` seconds."""
-        if self.gone or not select.select([self.report_fd], [], [], max(timeout, 0))[0]:
+        if self.gone or not readable([self.report_fd], timeout):
             return
         chunk = os.read(self.report_fd, 4096)
         if not chunk:  # the watchdog is gone
@@ -252,6 +252,15 @@ def start(argv: list[str], stdin: int | None = None, stdout: int | None = None) 
     return dog
 
 
+def readable(fds: list[int], timeout: float) -> list[int]:
+    """Which of ``fds`` can be read within ``timeout`` seconds (poll: any descriptor
+    number, where select stops at 1024)."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    return [fd for fd, _ in poller.poll(max(timeout, 0) * 1000)]
+
+
 def _single_threaded() -> bool:
     """Whether this process has one thread only (then forking it is safe)."""
     try:
@@ -320,7 +329,7 @@ def run_bounded(argv: list[str], timeout: float, limit: int = 65536) -> Finished
             if remaining <= 0:
                 break
             waited = [*kept] + ([] if dog.gone else [dog.report_fd])
-            for fd in select.select(waited, [], [], min(remaining, 0.05))[0]:
+            for fd in readable(waited, min(remaining, 0.05)):
                 if fd == dog.report_fd:
                     dog.poll()
                     continue

@@ -200,11 +200,11 @@ def serve(control_fd: int, report_fd: int, command: list[str], stdio: tuple[int,
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
+    poller = select.poll()  # not select(): the descriptors may be numbered past 1024
+    poller.register(control_fd, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
     while True:
-        try:
-            ready, _, _ = select.select([control_fd, wake_r], [], [])
-        except InterruptedError:
-            continue
+        ready = [fd for fd, _ in poller.poll()]
         if wake_r in ready:
             os.read(wake_r, 512)
         watch.reap()
