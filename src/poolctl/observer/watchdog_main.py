@@ -23,6 +23,7 @@ Standard library only, imports kept to what it needs: it starts on every run.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import select
 import signal
@@ -167,6 +168,13 @@ def serve(control_fd: int, report_fd: int, command: list[str], stdio: tuple[int,
 
     Runs in the watchdog process, whether exec'd (``main``) or forked from poolctl.
     """
+    # Above 2, all of them: a poolctl started with a standard stream closed may have been
+    # given one of 0-2 for a pipe, which moving the streams into place would overwrite.
+    given = (control_fd, report_fd)
+    control_fd, report_fd, *moved = (_above_2(fd) for fd in (*given, *stdio))
+    for fd in given:
+        if fd > 2:
+            os.close(fd)
     # Dispositions the subject gets as a child of poolctl would: what poolctl ignored it
     # ignores, the rest back to default (SIGPIPE too, as Popen does).
     ours = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -180,7 +188,7 @@ def serve(control_fd: int, report_fd: int, command: list[str], stdio: tuple[int,
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     _set_subreaper()
-    moves = [(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in enumerate(stdio) if fd != n]
+    moves = [(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in enumerate(moved)]
     t0 = time.monotonic_ns()
     try:
         subject = os.posix_spawnp(
@@ -193,7 +201,7 @@ def serve(control_fd: int, report_fd: int, command: list[str], stdio: tuple[int,
     watch.say(f"start {subject} {t0}")
     # The streams are the subject's: poolctl sees their end once the run's processes close
     # them, never held open by this one.
-    for fd in stdio:
+    for fd in {*stdio, *moved}:
         if fd > 2:
             os.close(fd)
     null = os.open(os.devnull, os.O_RDWR)
@@ -217,6 +225,11 @@ def serve(control_fd: int, report_fd: int, command: list[str], stdio: tuple[int,
                 watch.kill_all()
                 watch.reap()
                 return 0
+
+
+def _above_2(fd: int) -> int:
+    """A copy of ``fd`` numbered 3 or more, closed on exec."""
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
 
 
 def main(argv: list[str]) -> int:
