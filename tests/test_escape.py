@@ -32,9 +32,6 @@ from poolctl import interpreter
 from poolctl.errors import UsageError
 from poolctl.observer import watchdog
 
-# Each process that leaves the group touches a file of this name once it has.
-ESCAPES = ("setsid", "setpgid", "new-session", "daemon", "worker-daemon")
-
 PROGRAM = textwrap.dedent(
     """
     import os, signal, subprocess, sys, time
@@ -43,7 +40,11 @@ PROGRAM = textwrap.dedent(
     ready, mode = sys.argv[1], sys.argv[2]
 
     def touch(name):
-        open(os.path.join(ready, name), "w").close()
+        # Written, then renamed: the file is never seen empty. It holds the group left in.
+        path = os.path.join(ready, name)
+        with open(path + ".part", "w") as f:
+            f.write(str(os.getpgrp()))
+        os.rename(path + ".part", path)
 
     def linger(name, leave):
         # In a child: leave the group, say so, stay.
@@ -76,7 +77,10 @@ PROGRAM = textwrap.dedent(
     elif __name__ == "__main__":
         child("setsid", os.setsid)
         child("setpgid", lambda: os.setpgid(0, 0))
-        stays = "import sys, time; open(sys.argv[1], 'w').close(); time.sleep(60)"
+        stays = (
+            "import os, sys, time; open(sys.argv[1] + '.part', 'w').write(str(os.getpgrp()));"
+            " os.rename(sys.argv[1] + '.part', sys.argv[1]); time.sleep(60)"
+        )
         subprocess.Popen(
             [sys.executable, "-c", stays, os.path.join(ready, "new-session")],
             start_new_session=True,
@@ -84,9 +88,13 @@ PROGRAM = textwrap.dedent(
         daemon("daemon")
         pool = get_context("fork").Pool(1)
         pool.apply(daemon, ("worker-daemon",))
-        while len(os.listdir(ready)) < 5:
+        names = ("setsid", "setpgid", "new-session", "daemon", "worker-daemon")
+        while not all(os.path.exists(os.path.join(ready, name)) for name in names):
             time.sleep(0.01)
-        print("all escaped", flush=True)
+        for name in names:  # each really is out of the group poolctl started it in
+            with open(os.path.join(ready, name)) as f:
+                assert int(f.read()) != os.getpgrp(), name
+        touch("escaped")
         if mode == "killpg":
             # A common idiom: signal one's own group. Only the program may survive it.
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -120,8 +128,8 @@ def reap_adopted() -> bool:
 
 
 def escaped(ready: Path) -> bool:
-    """Every process that leaves the group has done so."""
-    return all((ready / name).exists() for name in ESCAPES)
+    """Every process that leaves the group has done so (the program checked)."""
+    return (ready / "escaped").exists()
 
 
 ENDINGS = {
