@@ -148,7 +148,7 @@ def test_signal_while_starting_still_stops_the_run(
     started: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A signal just as the watchdog is forked (or, from a process with threads, started
+    """A signal just as the watchdog is forked (or, where it is exec'd instead, started
     by Popen: not returned yet) is held until the run is known, then unwinds through its
     clean-up: nothing is left, no zombie."""
     from poolctl.errors import Interrupted
@@ -164,7 +164,7 @@ def test_signal_while_starting_still_stops_the_run(
 
         monkeypatch.setattr(watchdog, "_fork", signalled_fork)
     else:
-        monkeypatch.setattr(watchdog, "_single_threaded", lambda: False)
+        monkeypatch.setattr(watchdog, "_can_fork", lambda: False)
 
     def interrupted(signum: int, frame: object) -> None:
         raise Interrupted(128 + signum)  # what the command line's handlers do

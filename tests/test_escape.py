@@ -216,9 +216,9 @@ def wrapper(tmp_path: Path, body: str) -> Path:
 
 @pytest.fixture(params=["forked", "exec"])
 def started(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The watchdog forked (a single-threaded poolctl) or exec'd (one with threads)."""
+    """The watchdog forked (GIL builds) or exec'd (free-threaded ones)."""
     if request.param == "exec":
-        monkeypatch.setattr(watchdog, "_single_threaded", lambda: False)
+        monkeypatch.setattr(watchdog, "_can_fork", lambda: False)
     return str(request.param)
 
 

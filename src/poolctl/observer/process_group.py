@@ -52,7 +52,7 @@ def subreaper() -> Iterator[None]:
 
 
 @functools.cache
-def _prctl() -> Callable[..., int] | None:
+def prctl() -> Callable[..., int] | None:
     """libc's ``prctl``, where there is one."""
     if not sys.platform.startswith("linux"):
         return None
@@ -66,21 +66,21 @@ def _prctl() -> Callable[..., int] | None:
 
 def _get_subreaper() -> int | None:
     """This process's child-subreaper setting (0 or 1); None where it cannot be read."""
-    prctl = _prctl()
-    if prctl is None:
+    libc_prctl = prctl()
+    if libc_prctl is None:
         return None
     import ctypes
 
     value = ctypes.c_int(0)
-    if prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0) != 0:
+    if libc_prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0) != 0:
         return None
     return value.value
 
 
 def _set_subreaper(value: int) -> None:
-    prctl = _prctl()
-    if prctl is not None:
-        prctl(_PR_SET_CHILD_SUBREAPER, value, 0, 0, 0)
+    libc_prctl = prctl()
+    if libc_prctl is not None:
+        libc_prctl(_PR_SET_CHILD_SUBREAPER, value, 0, 0, 0)
 
 
 @dataclass(frozen=True)

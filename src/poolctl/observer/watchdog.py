@@ -23,7 +23,6 @@ import select
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,7 +219,7 @@ def start(argv: list[str], stdin: int | None = None, stdout: int | None = None) 
         ours.append(report_r)
         closing.append(report_w)
         stdio = (stdin, stdout, stderr)
-        if _single_threaded():
+        if _can_fork():
             proc: subprocess.Popen[bytes] | _Forked = _fork(control_r, report_w, argv, stdio)
         else:
             proc = subprocess.Popen(
@@ -261,20 +260,23 @@ def readable(fds: list[int], timeout: float) -> list[int]:
     return [fd for fd, _ in poller.poll(max(timeout, 0) * 1000)]
 
 
-def _single_threaded() -> bool:
-    """Whether this process has one thread only (then forking it is safe)."""
-    try:
-        return len(os.listdir("/proc/self/task")) == 1
-    except OSError:
-        return threading.active_count() == 1
+def _can_fork() -> bool:
+    """Whether the watchdog may be a fork of this process (see ``_fork``)."""
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return sys.platform.startswith("linux") and gil
 
 
 def _fork(control: int, report: int, argv: list[str], stdio: tuple[int, ...]) -> _Forked:
     """The watchdog as a fork of this process (no exec: a fraction of a millisecond).
 
-    Only ever from a single-threaded process: a fork of a multi-threaded one may inherit
-    locks held by threads that do not exist in the child.
+    Other threads may exist (poolctl's warm-up imports, compare's runs, an API caller's):
+    a lock one of them holds stays held in the child. So the child takes none: it imports
+    nothing, loads no library (``prctl`` is looked up here, before the fork), logs nothing,
+    and leaves by ``os._exit`` whatever happens. The interpreter's own locks (the GIL, the
+    import lock) are reset in the child by ``os.fork``; without a GIL (free-threaded
+    builds) the objects' own locks are not, and the watchdog is exec'd instead.
     """
+    prctl = process_group.prctl()
     pid = os.fork()
     if pid:
         return _Forked(pid)
@@ -287,7 +289,7 @@ def _fork(control: int, report: int, argv: list[str], stdio: tuple[int, ...]) ->
             if fd > 2 and fd not in keep:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        code = watchdog_main.serve(control, report, argv, stdio)
+        code = watchdog_main.serve(control, report, argv, stdio, prctl)
     finally:
         os._exit(code)
 

@@ -29,6 +29,7 @@ import select
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 _PR_SET_CHILD_SUBREAPER = 36
 # A bound on the kill phase, so that nothing (e.g. a process stuck in the kernel) keeps
@@ -36,12 +37,16 @@ _PR_SET_CHILD_SUBREAPER = 36
 _KILL_SECONDS = 10.0
 
 
-def _set_subreaper() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
+def _set_subreaper(prctl: Callable[..., int] | None) -> None:
+    """Become a child subreaper, through ``prctl`` if given (already looked up: a forked
+    watchdog must not load a library, another thread may hold the loader's lock)."""
+    if prctl is None:
+        if not sys.platform.startswith("linux"):
+            return
+        import ctypes
 
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _parents() -> dict[int, int]:
@@ -137,12 +142,14 @@ class _Watch:
         me = os.getpid()
         deadline = time.monotonic() + _KILL_SECONDS
         while time.monotonic() < deadline:
+            # No child left: no descendant either (every one has an ancestor among our
+            # children until it is orphaned to us), and all were reaped. The usual case.
+            if not self.reap():
+                return
             # The subject's group too: the only way to find it where there is no /proc.
             with contextlib.suppress(OSError):
                 os.killpg(self.subject, signal.SIGKILL)
             _kill_all_once(me)
-            if not self.reap():
-                return  # no child left: all orphans came down to us, and were reaped
             time.sleep(0.002)
 
 
@@ -163,7 +170,13 @@ def _read_command(fd: int) -> list[str]:
     return [os.fsdecode(each) for each in data.split(b"\0")[:-1]]
 
 
-def serve(control_fd: int, report_fd: int, command: list[str], stdio: tuple[int, ...]) -> int:
+def serve(
+    control_fd: int,
+    report_fd: int,
+    command: list[str],
+    stdio: tuple[int, ...],
+    prctl: Callable[..., int] | None = None,
+) -> int:
     """Spawn ``command`` with ``stdio`` as its standard streams; watch, reap, kill, leave.
 
     Runs in the watchdog process, whether exec'd (``main``) or forked from poolctl.
@@ -187,7 +200,7 @@ def serve(control_fd: int, report_fd: int, command: list[str], stdio: tuple[int,
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-    _set_subreaper()
+    _set_subreaper(prctl)
     moves = [(os.POSIX_SPAWN_DUP2, fd, n) for n, fd in enumerate(moved)]
     t0 = time.monotonic_ns()
     try:
