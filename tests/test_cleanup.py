@@ -138,17 +138,33 @@ class _SignalledWhileStarting(subprocess.Popen):  # type: ignore[type-arg]
 
 
 @pytest.mark.timeout(20)
+@pytest.mark.parametrize("started", ["forked", "exec"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_while_starting_still_stops_the_run(
     hung_scenario: Path,
     marker: str,
     private_tmp: Path,
     signum: int,
+    started: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A signal inside Popen (watchdog and subject forked, Popen not returned yet) is held
-    until the run is known, then unwinds through its clean-up: nothing is left, no zombie."""
+    """A signal just as the watchdog is forked (or, where it is exec'd instead, started
+    by Popen: not returned yet) is held until the run is known, then unwinds through its
+    clean-up: nothing is left, no zombie."""
     from poolctl.errors import Interrupted
+    from poolctl.observer import watchdog
+
+    if started == "forked":
+        fork = watchdog._fork
+
+        def signalled_fork(*args: Any) -> Any:
+            forked = fork(*args)
+            signal.raise_signal(signum)
+            return forked
+
+        monkeypatch.setattr(watchdog, "_fork", signalled_fork)
+    else:
+        monkeypatch.setattr(watchdog, "_can_fork", lambda: False)
 
     def interrupted(signum: int, frame: object) -> None:
         raise Interrupted(128 + signum)  # what the command line's handlers do

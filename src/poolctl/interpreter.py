@@ -6,12 +6,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
+from .printable import printable
 
 MINIMUM = (3, 8)
 
@@ -82,23 +82,22 @@ def resolve(spec: str | None) -> Interpreter:
     if not spec.strip():
         raise UsageError("--python: empty interpreter name")
     path = _find(spec)
+    # Run as a run is (observer/watchdog.py): bounded, and whatever it starts is ended,
+    # a wrapper script's background children included.
+    from .observer import watchdog
+
     try:
-        done = subprocess.run(
-            # -E -s rather than -I: Python 2 rejects -I, and should be named as too old.
-            [path, "-E", "-s", "-c", _PROBE],
-            capture_output=True,
-            timeout=_PROBE_TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise UsageError(f"--python {spec}: no answer within {_PROBE_TIMEOUT:g} s") from exc
+        # -E -s rather than -I: Python 2 rejects -I, and should be named as too old.
+        done = watchdog.run_bounded([path, "-E", "-s", "-c", _PROBE], _PROBE_TIMEOUT)
     except OSError as exc:
         raise UsageError(f"--python {spec}: not a Python interpreter ({exc.strerror})") from exc
+    if done.returncode is None:
+        raise UsageError(f"--python {spec}: no answer within {_PROBE_TIMEOUT:g} s")
     lines = done.stdout.decode(errors="replace").splitlines()
     match = re.fullmatch(r"(\d+)\.(\d+)\.(\d+) (\S+)", lines[0]) if lines else None
     if done.returncode != 0 or match is None:
         said = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()
-        detail = f": {said[-1]}" if said else ""
+        detail = f": {printable(said[-1])}" if said else ""
         raise UsageError(f"--python {spec}: not a working Python interpreter{detail}")
     version = tuple(int(n) for n in match.groups()[:3])
     if version[:2] < MINIMUM or len(lines) < 2:
@@ -106,13 +105,34 @@ def resolve(spec: str | None) -> Interpreter:
             f"--python {spec}: Python {'.'.join(map(str, version))} is too old;"
             f" poolctl needs {'.'.join(map(str, MINIMUM))} or newer"
         )
-    info = json.loads(lines[1])
+    methods = _start_methods(lines[1:])
+    if methods is None:
+        # Its end: where a wrapper's junk is.
+        shown = printable("\\n".join(lines[1:]))
+        shown = shown if len(shown) <= 60 else "..." + shown[-60:]
+        raise UsageError(
+            f"--python {spec}: not a working Python interpreter: unexpected answer {shown!r}"
+        )
     return Interpreter(
         executable=path,
         version=".".join(map(str, version)),
         implementation=match.group(4),
-        probed_start_methods=tuple(info["start_methods"]),
+        probed_start_methods=methods,
     )
+
+
+def _start_methods(lines: list[str]) -> tuple[str, ...] | None:
+    """The start methods in the probe's second line; None unless that is all there is."""
+    if len(lines) != 1:
+        return None  # a wrapper that printed more than the interpreter did
+    try:
+        info = json.loads(lines[0])
+    except ValueError:
+        return None
+    methods = info.get("start_methods") if isinstance(info, dict) else None
+    if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
+        return None
+    return tuple(methods)
 
 
 def _find(spec: str) -> str:

@@ -1,11 +1,12 @@
 """Run the subject once and capture everything it reports.
 
-One selector loop per run reads the subject's raw stdout and stderr and a pidfd that
-becomes readable when the subject's main process exits. At the timeout the run is declared
-hung and its whole process group is killed. After the main process exits, the rest of the
-group (resource tracker, fork server, any orphaned worker) gets a short grace period to
-leave by itself; whatever is still there is killed, reported, and reaped. Only then, with
-no writer left, are the event files read.
+One selector loop per run reads the subject's raw stdout and stderr and the watchdog's
+report of the subject's exit (see watchdog.py: the run's subreaper, so every process the
+run starts stays findable). At the timeout the run is declared hung and all its processes
+are killed. After the main process exits, the rest of the run (resource tracker, fork
+server, any orphaned worker or daemon) gets a short grace period to leave by itself;
+whatever is still there is killed, reported, and reaped. Only then, with no writer left,
+are the event files read.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import errno
 import json
 import os
 import selectors
-import subprocess
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from ..errors import Cancelled, ObserveError
 from . import leftover_files, process_group, signals, watchdog
@@ -108,19 +108,13 @@ class _Run:
 
     def __init__(
         self,
-        proc: subprocess.Popen[bytes],
+        dog: watchdog.Watchdog,
         obs: Observation,
-        pgid: int,
-        guard: subprocess.Popen[bytes] | None,
         streams: dict[int, str],
         echo: dict[str, BinaryIO] | None = None,
     ) -> None:
-        self.proc = proc
+        self.dog = dog
         self.obs = obs
-        self.pgid = pgid
-        self.guard = guard
-        # Processes of the group that are poolctl's own, not the run's.
-        self.own = {proc.pid} | ({guard.pid} if guard else set())
         self.selector = selectors.DefaultSelector()
         for fd, name in streams.items():
             self.selector.register(fd, selectors.EVENT_READ, name)
@@ -130,19 +124,17 @@ class _Run:
         # Streams not read while the pass-through waits for its reader (see ECHO_BACKLOG).
         self.paused: dict[int, str] = {}
         self.draining = False  # no writer is left: read what the pipes hold
-        self.pidfd: int | None = None
         self.pymp: set[str] = set()  # multiprocessing's temp directories, to remove
-        with contextlib.suppress(AttributeError, OSError):
-            self.pidfd = os.pidfd_open(proc.pid)
-            self.selector.register(self.pidfd, selectors.EVENT_READ, "exit")
+        self.selector.register(dog.report_fd, selectors.EVENT_READ, "exit")
 
     def pump(self, timeout: float) -> None:
         """Read whatever is ready within ``timeout`` seconds; note the main process's exit."""
         self._pace()
         for key, _ in self.selector.select(timeout=max(timeout, 0.0)):
             if key.data == "exit":
-                self.selector.unregister(key.fd)
-                self._note_exit()
+                if self.dog.poll() is not None or self.dog.gone:
+                    self.selector.unregister(key.fd)
+                    self._note_exit()
                 continue
             try:
                 chunk = os.read(key.fd, 65536)
@@ -157,7 +149,8 @@ class _Run:
             else:
                 self.obs.raw_output.feed(time.monotonic_ns(), key.data, chunk)
                 self.echo.put(key.data, chunk)
-        if self.pidfd is None and self.obs.exit_ns is None and self.proc.poll() is not None:
+        # Its exit may have come in one read with its start (a program that ends at once).
+        if self.dog.returncode is not None:
             self._note_exit()
 
     def _pace(self) -> None:
@@ -179,8 +172,10 @@ class _Run:
     def _note_exit(self) -> None:
         if self.obs.exit_ns is not None:  # already noted (e.g. killed at the timeout)
             return
-        self.obs.exit_ns = time.monotonic_ns()
-        self.obs.exit_code = self.proc.wait()
+        if self.dog.returncode is None:  # the watchdog was killed: see _watch
+            return
+        self.obs.exit_ns = self.dog.exit_ns
+        self.obs.exit_code = self.dog.returncode
 
     @property
     def open_streams(self) -> int:
@@ -191,8 +186,7 @@ class _Run:
     def close(self) -> None:
         self.obs.raw_output.finish()
         self.selector.close()
-        if self.pidfd is not None:
-            os.close(self.pidfd)
+        self.dog.close()
 
 
 def observe(
@@ -292,14 +286,9 @@ def _observe(
 def _start(
     argv: list[str], python: str, fds: contextlib.ExitStack, passthrough: Passthrough | None
 ) -> _Run:
-    """Start the watchdog and the subject in one process group; the run's state."""
-    # The run's processes share the watchdog's process group (see watchdog.py).
-    guard = watchdog.start()
-    grouping: dict[str, Any] = (
-        {"process_group": guard.pid} if guard else {"start_new_session": True}
-    )
-    stdin: int = subprocess.DEVNULL
-    stdout: int = subprocess.PIPE
+    """Start the subject under its watchdog; the run's state."""
+    stdin: int | None = None
+    stdout: int | None = None
     terminal = None
     if passthrough is not None:
         if passthrough.stdin is not None:
@@ -307,41 +296,30 @@ def _start(
         if passthrough.terminal and passthrough.stdout is not None:
             terminal, stdout = _pseudo_terminal(passthrough.stdout)
             fds.callback(os.close, terminal)
-    t0 = time.monotonic_ns()
     try:
-        proc = subprocess.Popen(
-            argv, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, **grouping
-        )
+        dog = watchdog.start(argv, stdin=stdin, stdout=stdout)
     except OSError as exc:
-        watchdog.stop(guard)
         raise ObserveError(f"could not start {python}: {exc.strerror or exc}") from exc
     finally:
         if terminal is not None:
-            os.close(stdout)  # the program's end of the terminal: only it writes there
-    assert proc.stderr is not None
-    streams = {proc.stderr.fileno(): "stderr"}
-    streams[terminal if terminal is not None else proc.stdout.fileno()] = "stdout"  # type: ignore[union-attr]
+            os.close(stdout)  # type: ignore[arg-type]  # the program's end: only it writes
+    streams = {dog.stderr_fd: "stderr"}
+    streams[terminal if terminal is not None else dog.stdout_fd] = "stdout"  # type: ignore[index]
     echo: dict[str, BinaryIO] = {}
     if passthrough is not None:
         shown = {"stdout": passthrough.stdout, "stderr": passthrough.stderr}
         echo = {stream: to for stream, to in shown.items() if to is not None}
-    obs = Observation(t0_ns=t0, pid=proc.pid)
-    return _Run(proc, obs, guard.pid if guard else proc.pid, guard, streams, echo)
+    obs = Observation(t0_ns=dog.t0_ns, pid=dog.pid)
+    return _Run(dog, obs, streams, echo)
 
 
 def _clean_up(run: _Run) -> None:
     """Kill and reap every process of the run, read what they left, close the streams."""
-    _kill_group(run)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        run.proc.wait(timeout=5)
-    watchdog.stop(run.guard)
-    _reap_all(run)
+    _note_temp_dirs(run)
+    run.dog.stop()  # the watchdog kills every descendant, reaps them, and leaves
     leftover_files.remove(run.pymp)
     _drain(run)
     run.close()
-    for stream in (run.proc.stdout, run.proc.stderr):
-        if stream is not None:
-            stream.close()
 
 
 def _pseudo_terminal(like: BinaryIO) -> tuple[int, int]:
@@ -368,52 +346,43 @@ def _watch(run: _Run, deadline_ns: int, cancel: threading.Event | None) -> None:
     while run.obs.exit_ns is None:
         if cancel is not None and cancel.is_set():
             raise Cancelled
+        if run.dog.gone and run.dog.returncode is None:
+            raise ObserveError("the run's watchdog was killed: its end could not be seen")
         remaining = (deadline_ns - time.monotonic_ns()) / 1e9
         if remaining <= 0:
             run.obs.hung = True
             run.obs.timeout_ns = deadline_ns
-            _kill_group(run)
-            run.proc.wait()
+            _kill_all(run)
+            run.obs.exit_code = run.dog.wait(watchdog.STOP_SECONDS)
             run.obs.exit_ns = time.monotonic_ns()
-            run.obs.exit_code = run.proc.returncode
             return
         run.pump(min(remaining, POLL_SECONDS))
-
-
-def _others(run: _Run) -> list[process_group.Member]:
-    """The run's processes still there, beyond the subject and the watchdog."""
-    group = process_group.reap(process_group.members(run.pgid), skip=run.own)
-    return [m for m in group if m.pid not in run.own]
 
 
 def _settle(run: _Run) -> None:
     """Give the rest of the group a grace period to leave; kill and report what stays."""
     deadline = time.monotonic_ns() + int(GRACE_SECONDS * 1e9)
     while time.monotonic_ns() < deadline:
-        if not _others(run):
+        if not run.dog.others():
             return
         run.pump(POLL_SECONDS)
-    run.obs.leftovers = [Leftover(m.pid, m.command) for m in _others(run)]
+    run.obs.leftovers = [Leftover(m.pid, m.command) for m in run.dog.others()]
     run.obs.leftovers_ns = time.monotonic_ns()
-    _kill_group(run)
+    _kill_all(run)
 
 
-def _kill_group(run: _Run) -> None:
-    """SIGKILL the run's group, noting first the ``pymp-*`` directories its processes
-    hold sockets in: killed, they cannot remove them (see leftover_files)."""
-    pids = [m.pid for m in process_group.members(run.pgid)]
+def _kill_all(run: _Run) -> None:
+    """Have the watchdog kill every process of the run, noting first the ``pymp-*``
+    directories they hold sockets in: killed, they cannot remove them (leftover_files)."""
+    _note_temp_dirs(run)
+    run.dog.kill()
+
+
+def _note_temp_dirs(run: _Run) -> None:
+    pids = [m.pid for m in run.dog.others()]
+    if run.dog.returncode is None and run.dog.pid:
+        pids.append(run.dog.pid)
     run.pymp |= leftover_files.socket_dirs(pids)
-    process_group.kill(run.pgid)
-
-
-def _reap_all(run: _Run) -> None:
-    """Wait (bounded) until no process of the group is left, reaping our own zombies."""
-    deadline = time.monotonic_ns() + int(GRACE_SECONDS * 1e9)
-    while process_group.reap(process_group.members(run.pgid), skip=run.own):
-        if time.monotonic_ns() > deadline:
-            return
-        process_group.kill(run.pgid)
-        time.sleep(POLL_SECONDS)
 
 
 def _drain(run: _Run) -> None:

@@ -1,10 +1,9 @@
-"""Find, wait for, kill and reap every process of a subject's process group.
+"""Find every process of a run, and poolctl's own child-subreaper setting.
 
-The subject runs in a session of its own, so its pid is its process group id and every
-process it starts (workers, the resource tracker, the fork server) shares that group.
-While a run is under way poolctl is a child subreaper (Linux), so processes orphaned by
-the subject's exit become poolctl's children: it can wait for them and reap them instead
-of leaving zombies to an init that may not reap. When the last run under way ends, the
+A run's processes are its watchdog's descendants (see watchdog.py), found through the
+parent links in /proc whatever process group or session they moved to. While a run is
+under way poolctl is a child subreaper too (Linux): should the watchdog itself be killed,
+what it leaves becomes poolctl's, not init's. When the last run under way ends, the
 setting goes back to what it was: a program that calls poolctl is left as it was found.
 """
 
@@ -16,7 +15,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +52,7 @@ def subreaper() -> Iterator[None]:
 
 
 @functools.cache
-def _prctl() -> Callable[..., int] | None:
+def prctl() -> Callable[..., int] | None:
     """libc's ``prctl``, where there is one."""
     if not sys.platform.startswith("linux"):
         return None
@@ -67,30 +66,29 @@ def _prctl() -> Callable[..., int] | None:
 
 def _get_subreaper() -> int | None:
     """This process's child-subreaper setting (0 or 1); None where it cannot be read."""
-    prctl = _prctl()
-    if prctl is None:
+    libc_prctl = prctl()
+    if libc_prctl is None:
         return None
     import ctypes
 
     value = ctypes.c_int(0)
-    if prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0) != 0:
+    if libc_prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(value), 0, 0, 0) != 0:
         return None
     return value.value
 
 
 def _set_subreaper(value: int) -> None:
-    prctl = _prctl()
-    if prctl is not None:
-        prctl(_PR_SET_CHILD_SUBREAPER, value, 0, 0, 0)
+    libc_prctl = prctl()
+    if libc_prctl is not None:
+        libc_prctl(_PR_SET_CHILD_SUBREAPER, value, 0, 0, 0)
 
 
 @dataclass(frozen=True)
 class Member:
-    """A live process of a group."""
+    """A live process of a run."""
 
     pid: int
     ppid: int
-    zombie: bool
 
     @property
     def command(self) -> str:
@@ -102,15 +100,16 @@ class Member:
             return ""
 
 
-def members(pgid: int) -> list[Member]:
-    """Processes in group ``pgid``, zombies included (from /proc where there is one)."""
+def descendants(root: int) -> list[Member]:
+    """Live descendants of ``root`` (zombies left out: dead, their parent reaps them).
+
+    Found through the parent links in /proc: a process that left the run's process group
+    or session is still found. Where there is no /proc, the group led by a child of
+    ``root`` is all that can be seen (see watchdog_main.py, which kills it too).
+    """
     if not Path("/proc/self").is_dir():
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return []
-        return [Member(pgid, os.getpid(), zombie=False)]
-    found = []
+        return []
+    children: dict[int, list[Member]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -121,30 +120,19 @@ def members(pgid: int) -> list[Member]:
             continue
         # Fields after the command, which is in parentheses and may contain anything.
         fields = stat[stat.rfind(b")") + 2 :].split()
-        if int(fields[2]) == pgid:
-            found.append(Member(int(name), int(fields[1]), zombie=fields[0] == b"Z"))
+        if fields[0] != b"Z":
+            member = Member(int(name), int(fields[1]))
+            children.setdefault(member.ppid, []).append(member)
+    found: list[Member] = []
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child.pid)
     return found
 
 
-def reap(group: list[Member], skip: Collection[int] = ()) -> list[Member]:
-    """Reap the group's zombies that are our children; return the processes still there.
-
-    ``skip``: processes whose ``Popen`` objects reap them (the subject, the watchdog).
-    """
-    alive = []
-    me = os.getpid()
-    for member in group:
-        if member.zombie and member.ppid == me and member.pid not in skip:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(member.pid, os.WNOHANG)
-            continue
-        if member.zombie and member.ppid != me:
-            continue  # dead; someone else's to reap
-        alive.append(member)
-    return alive
-
-
-def kill(pgid: int) -> None:
-    """SIGKILL every process of the group."""
+def kill_pid(pid: int) -> None:
+    """SIGKILL one process, if it is still there."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
