@@ -268,6 +268,7 @@ def test_generated_event_files(
         events=parsed,
         output=output,
         outcome=outcome.derive(parsed),
+        observation=outcome.observation(parsed),
     )
     console = make_console(no_color=True)
     with console.capture():
