@@ -420,7 +420,26 @@ def _scalar(rule: dict[str, Any]) -> list[Checker]:
                 lambda v: f"does not match {pattern}",
             )
         )
+    if len(parts) == 2 and set(rule) - ANNOTATIONS == {"type", "minimum"}:
+        return [_typed_minimum(rule, parts)]
     return parts
+
+
+def _typed_minimum(rule: dict[str, Any], parts: list[Checker]) -> Checker:
+    """``{"type": ..., "minimum": n}``, most of the fields of an event, as one test."""
+    names = [rule["type"]] if isinstance(rule["type"], str) else rule["type"]
+    allowed = frozenset(t for name in names for t in _PYTHON_TYPES[name])
+    least = rule["minimum"]
+
+    def valid(v: Any) -> bool:
+        kind = type(v)
+        if kind is int:
+            return int in allowed and v >= least
+        if kind is float:  # only a number's, and then finite
+            return float in allowed and math.isfinite(v) and v >= least
+        return kind in allowed
+
+    return Checker(valid, _all(parts).explain)
 
 
 def _member(value: Any, options: frozenset[tuple[type, Any]]) -> bool:
