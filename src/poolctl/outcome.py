@@ -153,7 +153,7 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kind = e["kind"]
         writers.add(e["pid"])
         if kind == "channel.lost":
-            pool = e.get("pool", 1)
+            pool = _pool(e)
             if pool not in lost_pools:
                 lost_pools.add(pool)
                 found.append(
@@ -172,9 +172,9 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             found.append({"kind": "events-unread", "message": message, "count": count})
         elif kind == "pool.created":
             for pid in e.get("workers", []):
-                workers.setdefault(pid, e.get("pool", 1))
+                workers.setdefault(pid, _pool(e))
         elif kind == "worker.spawned":
-            workers.setdefault(e["worker"], e.get("pool", 1))
+            workers.setdefault(e["worker"], _pool(e))
         elif kind in ("worker.exited", "worker.reaped"):
             if e.get("thread"):
                 workers.pop(e["worker"], None)  # a thread shares the main process's channel
@@ -192,6 +192,12 @@ def problems(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
     return found
+
+
+def _pool(e: dict[str, Any]) -> int:
+    """The pool an event is about: absent or null (a channel may say null; the subject
+    means by None "the only one") is pool 1."""
+    return e.get("pool") or 1
 
 
 def channel_incomplete(e: dict[str, Any]) -> str:
