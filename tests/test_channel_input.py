@@ -230,20 +230,6 @@ def test_invalid_lines_are_dropped_and_counted() -> None:
     }
 
 
-def test_every_real_event_shape_passes_the_check() -> None:
-    """The observer's own events (what the schema says they are) pass its own check."""
-    from poolctl.observer import event_schema
-
-    assert event_schema.check(
-        {"t": 0.5, "pid": 3, "role": "observer", "kind": "cleanup.killed",
-         "processes": [{"pid": 4, "command": "x"}]}
-    )  # fmt: skip
-    assert not event_schema.check(
-        {"t": 0.5, "pid": 3, "role": "observer", "kind": "cleanup.killed", "processes": []}
-    )
-    assert not event_schema.check({"t": 0.5, "pid": 3, "role": "main", "kind": "nope"})
-
-
 def test_the_reader_refuses_what_is_not_a_regular_file_of_ours(tmp_path: Path) -> None:
     """FIFO, symlink, directory, hard link, bad name: a note each, and no blocking."""
     (tmp_path / "events-1").write_bytes(b'{"a":1}\n{"b":2}\n{"cut":')

@@ -379,51 +379,6 @@ def test_render_refuses_a_document_missing_fields(
     assert "internal error" not in result.stderr
 
 
-def test_the_document_check_knows_every_keyword_of_the_schemas() -> None:
-    """A keyword the check does not know would be a rule silently skipped."""
-    from poolctl.render import document_check
-
-    found: set[str] = set()
-
-    def walk(node: object, is_map: bool = False) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if not is_map:
-                    found.add(key)
-                walk(value, is_map=not is_map and key in ("properties", "$defs"))
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    for file in document_check.SCHEMA_FILES.values():
-        walk(document_check.schema(file))
-    assert found - document_check.KEYWORDS - document_check.ANNOTATIONS == set()
-
-
-@pytest.mark.timeout(60)
-def test_the_document_check_agrees_with_jsonschema(marker: str, tmp_path: Path) -> None:
-    """On real documents and spoiled ones, the same verdict as the reference validator."""
-    import schema_validation
-    from poolctl.render import document_check
-
-    doc = saved_run(tmp_path)
-    variants: list[dict[str, object]] = [doc]
-    for key in ("outcome", "events", "python", "params"):
-        copy = json.loads(json.dumps(doc))
-        copy.pop(key)
-        variants.append(copy)
-    copy = json.loads(json.dumps(doc))
-    copy["outcome"]["main"]["signal"] = 9  # type: ignore[index]
-    variants.append(copy)
-    copy = json.loads(json.dumps(doc))
-    copy["events"][1]["kind"] = True  # type: ignore[index]
-    variants.append(copy)
-    for variant in variants:
-        assert (document_check.problem(variant) is None) == (
-            schema_validation.schema_errors(variant) == []
-        ), document_check.problem(variant)
-
-
 # --- output the terminal cannot encode -------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ observer's own facts (the main process's exit, the timeout, processes killed at 
 become events too, so that the outcome is derived from events alone.
 
 The channel is input, not truth: the observed program can write into its files. Every
-event is checked against the published schema (``observer.event_schema``); what is not an
+event is checked against the published schema (``schema_check``); what is not an
 event, and what could not be read at all, is dropped, counted, and reported in one
 ``channel.incomplete`` event, so that a view can say the run was incompletely observed.
 """
@@ -19,7 +19,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from .observer import event_schema, workspace
+from . import schema_check
+from .observer import workspace
 from .observer.observe import Observation
 from .observer.output import LINE_BYTES, OUTPUT_BYTES, OUTPUT_LINES
 
@@ -60,6 +61,8 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     problems = _Problems()
     t0 = obs.t0_ns
     latest = time.monotonic_ns()  # no genuine event is stamped after it was read
+    shape = schema_check.checker("run-1.schema.json", "event")
+    is_shaped = shape.valid
     for raw in _decode_all(obs.event_lines, problems):
         if not _is_event(raw, t0, latest):
             problems.invalid("not an event (t, pid, role or kind)")
@@ -83,9 +86,9 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
         if kind == "worker.exited" or kind == "worker.reaped":
             code = raw.get("exit_code")
             raw["signal"] = signal_name(code) if type(code) is int else None
-        if event_schema.check(raw):
+        if is_shaped(raw):
             events.append(raw)
-        elif kind in event_schema.shapes():
+        elif kind in shape.cases:
             problems.invalid(f"an invalid {kind} event")
         else:
             problems.invalid("an unknown kind of event")

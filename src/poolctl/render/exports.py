@@ -234,7 +234,7 @@ def load(path: str) -> dict[str, Any]:
             f"{path}: unknown document schema {schema!r}; poolctl renders {' and '.join(SCHEMAS)}"
         )
     # The renderers trust the document's shape: check it all here, not in a renderer.
-    from .document_check import problem
+    from ..schema_check import problem
 
     try:
         found = problem(document)
