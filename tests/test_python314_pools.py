@@ -9,23 +9,17 @@ from typing import Any
 
 import pytest
 
-from conftest import kinds, printed, run_pipeline, write_scenario
+from conftest import UNPACKED, kinds, printed, run_pipeline, unpacked_python, write_scenario
 from poolctl import scenario
 from poolctl.errors import UsageError
-
-# Where the CPython 3.14 builds are unpacked (``interpreters/unpack /tmp/pyinterp``).
-UNPACKED = Path("/tmp/pyinterp")
-BUILDS = {
-    "3.14": sorted(UNPACKED.glob("cpython-3.14.*[0-9]-*/bin/python3")),
-    "3.14t": sorted(UNPACKED.glob("cpython-3.14.*t-*/bin/python3")),
-}
 
 
 def python(build: str) -> str:
     """The newest unpacked CPython ``build``, or skip the test."""
-    if not BUILDS[build]:
+    found = unpacked_python(build)
+    if found is None:
         pytest.skip(f"no CPython {build} unpacked in {UNPACKED} (../shared/interpreters/unpack)")
-    return str(BUILDS[build][-1])
+    return str(found)
 
 
 def calls_between(doc: dict[str, Any], call: str) -> list[str]:
