@@ -233,6 +233,28 @@ def require_python(version: str) -> Path:
     return found
 
 
+# Where the shared CPython 3.14 builds are unpacked (``../shared/interpreters/unpack``).
+UNPACKED = Path("/tmp/pyinterp")
+
+
+def unpacked_python(build: str) -> Path | None:
+    """The newest unpacked CPython ``build`` ("3.14", or "3.14t" free-threaded), if any."""
+    pattern = "cpython-3.14.*t-*" if build.endswith("t") else "cpython-3.14.*[0-9]-*"
+    paths = sorted(UNPACKED.glob(pattern + "/bin/python3"))
+    return paths[-1] if paths else None
+
+
+def python_for(needed: tuple[int, int] | None) -> str | None:
+    """An interpreter a scenario needing Python ``needed`` runs under: poolctl's own when it
+    is new enough (None), else the unpacked 3.14; skip the test when there is none."""
+    if needed is None or sys.version_info >= needed:
+        return None
+    found = unpacked_python("3.14") if needed <= (3, 14) else None
+    if found is None:
+        pytest.skip(f"needs Python {needed[0]}.{needed[1]}: none unpacked in {UNPACKED}")
+    return str(found)
+
+
 @pytest.fixture(scope="session")
 def start_methods() -> list[str]:
     """The start methods this interpreter offers."""

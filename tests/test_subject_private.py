@@ -266,6 +266,34 @@ if __name__ == "__main__":
           and p.thread_executor_workers(threads) is started
           and not any(t.is_alive() for t in started))
 
+    # InterpreterPoolExecutor's hooks (3.14+; the names do not exist before, nor are used).
+    if sys.version_info >= (3, 14):
+        from concurrent.futures import InterpreterPoolExecutor
+        interpreters = InterpreterPoolExecutor(1)
+        contexts, resolved = [], []
+        create = p.executor_context_factory(interpreters)
+        resolve = p.executor_task_resolver(interpreters)
+
+        def creating():
+            contexts.append(create())
+            return contexts[-1]
+
+        def resolving(fn, args, kwargs):
+            resolved.append(resolve(fn, args, kwargs))
+            return resolved[-1]
+
+        p.set_executor_hooks(interpreters, creating, resolving)
+        check("set_executor_hooks", lambda: interpreters.submit(abs, -3).result(10) == 3
+              and len(contexts) == 1 and resolved == [(abs, (-3,), {})])
+        for name in ("executor_context_factory", "executor_task_resolver"):
+            check(name, lambda: checks["set_executor_hooks"] is True)
+        check("context_interpreter", lambda: p.context_interpreter(contexts[0]).exec("1") is None)
+        interpreters.shutdown()
+    else:
+        for name in ("executor_context_factory", "executor_task_resolver",
+                     "set_executor_hooks", "context_interpreter"):
+            checks[name] = True
+
     def missing():
         try:
             p.check_main_module("poolctl_no_such_module")

@@ -89,7 +89,17 @@ KINDS: dict[str, PoolKind] = {
             label="ProcessPoolExecutor",
             starts_processes=True,
             submit=("submit",),
-            steps=frozenset({"shutdown", "sleep", "del", "kill-worker", "get-results"}),
+            steps=frozenset(
+                {
+                    "shutdown",
+                    "sleep",
+                    "del",
+                    "kill-worker",
+                    "get-results",
+                    "terminate-workers",
+                    "kill-workers",
+                }
+            ),
             result_getter="result",
             imports=(
                 "from concurrent.futures import ProcessPoolExecutor",
@@ -112,6 +122,20 @@ KINDS: dict[str, PoolKind] = {
             create="ThreadPoolExecutor({options})",
             workers_expression="pool._threads",
             submit_code={"submit": "pool.submit(task, i)"},
+            workers_on_demand=True,
+        ),
+        PoolKind(
+            name="interpreter-executor",
+            label="InterpreterPoolExecutor",
+            starts_processes=False,
+            submit=("submit",),
+            steps=frozenset({"shutdown", "sleep", "del", "get-results"}),
+            result_getter="result",
+            imports=("from concurrent.futures import InterpreterPoolExecutor",),
+            create="InterpreterPoolExecutor({options})",
+            workers_expression="pool._threads",
+            submit_code={"submit": "pool.submit(task, i)"},
+            min_python=(3, 14),
             workers_on_demand=True,
         ),
     )

@@ -294,8 +294,16 @@ class _Reader:
                     ("requires_python",), f"expected a version such as '3.9', not {text!r}"
                 )
             given = int(match.group(1)), int(match.group(2))
-        if kind.min_python > max(given or MINIMUM, MINIMUM):
-            return kind.min_python
+        # The kind and each step the scenario takes may need a newer Python than it says.
+        names = [s if isinstance(s, str) else s.get("step") for s in data.get("steps", [])]
+        needed = [kind.min_python] + [
+            step.min_python
+            for name in names
+            if (step := STEPS.get(name)) is not None and step.min_python is not None
+        ]
+        newest = max(needed)
+        if newest > max(given or MINIMUM, MINIMUM):
+            return newest
         return given
 
     def steps(self, data: dict[str, Any], api: str) -> tuple[Step, ...]:

@@ -56,6 +56,9 @@ class StepKind:
     # fields (the options' defaults filled in), or a function of the event.
     detail: str | Callable[[dict[str, Any]], str] = ""
     example: str = ""  # how a scenario file writes it ("": from the options' defaults)
+    # The oldest Python whose pools have the call (None: every Python poolctl runs on); a
+    # scenario that takes the step requires it.
+    min_python: tuple[int, int] | None = None
 
     def code_lines(self, options: dict[str, Any], kind: PoolKind) -> list[str]:
         """The lines a generated program runs for this step, given its options."""
@@ -221,6 +224,28 @@ STEPS: dict[str, StepKind] = {
             option_checks={"timeout": float},
             code=StepCode(_GET_RESULTS_CODE, keeps_results=True),
             detail=_get_results_detail,
+        ),
+        StepKind(
+            "terminate-workers",
+            "W",
+            "bold red",
+            "terminate workers",
+            "terminate_workers()",
+            begins_shutdown=True,
+            code=StepCode(("pool.terminate_workers()",)),
+            detail="terminate_workers(): shutdown(wait=False, cancel_futures=True), then SIGTERM",
+            min_python=(3, 14),
+        ),
+        StepKind(
+            "kill-workers",
+            "Y",
+            "bold red",
+            "kill workers",
+            "kill_workers()",
+            begins_shutdown=True,
+            code=StepCode(("pool.kill_workers()",)),
+            detail="kill_workers(): shutdown(wait=False, cancel_futures=True), then SIGKILL",
+            min_python=(3, 14),
         ),
         StepKind(
             "with-exit",

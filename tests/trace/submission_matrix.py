@@ -12,6 +12,8 @@ is one mixin here; test_trace_submissions.py fails until every kind of
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any, ClassVar
 
 from conftest import START_METHODS
@@ -84,6 +86,9 @@ class KindMixin:
     # multiprocessing.set_start_method() ('set'), or a get_context() it passes ('context').
     make: ClassVar[dict[str, str]]
     start_methods: ClassVar[tuple[str, ...]] = START_METHODS
+    # The oldest Python that has it (None: every Python poolctl runs on); an older
+    # poolctl runs it under the newest unpacked CPython 3.14 (``python_for``).
+    min_python: ClassVar[tuple[int, int] | None] = None
 
 
 class PoolMixin(KindMixin):
@@ -132,12 +137,37 @@ class ThreadExecutorMixin(KindMixin):
     start_methods = ("fork",)  # it starts no process: one method shows it
 
 
+class InterpreterExecutorMixin(KindMixin):
+    """concurrent.futures.InterpreterPoolExecutor (3.14+): ThreadPoolExecutor's calls, each
+    task run in a worker thread's subinterpreter (the program's functions, from __main__)."""
+
+    kind = "interpreter-executor"
+    imports = "from concurrent.futures import InterpreterPoolExecutor"
+    calls = EXECUTOR_CALLS
+    make: ClassVar[dict[str, str]] = {"set": "InterpreterPoolExecutor(2)"}
+    start_methods = ("forkserver",)  # it starts no process: one method shows it
+    min_python = (3, 14)
+
+
 KIND_MIXINS: tuple[type[KindMixin], ...] = (
     PoolMixin,
     ExecutorMixin,
     ThreadPoolMixin,
     ThreadExecutorMixin,
+    InterpreterExecutorMixin,
 )
+
+# Where the CPython 3.14 builds are unpacked (``interpreters/unpack /tmp/pyinterp``).
+UNPACKED_314 = sorted(Path("/tmp/pyinterp").glob("cpython-3.14.*[0-9]-*/bin/python3"))
+
+
+def python_for(kind: str) -> tuple[str, ...] | None:
+    """The ``--python`` arguments a kind's program needs (none for poolctl's own), or None
+    when no interpreter here has it."""
+    [mixin] = [m for m in KIND_MIXINS if m.kind == kind]
+    if mixin.min_python is None or sys.version_info >= mixin.min_python:
+        return ()
+    return ("--python", str(UNPACKED_314[-1])) if UNPACKED_314 else None
 
 
 # --- a mixin per start method ------------------------------------------------------------

@@ -262,40 +262,82 @@ def test_submit_takes_a_keyword_argument_named_fn(tmp_path: Path) -> None:
 PYTHON_314 = sorted(Path("/tmp/pyinterp").glob("cpython-3.14.*[0-9]-*/bin/python3"))
 
 INTERPRETER_POOL = """
-from concurrent.futures import InterpreterPoolExecutor, ThreadPoolExecutor
+import sys
+import time
+from concurrent.futures import InterpreterPoolExecutor, ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
 
 
 def work(x):
     return x * 10
 
 
+def slow(x):
+    time.sleep(5)
+    return x
+
+
 if __name__ == '__main__':
     with InterpreterPoolExecutor(2) as pool:
         print(list(pool.map(work, range(3))), pool.submit(work, 4).result())
+    try:
+        pool.submit(work, 5)
+    except RuntimeError as exc:
+        print('after shutdown:', exc)
     with ThreadPoolExecutor(2) as pool:
         print(list(pool.map(work, range(3))))
+    executor = ProcessPoolExecutor(2, mp_context=get_context('fork'))
+    futures = [executor.submit(slow, i) for i in range(2)]
+    time.sleep(0.3)
+    executor.kill_workers()
+    print(sorted(type(f.exception()).__name__ for f in futures))
+    executor.shutdown()
+    sys.stdout.flush()
+    print('killed', file=sys.stderr)
+    sys.exit(3)
 """
 
 
 @pytest.mark.skipif(not PYTHON_314, reason="no CPython 3.14 unpacked in /tmp/pyinterp")
-def test_an_interpreter_pool_is_not_followed_as_a_thread_executor(tmp_path: Path) -> None:
-    """InterpreterPoolExecutor (3.14) derives from ThreadPoolExecutor, but its workers run
-    in subinterpreters, which cannot import poolctl's wrappers: it is left alone and runs
-    as under plain python, while the ThreadPoolExecutor beside it is followed.
+def test_interpreter_pool_and_kill_workers_are_followed_as_themselves(tmp_path: Path) -> None:
+    """InterpreterPoolExecutor (3.14) is followed as itself: its tasks, handed to its
+    subinterpreters unwrapped, are reported by its worker threads; ProcessPoolExecutor's
+    kill_workers() is reported as itself, not as the shutdown() it makes. The program's
+    stdout, stderr and exit status are plain python's.
 
-    Was broken when ThreadPoolExecutor became a kind: the interpreter pool was taken for
-    one, its initializer wrapped, and every task failed with BrokenInterpreterPool.
+    Was: the interpreter pool not followed at all ("no pool was created"), kill_workers()
+    shown as shutdown(wait=False, cancel_futures=True).
     """
     python = str(PYTHON_314[-1])
     program = write(tmp_path, "interpreters.py", INTERPRETER_POOL)
-    expected = subprocess.run(
-        [python, str(program)], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert expected.stdout == "[0, 10, 20] 40\n[0, 10, 20]\n"
+    expected = subprocess.run([python, str(program)], capture_output=True, text=True, timeout=60)
+    assert expected.returncode == 3, expected.stderr
+    assert expected.stdout.splitlines()[1:] == [
+        "after shutdown: cannot schedule new futures after shutdown",
+        "[0, 10, 20]",
+        "['BrokenProcessPool', 'BrokenProcessPool']",
+    ]
+    assert expected.stderr == "killed\n"
     run = trace("--python", python, str(program))
-    assert run.status == 0, run.stderr
-    assert program_stdout(run.stderr) == expected.stdout.splitlines()
+    assert run.status == 3, run.stderr
+    # Under --json the program's stdout comes on stderr, before its own stderr's line.
+    assert run.stderr == expected.stdout + expected.stderr
     assert run.doc is not None
-    [pool] = run.doc["outcome"]["pools"]
-    assert pool["api"] == "thread-executor"
-    assert pool["tasks"] == counts(submitted=3, started=3, completed=3)
+    pools = run.doc["outcome"]["pools"]
+    assert [p["api"] for p in pools] == ["interpreter-executor", "thread-executor", "executor"]
+    assert pools[0]["tasks"] == counts(submitted=4, started=4, completed=4)
+    started = events(run.doc, "task.started", pool=1)
+    threads = {w["pid"] for w in run.doc["outcome"]["workers"] if w.get("pool") == 1}
+    assert {e["worker"] for e in started} <= threads
+    assert events(run.doc, "error.raised", pool=1, step="submit")
+    calls = [call for call in lifecycle(run.doc) if call[1] == 3]
+    assert calls == [
+        ("kill-workers.called", 3),
+        ("kill-workers.returned", 3),
+        ("shutdown.called", 3),
+        ("shutdown.returned", 3),
+    ]
+    assert {w["signal"] for w in run.doc["outcome"]["workers"] if w.get("pool") == 3} <= {
+        "SIGKILL",
+        "SIGTERM",
+    }

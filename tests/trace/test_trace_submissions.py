@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import START_METHODS
 from poolctl import pool_kinds
-from submission_matrix import create_matrix_tests, submission_program
+from submission_matrix import create_matrix_tests, python_for, submission_program
 from tracing import (
     assert_each_item_a_task,
     counts,
@@ -42,7 +44,10 @@ class SubmissionTests:
         kind, method = self.kind, self.start_method
         source, phases, expected = submission_program(kind, method, self.choice)
         program = write(tmp_path, "calls.py", source)
-        run = trace(str(program))
+        python = python_for(kind)
+        if python is None:
+            pytest.skip(f"{kind} needs CPython 3.14: none unpacked in /tmp/pyinterp")
+        run = trace(*python, str(program))
         assert run.status == 0, run.stderr
         assert run.doc is not None
         assert json.loads(program_stdout(run.stderr)[-1]) == expected

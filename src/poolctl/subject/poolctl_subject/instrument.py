@@ -204,7 +204,8 @@ def _init(original, call):
                 shared_events.pool_creating(
                     kind.name, method, options.get(kind.processes_option), pool=pool_id
                 )
-                _wrap_initializer(options, pool_id, kind.threads)
+                if not kind.in_subinterpreters:  # else the program's runs there, as is
+                    _wrap_initializer(options, pool_id, kind.threads)
             except Exception as exc:
                 _failed(call + "()", exc)
                 original(self, *args, **kwargs)
@@ -226,15 +227,16 @@ def _created(pool, kind, pool_id):
     workers = kind.workers(pool)
     ids = [kind.worker_id(w) for w in kind.members(workers)]
     shared_events.pool_created(kind.name, method, ids, pool=pool_id)
+    kind.follow(pool, _counter(pool_id), {"pool": pool_id})
     # Started only now: a thread alive during Pool()'s forks would change the program.
     watch = WorkerWatch(kind, workers, method, pool=pool_id, channel_dir=_channel_dir)
     watch.start()
     pool._poolctl = (pool_id, kind, watch)
 
 
-def _lifecycle(original, name):
-    """A patched lifecycle method (close, terminate, join, shutdown, __exit__)."""
-    label = {"__exit__": "with-exit"}.get(name, name)
+def _lifecycle(original, name, label):
+    """A patched lifecycle method (close, terminate, join, shutdown, __exit__ ...), reported
+    as the call ``label``."""
 
     def method(self, *args, **kwargs):
         if not hasattr(self, "_poolctl"):  # a pool whose creation was not seen through
@@ -255,7 +257,12 @@ def _lifecycle(original, name):
 
 
 def _lifecycles(kind, original):
-    return {name: _lifecycle(original[name], name) for name in kind.lifecycle}
+    """The kind's lifecycle methods its class has (``kill_workers`` is 3.14's)."""
+    return {
+        name: _lifecycle(original[name], name, kind.call_names.get(name, name))
+        for name in kind.lifecycle
+        if name in original
+    }
 
 
 def _patch_pool(kind, pool_class, module):
@@ -350,7 +357,9 @@ def _patch_pool(kind, pool_class, module):
 
 def _patch_executor(kind, executor_class, module):
     names = ("__init__", "submit", "map") + kind.lifecycle
-    original = {name: getattr(executor_class, name) for name in names}
+    original = {
+        name: getattr(executor_class, name) for name in names if hasattr(executor_class, name)
+    }
 
     def submit(self, fn, /, *args, **kwargs):
         with _Outermost() as outermost:
@@ -360,13 +369,18 @@ def _patch_executor(kind, executor_class, module):
                 # A chunk submitted by map() is not the user's call: its items are reported.
                 chunk = private.is_map_chunk(fn, module)
                 pool_id, kind, _ = self._poolctl
-                task, ns = next(_task_ids), time.monotonic_ns()
-                call = traced.Call(fn, task, pool_id, kind.threads)
+                # Its tasks are numbered as the executor accepts them (calling_side).
+                unwrapped = kind.in_subinterpreters
+                if not unwrapped:
+                    task, ns = next(_task_ids), time.monotonic_ns()
+                    call = traced.Call(fn, task, pool_id, kind.threads)
             except Exception as exc:
                 _failed("submit", exc)
                 chunk = True  # submitted as if unpatched
             if chunk:
                 return original["submit"](self, fn, *args, **kwargs)
+            if unwrapped:
+                return _submitting(pool_id, "submit", original["submit"], self, fn, *args, **kwargs)
             future = _submitting(pool_id, "submit", original["submit"], self, call, *args, **kwargs)
             _submitted(pool_id, [task], ns)
             return future
@@ -377,11 +391,16 @@ def _patch_executor(kind, executor_class, module):
                 return original["map"](self, fn, *iterables, **options)
             try:
                 pool_id, kind, _ = self._poolctl
-                wrapped = traced.Item(fn, pool_id, kind.threads, "last")
-                numbers = _counter(pool_id)
+                # Each item is a submit(), numbered as the executor accepts it.
+                unwrapped = kind.in_subinterpreters
+                if not unwrapped:
+                    wrapped = traced.Item(fn, pool_id, kind.threads, "last")
+                    numbers = _counter(pool_id)
             except Exception as exc:
                 _failed("map", exc)
                 return original["map"](self, fn, *iterables, **options)
+            if unwrapped:
+                return _submitting(pool_id, "map", original["map"], self, fn, *iterables, **options)
             return _submitting(
                 pool_id,
                 "map",

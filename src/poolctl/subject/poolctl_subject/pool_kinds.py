@@ -37,6 +37,16 @@ class PoolKind:
     parameters = ()
     processes_option = "processes"
     context_option = "context"
+    # True: its tasks run in subinterpreters, where nothing of poolctl can go: the program's
+    # callables and initializer are handed over unwrapped, and ``follow`` reports the
+    # workers and tasks from the calling side (``calling_side``).
+    in_subinterpreters = False
+    # The calls whose names differ from their step's (a method's ``_``, a step's ``-``).
+    call_names = {"__exit__": "with-exit"}
+
+    @classmethod
+    def follow(cls, pool, numbers, tag, after_initialize=None):
+        """Report from the calling side what the workers cannot (``in_subinterpreters``)."""
 
     @classmethod
     def pool_class(cls, module=None):
@@ -220,6 +230,13 @@ class ProcessPoolExecutor(Executor):
     def start_method(cls, pool):
         return private.executor_start_method(pool)
 
+    # 3.14's terminate_workers() and kill_workers(): each calls shutdown(), which does not
+    # report (only the outermost call does). ``instrument`` patches those the class has.
+    lifecycle = Executor.lifecycle + ("terminate_workers", "kill_workers")
+    call_names = dict(
+        Executor.call_names, terminate_workers="terminate-workers", kill_workers="kill-workers"
+    )
+
 
 class ThreadPoolExecutor(Executor):
     """``concurrent.futures.ThreadPoolExecutor``: worker threads, started as tasks arrive,
@@ -246,7 +263,35 @@ class ThreadPoolExecutor(Executor):
         return list(workers.copy())
 
 
-KINDS = {kind.name: kind for kind in (Pool, ThreadPool, ProcessPoolExecutor, ThreadPoolExecutor)}
+class InterpreterPoolExecutor(ThreadPoolExecutor):
+    """``concurrent.futures.InterpreterPoolExecutor`` (3.14+): a ThreadPoolExecutor whose
+    worker threads each run their tasks in a subinterpreter of their own. Its methods are
+    ThreadPoolExecutor's (patched there); its workers and tasks are reported from the
+    calling side (``calling_side``), the program's callables handed over unwrapped."""
+
+    name = "interpreter-executor"
+    module = "concurrent.futures.interpreter"
+    class_name = "InterpreterPoolExecutor"
+    patch = None  # its methods are ThreadPoolExecutor's, patched when its module is
+    in_subinterpreters = True
+
+    @classmethod
+    def create(cls, program, context, initializer, initargs):
+        # The subject's initializer would run in the subinterpreter: the calling side
+        # reports each worker ready instead.
+        return cls.pool_class()(program["workers"])
+
+    @classmethod
+    def follow(cls, pool, numbers, tag, after_initialize=None):
+        from . import calling_side
+
+        calling_side.follow(pool, numbers, tag, after_initialize)
+
+
+KINDS = {
+    kind.name: kind
+    for kind in (Pool, ThreadPool, ProcessPoolExecutor, ThreadPoolExecutor, InterpreterPoolExecutor)
+}
 # The modules whose classes ``poolctl trace`` patches when the program imports them.
 MODULES = tuple(sorted({kind.module for kind in KINDS.values()}))
 

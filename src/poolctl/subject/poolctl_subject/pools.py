@@ -1,9 +1,12 @@
 """Create the pool a scenario asks for and issue its tasks, through its kind (``pool_kinds``)."""
 
+import itertools
+import os
 import time
 
 from . import pool_kinds, shared_events
 from . import scenario_task as task
+from . import stdlib_private as private
 
 
 def create(program, channel_dir):
@@ -20,7 +23,19 @@ def create(program, channel_dir):
     workers = kind.workers(pool)
     ids = [kind.worker_id(w) for w in kind.members(workers)]
     shared_events.pool_created(kind.name, start_method, ids)
+    # Tasks run in subinterpreters are numbered in submission order, as submit_all does.
+    kind.follow(pool, itertools.count(), {}, after_initialize=_subject_importable)
     return pool, kind, workers, start_method
+
+
+def _subject_importable(context):
+    """Put the subject's folder on a worker subinterpreter's ``sys.path`` (it starts with
+    the interpreter's initial one), so that it can import the scenario's task; and make its
+    own ``sys.stdout`` write each line as it is printed (to a pipe it would hold them until
+    the task ends), as the main interpreter's line recorders do."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(task.__file__)))
+    code = "import sys; sys.path.append(%r); sys.stdout.reconfigure(line_buffering=True)"
+    private.context_interpreter(context).exec(code % root)
 
 
 def submit_all(pool, kind, how, count, args):
@@ -33,8 +48,11 @@ def submit_all(pool, kind, how, count, args):
             shared_events.task_submitted(index, ns)
         return [handle]
     handles = []
+    function = task.run_task
+    if kind.in_subinterpreters:  # reported from the calling side; no threads argument
+        function, args = task.run_in_subinterpreter, tuple(args)[:2]
     for index in range(count):
         ns = time.monotonic_ns()
-        handles.append(kind.submit(pool, task.run_task, (index,) + tuple(args)))
+        handles.append(kind.submit(pool, function, (index,) + tuple(args)))
         shared_events.task_submitted(index, ns)
     return handles

@@ -138,6 +138,10 @@ ACTIONS = {
         prepare=lambda run, details: {"worker": _pick_worker(details.get("which", "busy"), run)},
     ),
     "get-results": _Action(_get_results),
+    # 3.14's: shutdown(wait=False, cancel_futures=True), then SIGTERM or SIGKILL to each
+    # live worker; they return without waiting for the workers.
+    "terminate-workers": _Action(lambda run, details: run.holder[0].terminate_workers()),
+    "kill-workers": _Action(lambda run, details: run.holder[0].kill_workers()),
 }
 
 

@@ -36,6 +36,14 @@ def _task(index, duration, raises):
     return index
 
 
+def run_in_subinterpreter(index, duration, raises=False):
+    """The task, run in an ``InterpreterPoolExecutor``'s subinterpreter: only the task itself
+    (its worker thread reports it, from the calling side). It prints through the
+    subinterpreter's own ``sys.stdout``, straight to the process's stdout: the observer
+    records those lines as the process's, not the worker's."""
+    return _task(index, duration, raises)
+
+
 def run_packed(args):
     """``run_task`` for ``map_async``, which passes one argument per item."""
     return run_task(*args)

@@ -59,6 +59,32 @@ def thread_executor_workers(executor):
     return executor._threads
 
 
+def executor_context_factory(executor):
+    """``ThreadPoolExecutor._create_worker_context`` (3.14+, InterpreterPoolExecutor's too):
+    called once per worker thread, it makes the context whose ``initialize()`` the thread
+    calls first (for an interpreter pool: create the subinterpreter, run the initializer
+    there) and whose ``run(task)`` runs each task (in that subinterpreter)."""
+    return executor._create_worker_context
+
+
+def executor_task_resolver(executor):
+    """``ThreadPoolExecutor._resolve_work_item_task`` (3.14+): ``submit()`` calls it once
+    per accepted task, ``(fn, args, kwargs)`` → the task the worker context's ``run`` gets."""
+    return executor._resolve_work_item_task
+
+
+def set_executor_hooks(executor, create_context, resolve_task):
+    """Replace the two above on this one executor."""
+    executor._create_worker_context = create_context
+    executor._resolve_work_item_task = resolve_task
+
+
+def context_interpreter(context):
+    """``WorkerContext.interp`` of an interpreter pool (3.14+): the worker's subinterpreter,
+    once ``initialize()`` created it."""
+    return context.interp
+
+
 def is_map_chunk(function, executor_module):
     """True for what ``ProcessPoolExecutor.map`` submits: ``partial(_process_chunk, ...)``;
     always False for an executor module without ``_process_chunk`` (ThreadPoolExecutor's
@@ -115,6 +141,10 @@ __all__ = (
     "executor_workers",
     "executor_start_method",
     "thread_executor_workers",
+    "executor_context_factory",
+    "executor_task_resolver",
+    "set_executor_hooks",
+    "context_interpreter",
     "is_map_chunk",
     "future_class",
     "process_returncode",
