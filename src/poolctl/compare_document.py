@@ -67,7 +67,7 @@ def _new_row(result: Result) -> dict[str, Any]:
         "scenario": cell.scenario.name,
         "source": cell.scenario.source,
         "start_method": _start_method(result),
-        "python": cell.interpreter.version,
+        "python": cell.interpreter.label,
         "executable": cell.interpreter.executable,
         "steps": [step.name for step in cell.scenario.steps],
         "runs": 0,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
+import platform
 import re
-import shutil
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from .errors import UsageError
+from .interpreter_search import find
 
 MINIMUM = (3, 8)
 
@@ -22,9 +23,12 @@ _PROBE = (
     "v = sys.version_info\n"
     "sys.stdout.write('%d.%d.%d %s\\n' % (v[0], v[1], v[2], platform.python_implementation()))\n"
     "if v >= (3, 8):\n"
-    "    import json, multiprocessing as m\n"
+    "    import json, multiprocessing as m, sysconfig\n"
+    "    gil = getattr(sys, '_is_gil_enabled', None)\n"
     "    sys.stdout.write(json.dumps({'executable': sys.executable,"
-    " 'start_methods': m.get_all_start_methods()}))\n"
+    " 'start_methods': m.get_all_start_methods(),"
+    " 'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')),"
+    " 'gil_enabled': gil() if gil else not sysconfig.get_config_var('Py_GIL_DISABLED')}))\n"
 )
 _PROBE_TIMEOUT = 20.0
 
@@ -42,6 +46,15 @@ class Interpreter:
     implementation: str
     # None for the interpreter poolctl runs on: asked only when a method is named.
     probed_start_methods: tuple[str, ...] | None = None
+    # A free-threaded build (``Py_GIL_DISABLED``, 3.13+): its version is named '3.14.7t'.
+    free_threaded: bool = False
+    # Whether the GIL was enabled when probed (a free-threaded build can enable it again).
+    gil_enabled: bool = True
+
+    @property
+    def label(self) -> str:
+        """The build as users name it: '3.14.7', '3.14.7t' (free-threaded), 'PyPy 3.9.16'."""
+        return build_label(self.as_dict())
 
     @property
     def version_info(self) -> tuple[int, ...]:
@@ -57,13 +70,30 @@ class Interpreter:
 
         return tuple(multiprocessing.get_all_start_methods())
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         """The interpreter as the JSON document shows it."""
         return {
             "executable": self.executable,
             "version": self.version,
             "implementation": self.implementation,
+            "free_threaded": self.free_threaded,
+            "gil_enabled": self.gil_enabled,
         }
+
+
+def build_label(python: dict[str, Any]) -> str:
+    """'3.14.7', '3.14.7t' or 'PyPy 3.9.16' for a document's ``python`` section."""
+    version = python["version"] + ("t" if python.get("free_threaded") else "")
+    implementation = python.get("implementation", "CPython")
+    return version if implementation == "CPython" else f"{implementation} {version}"
+
+
+def describe(python: dict[str, Any]) -> str:
+    """'CPython 3.14.7t, GIL disabled' for a document's ``python`` section."""
+    text = f"{python.get('implementation', 'CPython')} {build_label(python).split()[-1]}"
+    if python.get("free_threaded"):
+        text += ", GIL " + ("enabled" if python.get("gil_enabled") else "disabled")
+    return text
 
 
 def current() -> Interpreter:
@@ -71,8 +101,15 @@ def current() -> Interpreter:
     return Interpreter(
         executable=sys.executable,
         version=".".join(str(n) for n in sys.version_info[:3]),
-        implementation=sys.implementation.name.replace("cpython", "CPython"),
+        implementation=platform.python_implementation(),
+        free_threaded=bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        gil_enabled=_gil_enabled(),
     )
+
+
+def _gil_enabled() -> bool:
+    is_enabled = getattr(sys, "_is_gil_enabled", None)  # 3.13+
+    return bool(is_enabled()) if is_enabled else not sysconfig.get_config_var("Py_GIL_DISABLED")
 
 
 def resolve(spec: str | None) -> Interpreter:
@@ -81,7 +118,7 @@ def resolve(spec: str | None) -> Interpreter:
         return current()
     if not spec.strip():
         raise UsageError("--python: empty interpreter name")
-    path = _find(spec)
+    path = find(spec)
     try:
         done = subprocess.run(
             # -E -s rather than -I: Python 2 rejects -I, and should be named as too old.
@@ -112,42 +149,6 @@ def resolve(spec: str | None) -> Interpreter:
         version=".".join(map(str, version)),
         implementation=match.group(4),
         probed_start_methods=tuple(info["start_methods"]),
+        free_threaded=info["free_threaded"],
+        gil_enabled=info["gil_enabled"],
     )
-
-
-def _find(spec: str) -> str:
-    """A path for ``spec``: as given when it has a slash, else from PATH or pyenv."""
-    if os.sep in spec or spec.startswith("."):
-        path = Path(spec).expanduser()
-        if not path.exists():
-            raise UsageError(f"--python {spec}: no such file")
-        if path.is_dir() or not os.access(path, os.X_OK):
-            raise UsageError(f"--python {spec}: not an executable file")
-        # Absolute: Path('./python') prints as 'python', which exec would look up on PATH.
-        return str(path.absolute())
-    found = shutil.which(spec)
-    # A pyenv shim for a version that is installed but not selected fails when run, and
-    # selecting a version from inside poolctl would be silently ignored: look it up.
-    if found is None or "/shims/" in found:
-        versioned = _pyenv_install(spec)
-        if versioned is not None:
-            return versioned
-    if found is None:
-        raise UsageError(f"--python {spec}: no such command on PATH")
-    return found
-
-
-def _pyenv_install(spec: str) -> str | None:
-    """The newest pyenv-installed ``pythonX.Y`` for a ``spec`` like ``python3.8``."""
-    match = re.fullmatch(r"python(\d+)\.(\d+)", spec)
-    if match is None:
-        return None
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    prefix = f"{match.group(1)}.{match.group(2)}."
-    candidates = []
-    for version_dir in root.glob(f"{prefix}*"):
-        patch = version_dir.name[len(prefix) :]
-        binary = version_dir / "bin" / spec
-        if patch.isdigit() and binary.is_file():
-            candidates.append((int(patch), str(binary)))
-    return max(candidates)[1] if candidates else None

@@ -40,7 +40,7 @@ class Cell:
     def label(self) -> str:
         """A short name for progress displays."""
         method = self.params.start_method or "default"
-        return f"{self.scenario.name} · {method} · {self.interpreter.version}"
+        return f"{self.scenario.name} · {method} · {self.interpreter.label}"
 
 
 @dataclass
@@ -121,7 +121,7 @@ def _too_old(scenario: Scenario, python: Interpreter) -> str | None:
     needed = scenario.requires_python
     if needed is None or python.version_info >= needed:
         return None
-    return f"needs Python {'.'.join(map(str, needed))}+ (this is {python.version})"
+    return f"needs Python {'.'.join(map(str, needed))}+ (this is {python.label})"
 
 
 def _without_requirement(scenario: Scenario) -> Scenario:

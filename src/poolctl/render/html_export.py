@@ -7,6 +7,7 @@ from typing import Any
 
 from ..document import incomplete, program_ending
 from ..document import title as document_title
+from ..interpreter import build_label
 from .markup import escape
 from .svg_export import run_svg
 
@@ -94,7 +95,7 @@ def _run_section(doc: dict[str, Any], index: int) -> str:
         )
     return (
         f"<section id='run-{index}'><h2>{index}. {escape(doc['scenario']['name'])} · "
-        f"{escape(doc['params']['start_method'])} · {escape(doc['python']['version'])}"
+        f"{escape(doc['params']['start_method'])} · {escape(build_label(doc['python']))}"
         f"</h2>{run_svg(doc)}<ul>{checks}{races}</ul></section>"
     )
 

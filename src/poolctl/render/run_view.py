@@ -10,6 +10,7 @@ from rich.text import Text
 
 from .. import pool_kinds
 from ..document import incomplete, pool_label, program_ending, title
+from ..interpreter import describe
 from ..printable import printable
 from ..steps import STEPS
 from . import lanes
@@ -97,7 +98,7 @@ def header(document: dict[str, Any]) -> Text:
     steps = " → ".join(s["step"] + "()" for s in scenario["steps"])
     text.append(
         printable(
-            f"{python['implementation']} {python['version']} ({python['executable']})"
+            f"{describe(python)} ({python['executable']})"
             f" · {params['start_method']} · {size}"
             f" · {params['tasks']} task{'s' if params['tasks'] != 1 else ''}"
             f" × {params['duration']:g} s · {steps}"
@@ -118,7 +119,7 @@ def _trace_header(document: dict[str, Any]) -> Text:
     tasks = outcome["tasks"]["submitted"]
     text.append(
         printable(
-            f"{python['implementation']} {python['version']} ({python['executable']})"
+            f"{describe(python)} ({python['executable']})"
             f" · {pools} · {tasks} task{'s' if tasks != 1 else ''}"
         ),
         "dim",
