@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import UsageError
+from .interpreter_faults import FAULTS, probe_code
 from .interpreter_search import find
 
 MINIMUM = (3, 8)
@@ -25,10 +26,12 @@ _PROBE = (
     "if v >= (3, 8):\n"
     "    import json, multiprocessing as m, sysconfig\n"
     "    gil = getattr(sys, '_is_gil_enabled', None)\n"
-    "    sys.stdout.write(json.dumps({'executable': sys.executable,"
+    + probe_code()
+    + "    sys.stdout.write(json.dumps({'executable': sys.executable,"
     " 'start_methods': m.get_all_start_methods(),"
     " 'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')),"
-    " 'gil_enabled': gil() if gil else not sysconfig.get_config_var('Py_GIL_DISABLED')}))\n"
+    " 'gil_enabled': gil() if gil else not sysconfig.get_config_var('Py_GIL_DISABLED'),"
+    " 'faults': faults}))\n"
 )
 _PROBE_TIMEOUT = 20.0
 
@@ -50,6 +53,8 @@ class Interpreter:
     free_threaded: bool = False
     # Whether the GIL was enabled when probed (a free-threaded build can enable it again).
     gil_enabled: bool = True
+    # Names of the ``interpreter_faults`` this interpreter has (pools it breaks itself).
+    faults: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -104,7 +109,15 @@ def current() -> Interpreter:
         implementation=platform.python_implementation(),
         free_threaded=bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
         gil_enabled=_gil_enabled(),
+        faults=tuple(f.name for f in FAULTS if _present(f.present)),
     )
+
+
+def _present(expression: str) -> bool:
+    try:
+        return bool(eval(expression))  # one of FAULTS' own expressions, never user input
+    except Exception:
+        return False
 
 
 def _gil_enabled() -> bool:
@@ -151,4 +164,5 @@ def resolve(spec: str | None) -> Interpreter:
         probed_start_methods=tuple(info["start_methods"]),
         free_threaded=info["free_threaded"],
         gil_enabled=info["gil_enabled"],
+        faults=tuple(info["faults"]),
     )

@@ -9,6 +9,7 @@ from typing import Any
 from . import limits
 from .errors import ObserveError, UsageError
 from .interpreter import Interpreter
+from .interpreter_faults import breaking
 from .observer.observe import observe
 from .pool_kinds import KINDS
 from .scenario import Scenario
@@ -98,7 +99,13 @@ def run(
     from .outcome import derive, observation
 
     events, output = events_mod.parse(obs)
-    _require_observed(events, output)
+    try:
+        _require_observed(events, output)
+    except ObserveError as exc:
+        fault = breaking(interpreter.faults, scenario.api, params.start_method)
+        if fault is None:
+            raise
+        raise ObserveError(f"{exc} (the interpreter's own fault, not poolctl's: {fault.message})") from exc
     outcome = derive(events)
     shown = params.as_dict()
     # The method the pool really used, as the subject reported it.
