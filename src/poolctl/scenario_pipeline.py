@@ -105,7 +105,8 @@ def run(
         fault = breaking(interpreter.faults, scenario.api, params.start_method)
         if fault is None:
             raise
-        raise ObserveError(f"{exc} (the interpreter's own fault, not poolctl's: {fault.message})") from exc
+        blame = f"the interpreter's own fault, not poolctl's: {fault.message}"
+        raise ObserveError(f"{exc} ({blame})") from exc
     outcome = derive(events)
     shown = params.as_dict()
     # The method the pool really used, as the subject reported it.
