@@ -94,7 +94,7 @@ def run(
     }
     obs = observe(program, interpreter.executable, params.timeout, cancel)
     from . import events as events_mod
-    from .document import build_run
+    from .document import build_run, python_section
     from .expectation import evaluate, observe_races
     from .outcome import derive, observation
 
@@ -119,7 +119,7 @@ def run(
         output=output,
         outcome=outcome,
         observation=observation(events),
-        checks=evaluate(scenario.expect, outcome, output),
+        checks=evaluate(scenario.expect, outcome, output, python_section(interpreter, events)),
         races=observe_races(scenario.races, outcome, output),
     )
 

@@ -357,7 +357,16 @@ def verdict(document: dict[str, Any]) -> Group:
         if unseen:
             mark = Text("?", "yellow")
         line = _safe(check["claim"])
-        if not check["ok"]:
+        if "not_applicable" in check:
+            mark = Text("–", "dim")
+            line.append(
+                printable(
+                    f"  not applicable here ({check['not_applicable']});"
+                    f" observed {check['observed']!r}"
+                ),
+                "dim",
+            )
+        elif not check["ok"]:
             line.append(
                 printable(f"  expected {check['expected']!r}, observed {check['observed']!r}"),
                 "red",
