@@ -23,7 +23,9 @@ from poolctl.errors import UsageError
 from poolctl.expect_conditions import parse
 from schema_validation import check
 
-SHARED_DIRS = (Path.home() / ".cache" / "shared-pythons", Path("/tmp/pyinterp"))
+# Where the shared interpreters' unpack script puts them by default, and where this
+# machine's session unpacked them.
+SHARED_DIRS = (interpreter_search.shared_root(), Path("/tmp/pyinterp"))
 
 
 def shared_python(name: str) -> Path:

@@ -47,7 +47,7 @@ def find(spec: str) -> str:
         raise UsageError(f"--python {spec}: no such command on PATH")
     raise UsageError(
         f"--python {spec}: not found on PATH, in pyenv ({_pyenv_root()}),"
-        f" in uv's Pythons ({_uv_root()}) nor in the shared interpreters ({_shared_root()})"
+        f" in uv's Pythons ({_uv_root()}) nor in the shared interpreters ({shared_root()})"
     )
 
 
@@ -110,7 +110,7 @@ def _uv_cpythons(major: str, minor: str, command: str):
 def _shared_cpythons(major: str, minor: str, command: str):
     # The shared interpreters' unpack script: 'cpython-3.14.7t-linux-x86_64'.
     name = re.compile(rf"cpython-({major})\.({minor})\.(\d+)(t?)-.*")
-    for directory, m in _versioned_dirs(_shared_root(), f"cpython-{major}.{minor}.*", name):
+    for directory, m in _versioned_dirs(shared_root(), f"cpython-{major}.{minor}.*", name):
         binary = directory / "bin" / command
         if binary.is_file():
             yield _numbers(m), bool(m.group(4)), str(binary)
@@ -157,7 +157,7 @@ def _uv_root() -> Path:
     return Path(data) / "uv" / "python"
 
 
-def _shared_root() -> Path:
+def shared_root() -> Path:
     """Where the shared interpreters' ``unpack`` script puts them by default."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "shared-pythons"
