@@ -139,6 +139,23 @@ def test_a_found_interpreter_is_probed(homes: dict[str, Path]) -> None:
     assert found.label == f"{major}.{minor}.{patch}"
 
 
+def test_a_version_name_must_find_that_version(homes: dict[str, Path]) -> None:
+    """A PATH entry named for a version is probed: another version is refused."""
+    major, minor = sys.version_info[:2]
+    other = f"{major}.{minor + 1}"
+    fake_binary(homes["path"] / f"python{other}", sys.executable)
+    with pytest.raises(UsageError, match=f"found CPython {major}.{minor}.*, not {other}$"):
+        interpreter.resolve(other)
+    fake_binary(homes["path"] / "pypy3", sys.executable)
+    with pytest.raises(UsageError, match="not PyPy"):
+        interpreter.resolve("pypy3")
+    assert interpreter_search.mismatch("3.14t", "3.14.7", "CPython", False) == (
+        "found CPython 3.14.7, not 3.14t"
+    )
+    assert interpreter_search.mismatch("3.14", "3.14.7", "CPython", False) is None
+    assert interpreter_search.mismatch("3.1", "3.14.7", "CPython", False) is not None
+
+
 # --- the free-threaded build -------------------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import UsageError
 from .interpreter_faults import FAULTS, probe_code
-from .interpreter_search import find
+from .interpreter_search import find, mismatch
 
 MINIMUM = (3, 8)
 
@@ -157,6 +157,9 @@ def resolve(spec: str | None) -> Interpreter:
             f" poolctl needs {'.'.join(map(str, MINIMUM))} or newer"
         )
     info = json.loads(lines[1])
+    wrong = mismatch(spec, match.group(0).split()[0], match.group(4), info["free_threaded"])
+    if wrong is not None:
+        raise UsageError(f"--python {spec}: {path}: {wrong}")
     return Interpreter(
         executable=path,
         version=".".join(map(str, version)),

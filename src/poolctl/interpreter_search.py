@@ -51,6 +51,21 @@ def find(spec: str) -> str:
     )
 
 
+def mismatch(spec: str, version: str, implementation: str, free_threaded: bool) -> str | None:
+    """Why the interpreter found for a version name is not the one asked for, if it is not
+    (a PATH entry named ``python3.14`` may be anything)."""
+    asked = _VERSION.fullmatch(spec)
+    if asked is not None:
+        major, minor, patch, threaded = asked.groups()
+        wanted = ".".join(n for n in (major, minor, patch) if n is not None)
+        if not (version + ".").startswith(wanted + ".") or bool(threaded) != free_threaded:
+            build = version + ("t" if free_threaded else "")
+            return f"found {implementation} {build}, not {wanted}{threaded}"
+    elif _PYPY.fullmatch(spec) and implementation != "PyPy":
+        return f"found {implementation} {version}, not PyPy"
+    return None
+
+
 def _given_path(spec: str) -> str:
     path = Path(spec).expanduser()
     if not path.exists():
