@@ -81,7 +81,7 @@ def test_uv_pythons_newest_patch_and_free_threaded(homes: dict[str, Path]) -> No
     assert interpreter_search.find("python3.14") == str(new)
     assert interpreter_search.find("3.14.2") == str(old)
     assert interpreter_search.find("3.14t") == str(free)
-    with pytest.raises(UsageError, match=r"3\.13: not found on PATH, in pyenv"):
+    with pytest.raises(UsageError, match=r"3\.13: no such command on PATH, nor in pyenv"):
         interpreter_search.find("3.13")
 
 
@@ -112,7 +112,7 @@ def test_pyenv_free_threaded_and_shims(homes: dict[str, Path]) -> None:
 
 
 def test_pypy_names(homes: dict[str, Path]) -> None:
-    with pytest.raises(UsageError, match="pypy: not found on PATH"):
+    with pytest.raises(UsageError, match="pypy: no such command on PATH, nor in pyenv"):
         interpreter_search.find("pypy")
     uv = fake_binary(homes["uv"] / "pypy-3.10.14-linux-x86_64-gnu" / "bin" / "pypy3")
     assert interpreter_search.find("pypy3") == str(uv)

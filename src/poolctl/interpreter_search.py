@@ -46,8 +46,8 @@ def find(spec: str) -> str:
     if version is None and pypy is None:
         raise UsageError(f"--python {spec}: no such command on PATH")
     raise UsageError(
-        f"--python {spec}: not found on PATH, in pyenv ({_pyenv_root()}),"
-        f" in uv's Pythons ({_uv_root()}) nor in the shared interpreters ({shared_root()})"
+        f"--python {spec}: no such command on PATH, nor in pyenv ({_pyenv_root()}),"
+        f" uv's Pythons ({_uv_root()}) or the shared interpreters ({shared_root()})"
     )
 
 

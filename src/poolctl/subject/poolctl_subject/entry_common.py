@@ -6,7 +6,7 @@ import json
 import sys
 import sysconfig
 
-from . import channel
+from . import channel, stdlib_private
 
 
 def final_report():
@@ -26,7 +26,6 @@ def start(spec_json):
     atexit.register(final_report)
     channel.connect(spec["channel"], role="main")
     free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-    is_gil_enabled = getattr(sys, "_is_gil_enabled", None)  # 3.13+
     channel.emit(
         "main.started",
         python=".".join(str(n) for n in sys.version_info[:3]),
@@ -34,6 +33,6 @@ def start(spec_json):
         free_threaded=free_threaded,
         # As the run starts: a free-threaded build enables it again for PYTHON_GIL=1 or
         # an extension module that needs it.
-        gil_enabled=bool(is_gil_enabled()) if is_gil_enabled else not free_threaded,
+        gil_enabled=stdlib_private.gil_enabled(),
     )
     return spec
