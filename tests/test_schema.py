@@ -109,7 +109,7 @@ def test_the_closed_sets_are_the_code_s() -> None:
         s for s in event_shapes() if s["properties"]["kind"] == {"const": "kill-worker.called"}
     ]
     assert kill["properties"]["signal"]["enum"] == list(steps.SIGNALS)
-    expect_keys = set(scenario._EXPECT_KEYS)
+    expect_keys = {*scenario._EXPECT_KEYS, "only_on"}
     assert set(defs["expectation"]["properties"]) == expect_keys
 
 

@@ -301,6 +301,9 @@ if __name__ == "__main__":
             return "No module named" in str(exc)
         return False
 
+    import sysconfig
+    check("gil_enabled", lambda: p.gil_enabled()
+          is (not sysconfig.get_config_var("Py_GIL_DISABLED")))
     check("runpy_error", lambda: issubclass(p.runpy_error(), Exception))
     check("check_main_module", lambda: p.check_main_module("poolctl_probe_main") is None
           and missing())

@@ -67,7 +67,7 @@ def _new_row(result: Result) -> dict[str, Any]:
         "scenario": cell.scenario.name,
         "source": cell.scenario.source,
         "start_method": _start_method(result),
-        "python": cell.interpreter.version,
+        "python": cell.interpreter.label,
         "executable": cell.interpreter.executable,
         "steps": [step.name for step in cell.scenario.steps],
         "runs": 0,
@@ -92,6 +92,7 @@ def _new_row(result: Result) -> dict[str, Any]:
             )
         },
         "failed_checks": Counter(),
+        "not_applicable": {},
         "races": {},
         "_shutdown": [],
     }
@@ -127,6 +128,9 @@ def summarize(results: list[Result]) -> dict[str, Any]:
         for check in [] if unseen else doc["checks"]:
             if not check["ok"]:
                 row["failed_checks"][check["claim"]] += 1
+        for check in doc["checks"]:
+            if "not_applicable" in check:
+                row["not_applicable"][check["claim"]] = check["not_applicable"]
         for race in doc["races"]:
             label = race.get("output", "hangs")
             counts = row["races"].setdefault(label, {"printed": 0, "runs": 0})

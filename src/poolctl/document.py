@@ -38,7 +38,7 @@ def build_run(
             "steps": [step.as_dict() for step in scenario.steps],
         },
         "params": params,
-        "python": interpreter.as_dict(),
+        "python": python_section(interpreter, events),
         "events": events,
         "output": output,
         "outcome": outcome,
@@ -80,7 +80,7 @@ def build_trace(
             "start_method": pools[0]["start_method"] if pools else None,
             "timeout": timeout,
         },
-        "python": interpreter.as_dict(),
+        "python": python_section(interpreter, events),
         "events": events,
         "output": output,
         "outcome": outcome,
@@ -90,6 +90,16 @@ def build_trace(
         "races": [],
         "matches": None,
     }
+
+
+def python_section(interpreter: Interpreter, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The interpreter as probed, with the GIL as the subject found it when the run started
+    (a free-threaded build may enable it again: ``PYTHON_GIL=1``, an extension module)."""
+    section = interpreter.as_dict()
+    started = next((e for e in events if e["kind"] == "main.started"), None)
+    if started is not None and "gil_enabled" in started:
+        section["gil_enabled"] = started["gil_enabled"]
+    return section
 
 
 def title(document: dict[str, Any]) -> str:

@@ -9,13 +9,34 @@ from __future__ import annotations
 
 from typing import Any
 
+from .expect_conditions import not_applicable
 from .scenario import Race
 
 
 def evaluate(
+    expect: dict[str, Any],
+    outcome: dict[str, Any],
+    output: list[dict[str, Any]],
+    python: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One check per claim in ``expect``, in a fixed order.
+
+    A claim that holds only on other interpreters (``[expect.only_on]``; ``python`` is the
+    document's section) is still checked and shown, after the others, but as
+    ``not_applicable`` (why, in words): it neither passes nor fails the run.
+    """
+    skipped = not_applicable(expect, python)
+    applicable = {k: v for k, v in expect.items() if k not in skipped}
+    checks = _checks(applicable, outcome, output)
+    for key, why in skipped.items():
+        for check in _checks({key: expect[key]}, outcome, output):
+            checks.append({**check, "ok": True, "not_applicable": why})
+    return checks
+
+
+def _checks(
     expect: dict[str, Any], outcome: dict[str, Any], output: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """One check per claim in ``expect``, in a fixed order."""
     checks: list[dict[str, Any]] = []
     tasks = outcome["tasks"]
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
+import platform
 import re
-import shutil
 import sys
+import sysconfig
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 from .errors import UsageError
+from .interpreter_faults import FAULTS, probe_code
+from .interpreter_search import find, mismatch
 from .printable import printable
 
 MINIMUM = (3, 8)
@@ -22,9 +24,14 @@ _PROBE = (
     "v = sys.version_info\n"
     "sys.stdout.write('%d.%d.%d %s\\n' % (v[0], v[1], v[2], platform.python_implementation()))\n"
     "if v >= (3, 8):\n"
-    "    import json, multiprocessing as m\n"
-    "    sys.stdout.write(json.dumps({'executable': sys.executable,"
-    " 'start_methods': m.get_all_start_methods()}))\n"
+    "    import json, multiprocessing as m, sysconfig\n"
+    "    gil = getattr(sys, '_is_gil_enabled', None)\n"
+    + probe_code()
+    + "    sys.stdout.write(json.dumps({'executable': sys.executable,"
+    " 'start_methods': m.get_all_start_methods(),"
+    " 'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')),"
+    " 'gil_enabled': gil() if gil else not sysconfig.get_config_var('Py_GIL_DISABLED'),"
+    " 'faults': faults}))\n"
 )
 _PROBE_TIMEOUT = 20.0
 
@@ -42,6 +49,17 @@ class Interpreter:
     implementation: str
     # None for the interpreter poolctl runs on: asked only when a method is named.
     probed_start_methods: tuple[str, ...] | None = None
+    # A free-threaded build (``Py_GIL_DISABLED``, 3.13+): its version is named '3.14.7t'.
+    free_threaded: bool = False
+    # Whether the GIL was enabled when probed (a free-threaded build can enable it again).
+    gil_enabled: bool = True
+    # Names of the ``interpreter_faults`` this interpreter has (pools it breaks itself).
+    faults: tuple[str, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The build as users name it: '3.14.7', '3.14.7t' (free-threaded), 'PyPy 3.9.16'."""
+        return build_label(self.as_dict())
 
     @property
     def version_info(self) -> tuple[int, ...]:
@@ -57,13 +75,30 @@ class Interpreter:
 
         return tuple(multiprocessing.get_all_start_methods())
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         """The interpreter as the JSON document shows it."""
         return {
             "executable": self.executable,
             "version": self.version,
             "implementation": self.implementation,
+            "free_threaded": self.free_threaded,
+            "gil_enabled": self.gil_enabled,
         }
+
+
+def build_label(python: dict[str, Any]) -> str:
+    """'3.14.7', '3.14.7t' or 'PyPy 3.9.16' for a document's ``python`` section."""
+    version = python["version"] + ("t" if python.get("free_threaded") else "")
+    implementation = python.get("implementation", "CPython")
+    return version if implementation == "CPython" else f"{implementation} {version}"
+
+
+def describe(python: dict[str, Any]) -> str:
+    """'CPython 3.14.7t, GIL disabled' for a document's ``python`` section."""
+    text = f"{python.get('implementation', 'CPython')} {build_label(python).split()[-1]}"
+    if python.get("free_threaded"):
+        text += ", GIL " + ("enabled" if python.get("gil_enabled") else "disabled")
+    return text
 
 
 def current() -> Interpreter:
@@ -71,8 +106,23 @@ def current() -> Interpreter:
     return Interpreter(
         executable=sys.executable,
         version=".".join(str(n) for n in sys.version_info[:3]),
-        implementation=sys.implementation.name.replace("cpython", "CPython"),
+        implementation=platform.python_implementation(),
+        free_threaded=bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
+        gil_enabled=_gil_enabled(),
+        faults=tuple(f.name for f in FAULTS if _present(f.present)),
     )
+
+
+def _present(expression: str) -> bool:
+    try:
+        return bool(eval(expression))  # one of FAULTS' own expressions, never user input
+    except Exception:
+        return False
+
+
+def _gil_enabled() -> bool:
+    is_enabled = getattr(sys, "_is_gil_enabled", None)  # 3.13+
+    return bool(is_enabled()) if is_enabled else not sysconfig.get_config_var("Py_GIL_DISABLED")
 
 
 def resolve(spec: str | None) -> Interpreter:
@@ -81,7 +131,7 @@ def resolve(spec: str | None) -> Interpreter:
         return current()
     if not spec.strip():
         raise UsageError("--python: empty interpreter name")
-    path = _find(spec)
+    path = find(spec)
     # Run as a run is (observer/watchdog.py): bounded, and whatever it starts is ended,
     # a wrapper script's background children included.
     from .observer import watchdog
@@ -105,69 +155,46 @@ def resolve(spec: str | None) -> Interpreter:
             f"--python {spec}: Python {'.'.join(map(str, version))} is too old;"
             f" poolctl needs {'.'.join(map(str, MINIMUM))} or newer"
         )
-    methods = _start_methods(lines[1:])
-    if methods is None:
+    info = _probe_info(lines[1:])
+    if info is None:
         # Its end: where a wrapper's junk is.
         shown = printable("\\n".join(lines[1:]))
         shown = shown if len(shown) <= 60 else "..." + shown[-60:]
         raise UsageError(
             f"--python {spec}: not a working Python interpreter: unexpected answer {shown!r}"
         )
+    wrong = mismatch(spec, match.group(0).split()[0], match.group(4), info["free_threaded"])
+    if wrong is not None:
+        raise UsageError(f"--python {spec}: {path}: {wrong}")
     return Interpreter(
         executable=path,
         version=".".join(map(str, version)),
         implementation=match.group(4),
-        probed_start_methods=methods,
+        probed_start_methods=tuple(info["start_methods"]),
+        free_threaded=info["free_threaded"],
+        gil_enabled=info["gil_enabled"],
+        faults=tuple(info["faults"]),
     )
 
 
-def _start_methods(lines: list[str]) -> tuple[str, ...] | None:
-    """The start methods in the probe's second line; None unless that is all there is."""
+def _probe_info(lines: list[str]) -> dict[str, Any] | None:
+    """What the probe's second line says; None unless that line is all there is and holds
+    every field, each of its type (a wrapper may print more, or something else)."""
     if len(lines) != 1:
         return None  # a wrapper that printed more than the interpreter did
     try:
         info = json.loads(lines[0])
     except ValueError:
         return None
-    methods = info.get("start_methods") if isinstance(info, dict) else None
+    if not isinstance(info, dict):
+        return None
+    methods, faults = info.get("start_methods"), info.get("faults")
     if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
         return None
-    return tuple(methods)
-
-
-def _find(spec: str) -> str:
-    """A path for ``spec``: as given when it has a slash, else from PATH or pyenv."""
-    if os.sep in spec or spec.startswith("."):
-        path = Path(spec).expanduser()
-        if not path.exists():
-            raise UsageError(f"--python {spec}: no such file")
-        if path.is_dir() or not os.access(path, os.X_OK):
-            raise UsageError(f"--python {spec}: not an executable file")
-        # Absolute: Path('./python') prints as 'python', which exec would look up on PATH.
-        return str(path.absolute())
-    found = shutil.which(spec)
-    # A pyenv shim for a version that is installed but not selected fails when run, and
-    # selecting a version from inside poolctl would be silently ignored: look it up.
-    if found is None or "/shims/" in found:
-        versioned = _pyenv_install(spec)
-        if versioned is not None:
-            return versioned
-    if found is None:
-        raise UsageError(f"--python {spec}: no such command on PATH")
-    return found
-
-
-def _pyenv_install(spec: str) -> str | None:
-    """The newest pyenv-installed ``pythonX.Y`` for a ``spec`` like ``python3.8``."""
-    match = re.fullmatch(r"python(\d+)\.(\d+)", spec)
-    if match is None:
+    if not isinstance(faults, list) or not all(isinstance(f, str) for f in faults):
         return None
-    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
-    prefix = f"{match.group(1)}.{match.group(2)}."
-    candidates = []
-    for version_dir in root.glob(f"{prefix}*"):
-        patch = version_dir.name[len(prefix) :]
-        binary = version_dir / "bin" / spec
-        if patch.isdigit() and binary.is_file():
-            candidates.append((int(patch), str(binary)))
-    return max(candidates)[1] if candidates else None
+    if not isinstance(info.get("free_threaded"), bool):
+        return None
+    if info.get("gil_enabled") is not None and not isinstance(info["gil_enabled"], bool):
+        return None
+    return info

@@ -18,6 +18,7 @@ from . import interpreter as interpreters
 from . import limits, scenario_pipeline
 from .errors import Cancelled, ObserveError, UsageError
 from .interpreter import Interpreter
+from .interpreter_faults import breaking
 from .pool_kinds import KINDS
 from .scenario import Scenario, bundled_names, load
 
@@ -40,7 +41,7 @@ class Cell:
     def label(self) -> str:
         """A short name for progress displays."""
         method = self.params.start_method or "default"
-        return f"{self.scenario.name} · {method} · {self.interpreter.version}"
+        return f"{self.scenario.name} · {method} · {self.interpreter.label}"
 
 
 @dataclass
@@ -109,7 +110,7 @@ def plan(
             starts_processes = KINDS[scenario.api].starts_processes
             methods = start_methods(start_method, python) if starts_processes else [None]
             for method in methods:
-                skip = _too_old(scenario, python)
+                skip = _too_old(scenario, python) or _interpreter_fault(scenario, python, method)
                 checked = scenario if skip is None else _without_requirement(scenario)
                 params = scenario_pipeline.plan(checked, python, start_method=method, **options)
                 for n in range(1 if skip else repeat):
@@ -121,7 +122,13 @@ def _too_old(scenario: Scenario, python: Interpreter) -> str | None:
     needed = scenario.requires_python
     if needed is None or python.version_info >= needed:
         return None
-    return f"needs Python {'.'.join(map(str, needed))}+ (this is {python.version})"
+    return f"needs Python {'.'.join(map(str, needed))}+ (this is {python.label})"
+
+
+def _interpreter_fault(scenario: Scenario, python: Interpreter, method: str | None) -> str | None:
+    """Why the interpreter itself cannot run this cell (a known fault of its own), if so."""
+    fault = breaking(python.faults, scenario.api, method or scenario.start_method)
+    return None if fault is None else f"the interpreter's own fault: {fault.short}"
 
 
 def _without_requirement(scenario: Scenario) -> Scenario:

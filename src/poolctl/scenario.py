@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import limits
+from . import expect_conditions, limits
 from .catalogue import bundled_names, scenario_dir
 from .errors import UsageError
 from .interpreter import MINIMUM
@@ -362,7 +362,8 @@ class _Reader:
         return tuple(options)
 
     def expect(self, table: dict[str, Any]) -> dict[str, Any]:
-        self.check_keys(table, set(_EXPECT_KEYS), ("expect",))
+        self.check_keys(table, {*_EXPECT_KEYS, "only_on"}, ("expect",))
+        self.only_on(table)
         for key, kind in _EXPECT_KEYS.items():
             if key in table:
                 self.typed(table, key, kind, ("expect",))
@@ -383,6 +384,29 @@ class _Reader:
         if signal is not None and signal not in SIGNALS:
             raise self.fail(("expect", "interrupted_worker_exit"), f"expected one of {SIGNALS}")
         return dict(table)
+
+    def only_on(self, table: dict[str, Any]) -> None:
+        """``[expect.only_on]``: claims of this table that hold only on some interpreters."""
+        rules = table.get("only_on", {})
+        if not isinstance(rules, dict):
+            raise self.fail(("expect", "only_on"), "expected a table of claims")
+        for key, rule in rules.items():
+            where: KeyPath = ("expect", "only_on", key)
+            if key not in _EXPECT_KEYS:
+                self.check_keys({key: rule}, set(_EXPECT_KEYS), ("expect", "only_on"))
+            if key not in table:
+                raise self.fail(where, f"no such claim in [expect]: write {key} there first")
+            if not isinstance(rule, dict):
+                raise self.fail(where, "expected a table: { python = 'cpython', why = '...' }")
+            self.check_keys(rule, {"python", "why"}, where)
+            for needed in ("python", "why"):
+                if not isinstance(rule.get(needed), str) or not rule[needed].strip():
+                    raise self.fail((*where, needed), "expected a non-empty string")
+            if expect_conditions.parse(rule["python"]) is None:
+                raise self.fail(
+                    (*where, "python"),
+                    f"expected {expect_conditions.FORMS}, not {rule['python']!r}",
+                )
 
     def races(self, raw: Any) -> tuple[Race, ...]:
         if not isinstance(raw, list):

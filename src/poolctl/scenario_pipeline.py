@@ -9,6 +9,7 @@ from typing import Any
 from . import limits
 from .errors import ObserveError, UsageError
 from .interpreter import Interpreter
+from .interpreter_faults import breaking
 from .observer.observe import observe
 from .pool_kinds import KINDS
 from .scenario import Scenario
@@ -93,12 +94,19 @@ def run(
     }
     obs = observe(program, interpreter.executable, params.timeout, cancel)
     from . import events as events_mod
-    from .document import build_run
+    from .document import build_run, python_section
     from .expectation import evaluate, observe_races
     from .outcome import derive, observation
 
     events, output = events_mod.parse(obs)
-    _require_observed(events, output)
+    try:
+        _require_observed(events, output)
+    except ObserveError as exc:
+        fault = breaking(interpreter.faults, scenario.api, params.start_method)
+        if fault is None:
+            raise
+        blame = f"the interpreter's own fault, not poolctl's: {fault.message}"
+        raise ObserveError(f"{exc} ({blame})") from exc
     outcome = derive(events)
     shown = params.as_dict()
     # The method the pool really used, as the subject reported it.
@@ -111,7 +119,7 @@ def run(
         output=output,
         outcome=outcome,
         observation=observation(events),
-        checks=evaluate(scenario.expect, outcome, output),
+        checks=evaluate(scenario.expect, outcome, output, python_section(interpreter, events)),
         races=observe_races(scenario.races, outcome, output),
     )
 

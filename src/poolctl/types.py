@@ -177,6 +177,8 @@ class Interpreter(TypedDict):
     executable: str
     version: str
     implementation: str
+    free_threaded: NotRequired[bool]
+    gil_enabled: NotRequired[bool]
 
 
 class Check(TypedDict):
@@ -186,6 +188,7 @@ class Check(TypedDict):
     expected: Any
     observed: Any
     ok: bool
+    not_applicable: NotRequired[str]
 
 
 class Problem(TypedDict):
@@ -246,6 +249,7 @@ class CompareRow(TypedDict, total=False):
     unobserved: list[str]
     observed: dict[str, dict[str, int]]
     failed_checks: dict[str, int]
+    not_applicable: dict[str, str]
     races: dict[str, dict[str, int]]
     shutdown_seconds: dict[str, float] | None
     deterministic: bool

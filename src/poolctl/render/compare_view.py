@@ -137,6 +137,8 @@ def _verdict_cell(row: dict[str, Any]) -> Text:
     for claim, n in row["failed_checks"].items():
         shown = printable(claim) + (f" ({n}/{observed})" if observed > 1 else "")
         text.append(f"\n✗ {shown}", "red")
+    for claim in row.get("not_applicable", {}):
+        text.append(f"\n– {printable(claim)}: not applicable here", "dim")
     if row["hung"]:
         text.append(f"\nhung {row['hung']}/{observed}", "red")
     for output, counts in row["races"].items():

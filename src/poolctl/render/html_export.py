@@ -7,6 +7,7 @@ from typing import Any
 
 from ..document import incomplete, program_ending
 from ..document import title as document_title
+from ..interpreter import build_label
 from .markup import escape
 from .svg_export import run_svg
 
@@ -51,6 +52,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
             )
         for claim, n in row["failed_checks"].items():
             verdict += f"<br><span class='bad'>✗ {escape(claim)} ({escape(n)})</span>"
+        for claim in row.get("not_applicable", {}):
+            verdict += f"<br><span class='dim'>– {escape(claim)}: not applicable here</span>"
         for output, counts in row["races"].items():
             verdict += (
                 f"<br><span class='race'>~ {escape(output)} "
@@ -65,18 +68,23 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
-def _run_section(doc: dict[str, Any], index: int) -> str:
-    checks = "".join(
-        f"<li class='{'ok' if c['ok'] else 'bad'}'>{'✓' if c['ok'] else '✗'} "
-        f"{escape(c['claim'])}"
-        + (
-            ""
-            if c["ok"]
-            else f": expected {escape(repr(c['expected']))}, observed {escape(repr(c['observed']))}"
+def _check_item(c: dict[str, Any]) -> str:
+    if "not_applicable" in c:
+        return (
+            f"<li class='dim'>– {escape(c['claim'])}: not applicable here"
+            f" ({escape(c['not_applicable'])}); observed {escape(repr(c['observed']))}</li>"
         )
-        + "</li>"
-        for c in doc["checks"]
+    detail = (
+        ""
+        if c["ok"]
+        else f": expected {escape(repr(c['expected']))}, observed {escape(repr(c['observed']))}"
     )
+    mark = "✓" if c["ok"] else "✗"
+    return f"<li class='{'ok' if c['ok'] else 'bad'}'>{mark} {escape(c['claim'])}{detail}</li>"
+
+
+def _run_section(doc: dict[str, Any], index: int) -> str:
+    checks = "".join(_check_item(c) for c in doc["checks"])
     races = "".join(
         f"<li class='race'>~ {escape(_race_text(r))}: <span class='dim'>"
         f"{escape(r['why'])}</span></li>"
@@ -94,7 +102,7 @@ def _run_section(doc: dict[str, Any], index: int) -> str:
         )
     return (
         f"<section id='run-{index}'><h2>{index}. {escape(doc['scenario']['name'])} · "
-        f"{escape(doc['params']['start_method'])} · {escape(doc['python']['version'])}"
+        f"{escape(doc['params']['start_method'])} · {escape(build_label(doc['python']))}"
         f"</h2>{run_svg(doc)}<ul>{checks}{races}</ul></section>"
     )
 

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from .. import pool_kinds
 from ..document import incomplete, pool_label, program_ending, title
+from ..interpreter import describe
 from ..outcome import channel_incomplete
 from ..printable import printable
 from ..steps import STEPS
@@ -99,7 +100,7 @@ def header(document: dict[str, Any]) -> Text:
     steps = " → ".join(s["step"] + "()" for s in scenario["steps"])
     text.append(
         printable(
-            f"{python['implementation']} {python['version']} ({python['executable']})"
+            f"{describe(python)} ({python['executable']})"
             f" · {params['start_method']} · {size}"
             f" · {params['tasks']} task{'s' if params['tasks'] != 1 else ''}"
             f" × {params['duration']:g} s · {steps}"
@@ -120,7 +121,7 @@ def _trace_header(document: dict[str, Any]) -> Text:
     tasks = outcome["tasks"]["submitted"]
     text.append(
         printable(
-            f"{python['implementation']} {python['version']} ({python['executable']})"
+            f"{describe(python)} ({python['executable']})"
             f" · {pools} · {tasks} task{'s' if tasks != 1 else ''}"
         ),
         "dim",
@@ -363,7 +364,16 @@ def _checked(document: dict[str, Any]) -> Group:
         if unseen:
             mark = Text("?", "yellow")
         line = _safe(check["claim"])
-        if not check["ok"]:
+        if "not_applicable" in check:
+            mark = Text("–", "dim")
+            line.append(
+                printable(
+                    f"  not applicable here ({check['not_applicable']});"
+                    f" observed {check['observed']!r}"
+                ),
+                "dim",
+            )
+        elif not check["ok"]:
             line.append(
                 printable(f"  expected {check['expected']!r}, observed {check['observed']!r}"),
                 "red",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..document import incomplete, pool_label, program_ending
+from ..interpreter import describe
 from . import looks
 from .markup import escape
 from .timeline_model import CallSpan, Lifeline, Marker, TaskBar, Timeline, timeline
@@ -71,10 +72,10 @@ def _run_group(doc: dict[str, Any], top: int) -> tuple[str, int]:
     out.append(f"<text x='10' y='36' fill='#555'>{escape(scenario['summary'])}</text>")
     if ending is not None:
         pools = " · ".join(pool_label(p) for p in outcome["pools"]) or "no pool"
-        sub = f"{python['implementation']} {python['version']} · {pools}"
+        sub = f"{describe(python)} · {pools}"
     else:
         sub = (
-            f"{python['implementation']} {python['version']} · {params['start_method'] or '-'}"
+            f"{describe(python)} · {params['start_method'] or '-'}"
             f" · {params['tasks']} task(s) × {params['duration']:g} s"
         )
     out.append(f"<text x='10' y='52' fill='#555'>{escape(sub)}</text>")

@@ -4,8 +4,9 @@ process: announce it, and have the workers' final report sent at exit."""
 import atexit
 import json
 import sys
+import sysconfig
 
-from . import channel
+from . import channel, stdlib_private
 
 
 def final_report():
@@ -24,9 +25,14 @@ def start(spec_json):
     spec = json.loads(spec_json)
     atexit.register(final_report)
     channel.connect(spec["channel"], role="main")
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     channel.emit(
         "main.started",
         python=".".join(str(n) for n in sys.version_info[:3]),
         executable=sys.executable,
+        free_threaded=free_threaded,
+        # As the run starts: a free-threaded build enables it again for PYTHON_GIL=1 or
+        # an extension module that needs it.
+        gil_enabled=stdlib_private.gil_enabled(),
     )
     return spec

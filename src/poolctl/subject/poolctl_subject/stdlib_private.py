@@ -131,6 +131,18 @@ def run_module_as_main(name):
 
 
 # Checked by tests/test_subject_private.py on every interpreter at hand.
+def gil_enabled():
+    """``sys._is_gil_enabled()`` (3.13+): whether the GIL is enabled now. Where it does not
+    exist the build has a GIL, unless it is free-threaded (``Py_GIL_DISABLED``)."""
+    import sys
+    import sysconfig
+
+    is_enabled = getattr(sys, "_is_gil_enabled", None)
+    if is_enabled is not None:
+        return bool(is_enabled())
+    return not sysconfig.get_config_var("Py_GIL_DISABLED")
+
+
 __all__ = (
     "POOL_MAP_ASYNC",
     "pool_workers",
@@ -151,4 +163,5 @@ __all__ = (
     "runpy_error",
     "check_main_module",
     "run_module_as_main",
+    "gil_enabled",
 )

@@ -3,7 +3,8 @@
 A worker killed by ``terminate()`` cannot report its own death, so the main process does:
 a daemon thread waits on the workers' sentinels (readable once a worker has exited) and
 sends ``worker.exited`` at that moment. It never reaps a worker, which would change what
-the pool sees: the exit status is only peeked at (``waitid`` with ``WNOWAIT``).
+the pool sees: the exit status is only peeked at (``waitid`` with ``WNOWAIT``, or on PyPy,
+which has no ``os.waitid``, the zombie's status in ``/proc``).
 
 Under forkserver the workers are the fork server's children, not ours, and a sentinel
 carries the exit status: once the pool has read it, the sentinel need not stay readable
@@ -225,12 +226,9 @@ class WorkerWatch:
             # which it is between its exit (the pidfd) and the fork server's reaping.
             code = _zombie_status(process.pid)
         if code is None and self._peek:
-            try:
-                info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
-            except ChildProcessError:
+            code = _peek_status(process.pid)
+            if code is None:
                 return self._reaped_code(process)
-            if info is not None:
-                code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
         return code
 
     def _reaped_code(self, process):
@@ -256,6 +254,24 @@ class WorkerWatch:
             except ValueError:
                 code = None
             emit("worker.reaped", worker=wid, exit_code=code, **self._tag)
+
+
+def _peek_status(pid):
+    """The exit code of our exited child ``pid``, leaving it unreaped; None once reaped.
+
+    ``waitid`` with ``WNOWAIT`` where the interpreter has it; PyPy has no ``os.waitid``:
+    there the zombie's status in ``/proc`` says the same (the sentinel was readable, so
+    the child has exited; it stays a zombie until the pool reaps it).
+    """
+    if not hasattr(os, "waitid"):
+        return _zombie_status(pid)
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    except ChildProcessError:
+        return None
+    if info is None:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
 def _zombie_status(pid):
