@@ -105,6 +105,9 @@ def describe(entry: dict[str, Any]) -> str:
     """One difference as a line of text, e.g. ``start method — 3.13.0: fork · 3.14.7:
     forkserver`` or ``'Task executing' printed — 3.13.0: 3/5 · 3.14.7: 0/5``."""
     quantity = entry["quantity"]
+    versions = [seen["python"] for seen in entry["by_python"]]
+    # Two builds of one version (say a free-threaded one labelled alike): name the paths.
+    key = "python" if len(set(versions)) == len(versions) else "executable"
     parts = []
     for seen in entry["by_python"]:
         values = seen["values"]
@@ -115,7 +118,7 @@ def describe(entry: dict[str, Any]) -> str:
         else:
             ordered = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
             shown = ", ".join(f"{value} ({n})" for value, n in ordered)
-        parts.append(f"{seen['python']}: {shown}")
+        parts.append(f"{seen[key]}: {shown}")
     label = f"'{entry['output']}' printed" if quantity == "race" else LABELS[quantity]
     return f"{label} — " + " · ".join(parts)
 
