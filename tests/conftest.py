@@ -12,6 +12,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -233,15 +234,60 @@ def require_python(version: str) -> Path:
     return found
 
 
-# Where the shared CPython 3.14 builds are unpacked (``../shared/interpreters/unpack``).
-UNPACKED = Path("/tmp/pyinterp")
+def unpacked_dirs() -> tuple[Path, ...]:
+    """Where the shared CPython builds (``../shared/interpreters/unpack DIR``) may be
+    unpacked, first found first: ``$POOLCTL_TEST_PYTHONS`` (set by ``.ci/run``), the unpack
+    script's default ``~/.cache/shared-pythons``, then ``/tmp/pyinterp``."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    given = os.environ.get("POOLCTL_TEST_PYTHONS")
+    return (*([Path(given)] if given else []), cache / "shared-pythons", Path("/tmp/pyinterp"))
+
+
+UNPACKED_DIRS = unpacked_dirs()
+# For skip reasons: where the tests looked.
+UNPACKED = ", ".join(str(d) for d in UNPACKED_DIRS)
 
 
 def unpacked_python(build: str) -> Path | None:
-    """The newest unpacked CPython ``build`` ("3.14", or "3.14t" free-threaded), if any."""
+    """The newest unpacked CPython ``build`` ("3.14", or "3.14t" free-threaded), if any,
+    from the first place that has one."""
     pattern = "cpython-3.14.*t-*" if build.endswith("t") else "cpython-3.14.*[0-9]-*"
-    paths = sorted(UNPACKED.glob(pattern + "/bin/python3"))
-    return paths[-1] if paths else None
+    for directory in UNPACKED_DIRS:
+        paths = [
+            p for p in sorted(directory.glob(pattern + "/bin/python3")) if os.access(p, os.X_OK)
+        ]
+        if paths:
+            return paths[-1]
+    return None
+
+
+# Every interpreter the subject supports, by the name a test id shows.
+PYENV_VERSIONS = ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13")
+
+
+def every_python() -> list[tuple[str, str | None]]:
+    """(name, path or None) for each interpreter the subject supports: pyenv's 3.8–3.13,
+    the shared 3.14 and 3.14t once unpacked, and pypy3 on PATH; None where it is missing,
+    so that a parametrized test skips it with the reason (``require``)."""
+    found: list[tuple[str, str | None]] = []
+    for version in PYENV_VERSIONS:
+        path = pyenv_python(version)
+        found.append((version, str(path) if path else None))
+    for build in ("3.14", "3.14t"):
+        path = unpacked_python(build)
+        found.append((build, str(path) if path else None))
+    found.append(("pypy3", shutil.which("pypy3")))
+    return found
+
+
+def require(name: str, path: str | None) -> str:
+    """``path``, or skip the test saying where interpreter ``name`` was looked for."""
+    if path is None:
+        where = {"pypy3": "PATH"}.get(
+            name, UNPACKED if name.startswith("3.14") else "~/.pyenv/versions"
+        )
+        pytest.skip(f"no Python {name} here (looked in {where})")
+    return path
 
 
 def python_for(needed: tuple[int, int] | None) -> str | None:

@@ -25,10 +25,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+import schema_validation
 from conftest import ESC, SEED_SCENARIOS, CliResult, run_cli, write_scenario
 from poolctl import compare_document, document, interpreter, matrix, scenario, scenario_pipeline
 from poolctl.errors import UsageError
-from poolctl.render import compare_view
+from poolctl.render import compare_view, html_export
 
 CLOSE_JOIN_TOML = scenario.scenario_dir() / "close-join.toml"
 
@@ -615,6 +616,7 @@ def test_summarize_two_runs_that_differ() -> None:
     assert row["shutdown_seconds"] == {"median": 0.2, "min": 0.1, "max": 0.3}
     assert row["deterministic"] is False
     assert {k: v for k, v in found.items() if k != "rows"} == {
+        "differences": [],  # one interpreter: nothing to compare
         "runs": 2,
         "matched": 2,
         "mismatched": 0,
@@ -715,3 +717,70 @@ def test_the_table_shows_a_race_as_a_race() -> None:
     assert "0/0/1 (1)" in text
     assert "~ Task executing 2/3" in text
     assert "✓ 3/3" in text
+
+
+# --- what changed between interpreters -----------------------------------------------------
+
+
+def two_pythons(
+    first: list[dict[str, Any]], second: list[dict[str, Any]], *, method: str | None = None
+) -> list[matrix.Result]:
+    """Results of terminate-join on two interpreters (the second a renamed copy of this one,
+    so the runs' documents still fit the schema), asked for ``method`` (None: the default)."""
+    chosen = scenario.load("terminate-join")
+    here = interpreter.current()
+    other = interpreter.Interpreter("/elsewhere/python3", "3.99.0", here.implementation)
+    params = scenario_pipeline.plan(chosen, here, duration=0.1, start_method=method)
+    cells = [(here, doc) for doc in first] + [(other, doc) for doc in second]
+    return [
+        matrix.Result(matrix.Cell(n, chosen, python, params, n), document=doc)
+        for n, (python, doc) in enumerate(cells)
+    ]
+
+
+def test_a_race_on_both_interpreters_is_not_a_difference() -> None:
+    """Both outcomes seen on both: a race on both (frequencies apart), no difference."""
+    races = [fake_run(tasks=(0, 1, 0), printed=True), fake_run(tasks=(0, 0, 1))]
+    more = [fake_run(tasks=(0, 0, 1)), fake_run(tasks=(0, 0, 1)), *races]
+    found = compare_document.summarize(two_pythons(races, more, method="fork"))
+    assert found["differences"] == []
+    assert [row["differs"] for row in found["rows"]] == [[], []]
+
+
+def test_what_one_interpreter_never_showed_is_a_difference() -> None:
+    """The default start method changed and 'Task executing' stopped: both named, per
+    interpreter, with what only one of them showed."""
+    old = [fake_run(tasks=(0, 1, 0), printed=True), fake_run(tasks=(0, 0, 1))]
+    new = [fake_run(tasks=(0, 0, 1), workers=("SIGTERM", "SIGTERM"), start_method="forkserver")] * 2
+    doc = compare_document.build_compare(two_pythons(old, new), compare_params())
+    schema_validation.check(doc, "two interpreters")
+    (group,) = doc["summary"]["differences"]
+    assert (group["scenario"], group["start_method"]) == ("terminate-join", "default")
+    by_quantity = {e["quantity"]: e for e in group["differs"]}
+    assert list(by_quantity) == ["start_method", "tasks", "workers", "race"]
+    assert [p["values"] for p in by_quantity["start_method"]["by_python"]] == [
+        {"fork": 2},
+        {"forkserver": 2},
+    ]
+    assert [p["only_here"] for p in by_quantity["tasks"]["by_python"]] == [["0/1/0"], []]
+    race = by_quantity["race"]
+    assert race["output"] == "Task executing"
+    assert [p["values"] for p in race["by_python"]] == [
+        {"printed": 1, "not printed": 1},
+        {"not printed": 2},
+    ]
+    assert [row["differs"] for row in doc["summary"]["rows"]] == [
+        ["start_method", "tasks", "workers", "race:Task executing"]
+    ] * 2
+    shown = io.StringIO()
+    Console(file=shown, width=120, color_system=None).print(compare_view.render(doc, width=120))
+    text = shown.getvalue()
+    assert "≠ terminate-join" in text
+    assert "(default)" in text
+    assert "Differences between interpreters" in text
+    here = interpreter.current().version
+    assert f"start method — {here}: fork · 3.99.0: forkserver" in text
+    assert f"'Task executing' printed — {here}: 1/2 · 3.99.0: 0/2" in text
+    page = html_export.page(doc)
+    assert "<h2>Differences between interpreters</h2>" in page
+    assert "<td class='differs'>forkserver (default)</td>" in page

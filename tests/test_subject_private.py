@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import poolctl
-from conftest import pyenv_python
+from conftest import every_python, require
 
 SUBJECT_ROOT = Path(poolctl.__file__).parent / "subject"
 SUBJECT = SUBJECT_ROOT / "poolctl_subject"
@@ -313,21 +312,8 @@ if __name__ == "__main__":
 MAIN_MODULE = "import sys\nprint('ran as ' + __name__ + ' ' + sys.argv[0])\n"
 
 
-# Where the CPython 3.14 builds are unpacked (``interpreters/unpack /tmp/pyinterp``).
-UNPACKED = Path("/tmp/pyinterp")
-
-
 def _interpreters() -> list[tuple[str, str | None]]:
-    found: list[tuple[str, str | None]] = []
-    for version in ("3.8", "3.9", "3.10", "3.11", "3.12", "3.13"):
-        path = pyenv_python(version)
-        found.append((version, str(path) if path else None))
-    for build, pattern in (("3.14", "cpython-3.14.*[0-9]-*"), ("3.14t", "cpython-3.14.*t-*")):
-        paths = sorted(UNPACKED.glob(pattern + "/bin/python3"))
-        found.append((build, str(paths[-1]) if paths else None))
-    found.append(("pypy3", shutil.which("pypy3")))
-    found.append(("this", sys.executable))
-    return found
+    return [*every_python(), ("this", sys.executable)]
 
 
 def _exported() -> set[str]:
@@ -342,8 +328,7 @@ def _exported() -> set[str]:
 @pytest.mark.parametrize(("name", "python"), _interpreters(), ids=lambda v: str(v))
 def test_every_accessor_resolves(tmp_path: Path, name: str, python: str | None) -> None:
     """Each name ``stdlib_private`` exports works on real pools under this interpreter."""
-    if python is None:
-        pytest.skip(f"no {name} interpreter here (looked in pyenv, {UNPACKED}, PATH)")
+    python = require(name, python)
     (tmp_path / "probe.py").write_text(PROBE)
     (tmp_path / "poolctl_probe_main.py").write_text(MAIN_MODULE)
     run = subprocess.run(

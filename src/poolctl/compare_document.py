@@ -13,6 +13,7 @@ from typing import Any
 
 from .document import incomplete
 from .matrix import Result
+from .python_differences import differences
 
 COMPARE_SCHEMA = "poolctl.compare/1"
 
@@ -67,6 +68,8 @@ def _new_row(result: Result) -> dict[str, Any]:
         "scenario": cell.scenario.name,
         "source": cell.scenario.source,
         "start_method": _start_method(result),
+        # As asked: left to the default, 3.13 reports fork and 3.14 forkserver.
+        "requested_start_method": cell.params.start_method or "default",
         "python": cell.interpreter.label,
         "executable": cell.interpreter.executable,
         "steps": [step.name for step in cell.scenario.steps],
@@ -94,6 +97,7 @@ def _new_row(result: Result) -> dict[str, Any]:
         "failed_checks": Counter(),
         "not_applicable": {},
         "races": {},
+        "differs": [],
         "_shutdown": [],
     }
 
@@ -141,6 +145,7 @@ def summarize(results: list[Result]) -> dict[str, Any]:
     finished = [_finish(row) for row in rows.values()]
     return {
         "rows": finished,
+        "differences": differences(finished),
         "runs": len(results),
         "matched": sum(r["matched"] for r in finished),
         "mismatched": sum(r["observed_runs"] - r["matched"] - r["incomplete"] for r in finished),

@@ -13,10 +13,9 @@ is one mixin here; test_trace_submissions.py fails until every kind of
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any, ClassVar
 
-from conftest import START_METHODS
+from conftest import START_METHODS, unpacked_python
 
 # A task of a traced program: short, as the suite must stay fast.
 TASK_SECONDS = 0.05
@@ -157,8 +156,8 @@ KIND_MIXINS: tuple[type[KindMixin], ...] = (
     InterpreterExecutorMixin,
 )
 
-# Where the CPython 3.14 builds are unpacked (``interpreters/unpack /tmp/pyinterp``).
-UNPACKED_314 = sorted(Path("/tmp/pyinterp").glob("cpython-3.14.*[0-9]-*/bin/python3"))
+# The shared CPython 3.14, where the tests look for it (conftest.unpacked_dirs).
+PYTHON_314 = unpacked_python("3.14")
 
 
 def python_for(kind: str) -> tuple[str, ...] | None:
@@ -167,7 +166,7 @@ def python_for(kind: str) -> tuple[str, ...] | None:
     [mixin] = [m for m in KIND_MIXINS if m.kind == kind]
     if mixin.min_python is None or sys.version_info >= mixin.min_python:
         return ()
-    return ("--python", str(UNPACKED_314[-1])) if UNPACKED_314 else None
+    return ("--python", str(PYTHON_314)) if PYTHON_314 else None
 
 
 # --- a mixin per start method ------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CliResult
+from conftest import UNPACKED, CliResult, unpacked_python
 from tracing import (
     counts,
     events,
@@ -258,8 +258,8 @@ def test_submit_takes_a_keyword_argument_named_fn(tmp_path: Path) -> None:
     assert run.doc["outcome"]["tasks"] == counts(submitted=1, started=1, completed=1)
 
 
-# Where the CPython 3.14 builds are unpacked (``interpreters/unpack /tmp/pyinterp``).
-PYTHON_314 = sorted(Path("/tmp/pyinterp").glob("cpython-3.14.*[0-9]-*/bin/python3"))
+# The shared CPython 3.14, where the tests look for it (conftest.unpacked_dirs).
+PYTHON_314 = unpacked_python("3.14")
 
 INTERPRETER_POOL = """
 import sys
@@ -298,7 +298,7 @@ if __name__ == '__main__':
 """
 
 
-@pytest.mark.skipif(not PYTHON_314, reason="no CPython 3.14 unpacked in /tmp/pyinterp")
+@pytest.mark.skipif(not PYTHON_314, reason=f"no CPython 3.14 unpacked in {UNPACKED}")
 def test_interpreter_pool_and_kill_workers_are_followed_as_themselves(tmp_path: Path) -> None:
     """InterpreterPoolExecutor (3.14) is followed as itself: its tasks, handed to its
     subinterpreters unwrapped, are reported by its worker threads; ProcessPoolExecutor's
@@ -308,7 +308,7 @@ def test_interpreter_pool_and_kill_workers_are_followed_as_themselves(tmp_path: 
     Was: the interpreter pool not followed at all ("no pool was created"), kill_workers()
     shown as shutdown(wait=False, cancel_futures=True).
     """
-    python = str(PYTHON_314[-1])
+    python = str(PYTHON_314)
     program = write(tmp_path, "interpreters.py", INTERPRETER_POOL)
     expected = subprocess.run([python, str(program)], capture_output=True, text=True, timeout=60)
     assert expected.returncode == 3, expected.stderr

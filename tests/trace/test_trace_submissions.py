@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import START_METHODS
+from conftest import START_METHODS, UNPACKED
 from poolctl import pool_kinds
 from submission_matrix import create_matrix_tests, python_for, submission_program
 from tracing import (
@@ -46,7 +46,7 @@ class SubmissionTests:
         program = write(tmp_path, "calls.py", source)
         python = python_for(kind)
         if python is None:
-            pytest.skip(f"{kind} needs CPython 3.14: none unpacked in /tmp/pyinterp")
+            pytest.skip(f"{kind} needs CPython 3.14: none unpacked in {UNPACKED}")
         run = trace(*python, str(program))
         assert run.status == 0, run.stderr
         assert run.doc is not None

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..printable import printable
+from ..python_differences import describe
 from .console import make_console
 
 
@@ -47,6 +48,7 @@ def render(document: dict[str, Any], width: int = 80) -> Group:
     if summary.get("skipped"):
         title.append(f" · {summary['skipped']} skipped", "dim")
     parts: list[Any] = [title, table(summary["rows"], wide=width >= WIDE)]
+    parts += differences(summary)
     for error in document["errors"]:
         parts.append(
             Text(
@@ -58,6 +60,28 @@ def render(document: dict[str, Any], width: int = 80) -> Group:
             )
         )
     return Group(*parts)
+
+
+# How a cell whose value differs from another interpreter's stands out.
+DIFFERS = "bold magenta"
+
+
+def differences(summary: dict[str, Any]) -> list[Text]:
+    """What differs between interpreters, a line per quantity (nothing with one
+    interpreter)."""
+    found = summary.get("differences", [])
+    compared = len({row["executable"] for row in summary["rows"] if row["observed_runs"]}) > 1
+    if not found:
+        return [Text("No differences between interpreters.", "dim")] if compared else []
+    lines = [Text("Differences between interpreters", "bold underline")]
+    for group in found:
+        text = Text("≠ ", DIFFERS)
+        text.append(printable(group["scenario"]), "bold")
+        text.append(printable(f" ({group['start_method']} start method)"), "dim")
+        for entry in group["differs"]:
+            text.append("\n    " + printable(describe(entry)))
+        lines.append(text)
+    return lines
 
 
 def _dist(counts: dict[str, int]) -> str:
@@ -81,26 +105,41 @@ def table(rows: list[dict[str, Any]], *, wide: bool = True) -> Table:
     for row in rows:
         seen = row["observed"]
         observed = row["observed_runs"] > 0
+        differs = set(row.get("differs", []))
+        look = {q: DIFFERS if q in differs else "" for q in ("tasks", "workers", "main_exit_code")}
         cells: list[Any] = [
             _scenario_cell(row),
-            Text(_dist(seen["tasks"]).replace(", ", "\n") if observed else "–"),
+            Text(_dist(seen["tasks"]).replace(", ", "\n") if observed else "–", look["tasks"]),
             Text(
                 _dist(seen["workers"]).replace(", ", "\n").replace(" + ", "\n+ ")
                 if observed
-                else "–"
+                else "–",
+                look["workers"],
             ),
-            Text(_dist(seen["main_exit_code"]).replace(", ", "\n") if observed else "–"),
+            Text(
+                _dist(seen["main_exit_code"]).replace(", ", "\n") if observed else "–",
+                look["main_exit_code"],
+            ),
         ]
         if wide:
             cells.append(_shutdown_cell(row))
-        cells += [_error_cell(row), _verdict_cell(row)]
+        error = _error_cell(row)
+        if "error" in differs:
+            error.stylize(DIFFERS)
+        cells += [error, _verdict_cell(row)]
         grid.add_row(*cells)
     return grid
 
 
 def _scenario_cell(row: dict[str, Any]) -> Text:
-    text = Text(printable(row["scenario"]), "bold")
-    text.append("\n" + printable(f"{row['start_method']} · {row['python']}"), "dim")
+    differs = row.get("differs", [])
+    text = Text("≠ " if differs else "", DIFFERS)
+    text.append(printable(row["scenario"]), "bold")
+    look = DIFFERS if "start_method" in differs else "dim"
+    text.append("\n" + printable(row["start_method"]), look)
+    text.append(printable(f" · {row['python']}"), "dim")
+    if row.get("requested_start_method") == "default" and row["start_method"] != "default":
+        text.append("\n(default)", look)  # the interpreter's own choice: what 3.14 changed
     return text
 
 
@@ -142,7 +181,12 @@ def _verdict_cell(row: dict[str, Any]) -> Text:
     if row["hung"]:
         text.append(f"\nhung {row['hung']}/{observed}", "red")
     for output, counts in row["races"].items():
-        text.append(f"\n~ {printable(output)} {counts['printed']}/{counts['runs']}", "yellow")
+        # A race is shown as one (yellow); it stands out only when another interpreter
+        # did not show the same outcomes (see python_differences).
+        text.append(
+            f"\n~ {printable(output)} {counts['printed']}/{counts['runs']}",
+            DIFFERS if f"race:{output}" in row.get("differs", []) else "yellow",
+        )
     if row["deterministic"] and row["runs"] > 1:
         text.append(f"\nsame in all {row['runs']} runs", "dim")
     for message in row["unobserved"]:

@@ -8,6 +8,7 @@ from typing import Any
 from ..document import incomplete, program_ending
 from ..document import title as document_title
 from ..interpreter import build_label
+from ..python_differences import describe
 from .markup import escape
 from .svg_export import run_svg
 
@@ -18,6 +19,7 @@ th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-al
 th { background: #f3f3f3; }
 .ok { color: #2e7d32; font-weight: bold; } .bad { color: #c62828; font-weight: bold; }
 .race { color: #a06800; } .dim { color: #777; } section { margin-bottom: 32px; }
+td.differs, span.differs { background: #f3e5f5; color: #6a1b9a; font-weight: bold; }
 """
 
 
@@ -54,18 +56,50 @@ def _table(rows: list[dict[str, Any]]) -> str:
             verdict += f"<br><span class='bad'>✗ {escape(claim)} ({escape(n)})</span>"
         for claim in row.get("not_applicable", {}):
             verdict += f"<br><span class='dim'>– {escape(claim)}: not applicable here</span>"
+        differs = set(row.get("differs", []))
         for output, counts in row["races"].items():
+            look = "differs" if f"race:{output}" in differs else "race"
             verdict += (
-                f"<br><span class='race'>~ {escape(output)} "
+                f"<br><span class='{look}'>~ {escape(output)} "
                 f"{escape(counts['printed'])}/{escape(counts['runs'])}</span>"
             )
-        cells = [escape(row["scenario"]), escape(row["start_method"]), escape(row["python"])]
+        method = row["start_method"]
+        if row.get("requested_start_method") == "default" and method != "default":
+            method += " (default)"
+        mark = "≠ " if differs else ""
+        cells = [
+            (escape(mark + row["scenario"]), ""),
+            (escape(method), "start_method"),
+            (escape(row["python"]), ""),
+        ]
         cells += [
-            _dist(seen[k]) if seen[k] else "–"
+            (_dist(seen[k]) if seen[k] else "–", k)
             for k in ("tasks", "workers", "main_exit_code", "error")
         ]
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in [*cells, verdict]) + "</tr>")
+        body.append(
+            "<tr>"
+            + "".join(
+                f"<td class='differs'>{c}</td>" if k in differs else f"<td>{c}</td>"
+                for c, k in [*cells, (verdict, "")]
+            )
+            + "</tr>"
+        )
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _differences(summary: dict[str, Any]) -> str:
+    """The list of what differs between interpreters (empty with one interpreter)."""
+    found = summary.get("differences", [])
+    if not found:
+        return ""
+    items = "".join(
+        f"<li><b>{escape(group['scenario'])}</b> <span class='dim'>"
+        f"({escape(group['start_method'])} start method)</span><ul>"
+        + "".join(f"<li>{escape(describe(entry))}</li>" for entry in group["differs"])
+        + "</ul></li>"
+        for group in found
+    )
+    return f"<h2>Differences between interpreters</h2><ul>{items}</ul>"
 
 
 def _check_item(c: dict[str, Any]) -> str:
@@ -122,6 +156,7 @@ def page(document: dict[str, Any]) -> str:
             f"<p>{escape(summary['runs'])} runs · {escape(summary['matched'])} match · "
             f"{escape(summary['mismatched'])} differ · {escape(summary['hung'])} hung</p>"
             + _table(summary["rows"])
+            + _differences(summary)
         )
         runs = document["runs"]
     else:
