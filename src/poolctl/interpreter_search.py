@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from .errors import UsageError
 
@@ -85,8 +86,8 @@ def _find_cpython(version: re.Match[str]) -> str | None:
             return found
     free = bool(threaded)
     candidates: list[tuple[tuple[int, ...], str]] = []
-    for source in (_pyenv_cpythons, _uv_cpythons, _shared_cpythons):
-        for found_version, found_free, binary in source(major, minor, command):
+    for home in _CPYTHON_HOMES:
+        for found_version, found_free, binary in _installed_cpythons(home, major, minor, command):
             if found_free == free and (patch is None or found_version[2] == int(patch)):
                 candidates.append((found_version, binary))
         if candidates:  # the first place that has one: PATH, pyenv, uv, shared
@@ -104,28 +105,31 @@ def _versioned_dirs(root: Path, pattern: str, name: re.Pattern[str]):
             yield directory, match
 
 
-def _pyenv_cpythons(major: str, minor: str, command: str):
-    # pyenv names a free-threaded build '3.14.0t'.
-    name = re.compile(rf"({major})\.({minor})\.(\d+)(t?)")
-    for directory, m in _versioned_dirs(_pyenv_root(), f"{major}.{minor}.*", name):
-        binary = directory / "bin" / command
-        if binary.is_file():
-            yield _numbers(m), bool(m.group(4)), str(binary)
-
-
-def _uv_cpythons(major: str, minor: str, command: str):
+# Where installed CPythons are kept, in the order they are looked in after PATH: each a
+# root and how a version's directory is named there (group 4: a free-threaded build).
+_CPYTHON_HOMES = (
+    # pyenv: '3.14.7', a free-threaded build '3.14.0t'.
+    (lambda: _pyenv_root(), "{major}.{minor}.*", r"({major})\.({minor})\.(\d+)(t?)"),
     # uv: 'cpython-3.14.7-linux-x86_64-gnu', 'cpython-3.14.7+freethreaded-linux-...'.
-    name = re.compile(rf"cpython-({major})\.({minor})\.(\d+)(\+freethreaded)?-.*")
-    for directory, m in _versioned_dirs(_uv_root(), f"cpython-{major}.{minor}.*", name):
-        binary = directory / "bin" / command
-        if binary.is_file():
-            yield _numbers(m), bool(m.group(4)), str(binary)
-
-
-def _shared_cpythons(major: str, minor: str, command: str):
+    (
+        lambda: _uv_root(),
+        "cpython-{major}.{minor}.*",
+        r"cpython-({major})\.({minor})\.(\d+)(\+freethreaded)?-.*",
+    ),
     # The shared interpreters' unpack script: 'cpython-3.14.7t-linux-x86_64'.
-    name = re.compile(rf"cpython-({major})\.({minor})\.(\d+)(t?)-.*")
-    for directory, m in _versioned_dirs(shared_root(), f"cpython-{major}.{minor}.*", name):
+    (
+        lambda: shared_root(),
+        "cpython-{major}.{minor}.*",
+        r"cpython-({major})\.({minor})\.(\d+)(t?)-.*",
+    ),
+)
+
+
+def _installed_cpythons(home: tuple[Any, str, str], major: str, minor: str, command: str):
+    """(version, free-threaded, binary) of each ``major.minor`` CPython kept in ``home``."""
+    root, pattern, name = home
+    found = re.compile(name.format(major=major, minor=minor))
+    for directory, m in _versioned_dirs(root(), pattern.format(major=major, minor=minor), found):
         binary = directory / "bin" / command
         if binary.is_file():
             yield _numbers(m), bool(m.group(4)), str(binary)
