@@ -4,8 +4,10 @@ Every process a run starts stays the watchdog's descendant whatever it does (``s
 ``setpgid``, ``start_new_session``, a double fork): orphans go to the nearest subreaper
 ancestor, which is the watchdog, not poolctl or init. So the run's processes are always
 "the watchdog's descendants", and the watchdog kills them all when poolctl asks or dies
-(SIGKILL included: the kernel closes poolctl's end of the control pipe). It lives in a
-session of its own, out of reach of the run's ``killpg``.
+(SIGKILL included: the kernel closes poolctl's end of the control pipe), and then removes
+the files the run would otherwise leave (multiprocessing's ``pymp-*``; the run's private
+directory if poolctl died). It lives in a session of its own, out of reach of the run's
+``killpg``.
 
 Why a separate process and not poolctl itself: after poolctl's death its orphans go up to
 the next subreaper or init, out of anyone's sight. Why not PR_SET_PDEATHSIG or code in the
@@ -192,9 +194,16 @@ class Watchdog:
         self.report_fd = self.stderr_fd = -1
 
 
-def start(argv: list[str], stdin: int | None = None, stdout: int | None = None) -> Watchdog:
+def start(
+    argv: list[str],
+    stdin: int | None = None,
+    stdout: int | None = None,
+    directory: str = "",
+) -> Watchdog:
     """Start ``argv`` under a new watchdog, reading ``stdin`` (a file descriptor, default
     /dev/null) and writing to ``stdout`` (default: a new pipe) and to a new stderr pipe.
+    ``directory``: the run's private directory, which the watchdog removes if poolctl dies
+    (its ``finally`` cannot run then).
 
     Raises ``OSError`` as Popen would when ``argv`` cannot be started.
     """
@@ -220,7 +229,9 @@ def start(argv: list[str], stdin: int | None = None, stdout: int | None = None) 
         closing.append(report_w)
         stdio = (stdin, stdout, stderr)
         if _can_fork():
-            proc: subprocess.Popen[bytes] | _Forked = _fork(control_r, report_w, argv, stdio)
+            proc: subprocess.Popen[bytes] | _Forked = _fork(
+                control_r, report_w, argv, stdio, directory
+            )
         else:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", str(SCRIPT), str(control_r), str(report_w)],
@@ -240,7 +251,7 @@ def start(argv: list[str], stdin: int | None = None, stdout: int | None = None) 
     dog = Watchdog(proc, control_w, report_r, (stdout_fd, stderr_fd))
     try:
         if not isinstance(proc, _Forked):
-            command = b"".join(os.fsencode(each) + b"\0" for each in argv)
+            command = b"".join(os.fsencode(each) + b"\0" for each in [directory, *argv])
             with os.fdopen(os.dup(control_w), "wb") as control:  # writes it all, blocking
                 control.write(b"%d\n%s" % (len(command), command))
         dog.started()
@@ -266,7 +277,9 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and gil
 
 
-def _fork(control: int, report: int, argv: list[str], stdio: tuple[int, ...]) -> _Forked:
+def _fork(
+    control: int, report: int, argv: list[str], stdio: tuple[int, ...], directory: str
+) -> _Forked:
     """The watchdog as a fork of this process (no exec: a fraction of a millisecond).
 
     Other threads may exist (poolctl's warm-up imports, compare's runs, an API caller's):
@@ -289,7 +302,7 @@ def _fork(control: int, report: int, argv: list[str], stdio: tuple[int, ...]) ->
             if fd > 2 and fd not in keep:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        code = watchdog_main.serve(control, report, argv, stdio, prctl)
+        code = watchdog_main.serve(control, report, argv, stdio, prctl, directory)
     finally:
         os._exit(code)
 
