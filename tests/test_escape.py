@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import py_compile
 import shutil
 import signal
 import subprocess
@@ -350,3 +351,29 @@ def test_the_watchdog_removes_the_files_of_the_run_it_kills(
             dog.stop()
         dog.close()
         shutil.rmtree(temp)
+
+
+def test_the_exec_watchdog_runs_from_its_pyc_only_while_fresh(
+    marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where importing left a .pyc of the watchdog as its source is now, the exec'd
+    watchdog runs it (not compiling its source on every run); a stale one is not run."""
+    from poolctl.observer import watchdog_main
+
+    pyc = tmp_path / "watchdog_main.pyc"
+    py_compile.compile(
+        watchdog_main.__file__,
+        cfile=str(pyc),
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP,
+    )
+    monkeypatch.setattr(watchdog_main, "__cached__", str(pyc))
+    monkeypatch.setattr(watchdog, "_can_fork", lambda: False)
+    assert watchdog._script() == str(pyc)
+    done = watchdog.run_bounded([sys.executable, "-c", "print(7)"], 10.0)
+    assert (done.returncode, done.stdout) == (0, b"7\n")
+    data = pyc.read_bytes()
+    pyc.write_bytes(data[:8] + bytes(4) + data[12:])  # as if the source had changed since
+    assert watchdog._script() == str(watchdog.SCRIPT)
+    pyc.unlink()
+    assert watchdog._script() == str(watchdog.SCRIPT)

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.util
 import os
 import select
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -234,7 +236,7 @@ def start(
             )
         else:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(SCRIPT), str(control_r), str(report_w)],
+                [sys.executable, "-I", "-S", _script(), str(control_r), str(report_w)],
                 pass_fds=(control_r, report_w),
                 start_new_session=True,
                 stdin=stdin,
@@ -275,6 +277,26 @@ def _can_fork() -> bool:
     """Whether the watchdog may be a fork of this process (see ``_fork``)."""
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     return sys.platform.startswith("linux") and gil
+
+
+def _script() -> str:
+    """What the exec'd watchdog runs: the ``.pyc`` that importing ``watchdog_main`` left,
+    if it is that of the source as it is now (Python runs it as it would the source,
+    without compiling the source again on every run: about 1 ms of its start), else the
+    source itself."""
+    cached: str | None = getattr(watchdog_main, "__cached__", None)
+    if not cached:
+        return str(SCRIPT)
+    try:
+        source = Path(watchdog_main.__file__).stat()
+        with open(cached, "rb") as f:
+            header = f.read(16)
+    except OSError:  # no .pyc (PYTHONDONTWRITEBYTECODE, a read-only place)
+        return str(SCRIPT)
+    # As importlib writes a timestamp-based .pyc: magic, flags 0, the source's mtime, size.
+    size, mtime = source.st_size & 0xFFFFFFFF, int(source.st_mtime) & 0xFFFFFFFF
+    fresh = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, mtime, size)
+    return cached if header == fresh else str(SCRIPT)
 
 
 def _fork(
