@@ -20,6 +20,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -309,18 +310,26 @@ SERVES = (
 )
 
 
+@pytest.fixture
+def short_temp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A TMPDIR of the test's own, short enough for multiprocessing's socket paths."""
+    temp = Path(tempfile.mkdtemp(prefix="wd-", dir="/tmp"))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    yield temp
+    shutil.rmtree(temp)
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("ending", ["poolctl-died", "kill-asked"])
 def test_the_watchdog_removes_the_files_of_the_run_it_kills(
-    marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, started: str, ending: str
+    marker: str, tmp_path: Path, short_temp: Path, started: str, ending: str
 ) -> None:
     """The run's pymp-* go in the watchdog's kill phase, however it was asked; the run's
     private directory too when poolctl died (its control pipe's end without ``kill``).
     Nothing else: not another pymp-*, not what a symlink in the run's directory names."""
     if "forkserver" not in __import__("multiprocessing").get_all_start_methods():
         pytest.skip("forkserver is not available here")
-    temp = Path(tempfile.mkdtemp(prefix="wd-", dir="/tmp"))  # short: socket paths fit
-    monkeypatch.setenv("TMPDIR", str(temp))
+    temp = short_temp
     run_dir = temp / f"{workspace.PREFIX}x"
     run_dir.mkdir()
     (run_dir / "events-1").write_text("x")
@@ -350,7 +359,6 @@ def test_the_watchdog_removes_the_files_of_the_run_it_kills(
         if dog.proc.poll() is None:
             dog.stop()
         dog.close()
-        shutil.rmtree(temp)
 
 
 def test_the_exec_watchdog_runs_from_its_pyc_only_while_fresh(
