@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import py_compile
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,7 +34,7 @@ from conftest import (
 )
 from poolctl import interpreter
 from poolctl.errors import UsageError
-from poolctl.observer import watchdog
+from poolctl.observer import watchdog, workspace
 
 PROGRAM = textwrap.dedent(
     """
@@ -291,3 +295,93 @@ def test_a_program_that_ends_before_poolctl_reads_its_start_is_seen_to_end(
     obs = observe.observe_program(target, sys.executable, timeout=10)
     assert (obs.exit_code, obs.hung) == (7, False)
     assert time.monotonic() - began < 5
+
+
+# --- the files a killed run leaves -----------------------------------------------------------
+
+# Binds a fork server's and a manager's Unix sockets in pymp-* of its TMPDIR, says so, hangs.
+SERVES = (
+    "import multiprocessing, os, sys, time\n"
+    "multiprocessing.set_start_method('forkserver')\n"
+    "with multiprocessing.Manager() as manager, multiprocessing.Pool(1) as pool:\n"
+    "    shared = manager.list([pool.apply(os.getpid)])\n"
+    "    open(sys.argv[1], 'w').close()\n"
+    "    time.sleep(30)\n"
+)
+
+
+@pytest.fixture
+def short_temp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A TMPDIR of the test's own, short enough for multiprocessing's socket paths."""
+    temp = Path(tempfile.mkdtemp(prefix="wd-", dir="/tmp"))
+    monkeypatch.setenv("TMPDIR", str(temp))
+    yield temp
+    shutil.rmtree(temp)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("ending", ["poolctl-died", "kill-asked"])
+def test_the_watchdog_removes_the_files_of_the_run_it_kills(
+    marker: str, tmp_path: Path, short_temp: Path, started: str, ending: str
+) -> None:
+    """The run's pymp-* go in the watchdog's kill phase, however it was asked; the run's
+    private directory too when poolctl died (its control pipe's end without ``kill``).
+    Nothing else: not another pymp-*, not what a symlink in the run's directory names."""
+    if "forkserver" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("forkserver is not available here")
+    temp = short_temp
+    run_dir = temp / f"{workspace.PREFIX}x"
+    run_dir.mkdir()
+    (run_dir / "events-1").write_text("x")
+    (temp / "pymp-other").mkdir()  # not the run's: no socket of it there
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "file").write_text("not the run's")
+    (run_dir / "link").symlink_to(kept)
+    ready = tmp_path / "ready"
+    dog = watchdog.start([sys.executable, "-c", SERVES, str(ready)], directory=str(run_dir))
+    try:
+        assert wait_until(ready.exists, 15.0), "the program never got its pool and manager"
+        assert len(list(temp.glob("pymp-*"))) >= 2, sorted(temp.iterdir())
+        if ending == "poolctl-died":
+            dog.close()  # as poolctl's death closes it: no ``kill`` said
+            dog.proc.wait(timeout=5)
+        else:
+            dog.stop()
+        assert wait_until(lambda: not marked_pids(marker), 2.0), marked_pids(marker)
+        left = sorted(p.name for p in temp.iterdir())
+        if ending == "poolctl-died":
+            assert left == ["pymp-other"]
+        else:  # poolctl removes its own directory, in its ``finally``
+            assert left == sorted(["pymp-other", run_dir.name])
+        assert (kept / "file").read_text() == "not the run's"
+    finally:
+        if dog.proc.poll() is None:
+            dog.stop()
+        dog.close()
+
+
+def test_the_exec_watchdog_runs_from_its_pyc_only_while_fresh(
+    marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where importing left a .pyc of the watchdog as its source is now, the exec'd
+    watchdog runs it (not compiling its source on every run); a stale one is not run."""
+    from poolctl.observer import watchdog_main
+
+    pyc = tmp_path / "watchdog_main.pyc"
+    py_compile.compile(
+        watchdog_main.__file__,
+        cfile=str(pyc),
+        doraise=True,
+        invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP,
+    )
+    monkeypatch.setattr(watchdog_main, "__cached__", str(pyc))
+    monkeypatch.setattr(watchdog, "_can_fork", lambda: False)
+    assert watchdog._script() == str(pyc)
+    done = watchdog.run_bounded([sys.executable, "-c", "print(7)"], 10.0)
+    assert (done.returncode, done.stdout) == (0, b"7\n")
+    data = pyc.read_bytes()
+    pyc.write_bytes(data[:8] + bytes(4) + data[12:])  # as if the source had changed since
+    assert watchdog._script() == str(watchdog.SCRIPT)
+    pyc.unlink()
+    assert watchdog._script() == str(watchdog.SCRIPT)

@@ -213,24 +213,91 @@ def test_ctrl_c_at_any_moment_is_one_line_and_130(marker: str, short_tmp: Path) 
     assert leftovers(short_tmp) == []
 
 
+# What SIGKILL of poolctl may take to be undone: the watchdog sees its control pipe's end
+# at once, kills the run, then removes its files.
+SIGKILL_GRACE = 1.0
+
+# A traced program with a fork server and a manager: both bind a Unix socket in a
+# ``pymp-*`` directory of the caller's TMPDIR. It says it is ready, then hangs.
+FORKSERVER_AND_MANAGER = """\
+import multiprocessing, os, sys, time
+if __name__ == "__main__":
+    multiprocessing.set_start_method("forkserver")
+    with multiprocessing.Manager() as manager, multiprocessing.Pool(1) as pool:
+        shared = manager.list([pool.apply(os.getpid)])
+        open(sys.argv[1], "w").close()
+        time.sleep(30)
+"""
+
+
+def sigkill_and_wait(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL poolctl and wait for it (not for the run: that is the watchdog's job)."""
+    proc.kill()
+    proc.communicate(timeout=5)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def nothing_of_the_run_left(marker: str, temp: Path) -> bool:
+    return not marked_pids(marker) and leftovers(temp) == []
+
+
 @pytest.mark.timeout(30)
-def test_sigkill_leftovers_are_removed_by_the_next_run(
-    marker: str, hung: Path, short_tmp: Path
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_sigkill_of_poolctl_leaves_no_file_of_a_scenario_run(
+    marker: str, hung: Path, short_tmp: Path, start_methods: list[str], method: str
 ) -> None:
-    """SIGKILL: no code of poolctl runs, its directory stays; the next run removes it (its
-    lock died with poolctl), and nothing else."""
-    proc = start("run", str(hung), "--timeout", "30")
+    """SIGKILL: no code of poolctl runs; the run's watchdog kills the run and removes its
+    private directory (and multiprocessing's pymp-* in it) within a second."""
+    if method not in start_methods:
+        pytest.skip(f"{method} is not available here")
+    proc = start("run", str(hung), "--start-method", method, "--timeout", "30")
     try:
         wait_for_run(proc, marker)
-        proc.kill()
-        proc.communicate(timeout=5)
+        if method == "forkserver":
+            assert wait_until(lambda: list(short_tmp.rglob("pymp-*")), 5.0), leftovers(short_tmp)
+        assert [p.name[: len(workspace.PREFIX)] for p in short_tmp.iterdir()] == [workspace.PREFIX]
+        sigkill_and_wait(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert wait_until(lambda: not marked_pids(marker), 5.0)
-    [stale] = leftovers(short_tmp)
-    assert stale.startswith("poolctl-")
+    gone = wait_until(lambda: nothing_of_the_run_left(marker, short_tmp), SIGKILL_GRACE)
+    assert gone, (marked_pids(marker), leftovers(short_tmp))
+
+
+@pytest.mark.timeout(30)
+def test_sigkill_of_poolctl_leaves_no_file_of_a_traced_program(
+    marker: str, short_tmp: Path, tmp_path: Path
+) -> None:
+    """``poolctl trace`` of a program with a fork server and a manager, SIGKILLed: the
+    watchdog removes the run's directory and the program's pymp-* (in the caller's TMPDIR,
+    which the program keeps) within a second."""
+    if "forkserver" not in __import__("multiprocessing").get_all_start_methods():
+        pytest.skip("forkserver is not available here")
+    program = tmp_path / "serves.py"
+    program.write_text(FORKSERVER_AND_MANAGER)
+    ready = tmp_path / "ready"
+    proc = start("trace", str(program), str(ready))
+    try:
+        assert wait_until(ready.exists, 15.0), "the program never got its pool and manager"
+        names = leftovers(short_tmp)
+        assert sum(n.startswith("pymp-") for n in names) >= 1, names
+        assert sum(n.startswith(workspace.PREFIX) for n in names) == 1, names
+        sigkill_and_wait(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    gone = wait_until(lambda: nothing_of_the_run_left(marker, short_tmp), SIGKILL_GRACE)
+    assert gone, (marked_pids(marker), leftovers(short_tmp))
+
+
+def test_a_stale_run_directory_is_removed_by_the_next_run(marker: str, short_tmp: Path) -> None:
+    """The backstop (a watchdog killed along with poolctl): a run directory nobody holds
+    is removed by the next run, and nothing else is."""
+    stale = short_tmp / f"{workspace.PREFIX}stale"
+    stale.mkdir()
+    (stale / "events-1").write_text("x")
     (short_tmp / "mine.txt").write_text("not poolctl's")
     doc = run_pipeline("close-join", duration=0.05)
     assert doc["matches"] is True

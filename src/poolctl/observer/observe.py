@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import Cancelled, ObserveError
-from . import leftover_files, process_group, signals, watchdog
+from . import process_group, signals, watchdog
 from .output import ECHO_BACKLOG, Echo, RawOutput
 from .workspace import private_dir, read_events
 
@@ -124,7 +124,6 @@ class _Run:
         # Streams not read while the pass-through waits for its reader (see ECHO_BACKLOG).
         self.paused: dict[int, str] = {}
         self.draining = False  # no writer is left: read what the pipes hold
-        self.pymp: set[str] = set()  # multiprocessing's temp directories, to remove
         self.selector.register(dog.report_fd, selectors.EVENT_READ, "exit")
 
     def pump(self, timeout: float) -> None:
@@ -264,7 +263,7 @@ def _observe(
             # Popen, it would lose a subject already forked (see signals.py). It is raised
             # when this block ends, inside the try: the clean-up below still runs.
             with signals.deferred():
-                run = _start(command(directory), python, fds, passthrough)
+                run = _start(command(directory), directory, python, fds, passthrough)
             _watch(run, run.obs.t0_ns + int(timeout * 1e9), cancel)
             _settle(run)
             finished = True
@@ -284,9 +283,14 @@ def _observe(
 
 
 def _start(
-    argv: list[str], python: str, fds: contextlib.ExitStack, passthrough: Passthrough | None
+    argv: list[str],
+    directory: Path,
+    python: str,
+    fds: contextlib.ExitStack,
+    passthrough: Passthrough | None,
 ) -> _Run:
-    """Start the subject under its watchdog; the run's state."""
+    """Start the subject under its watchdog (told the run's ``directory``); the run's
+    state."""
     stdin: int | None = None
     stdout: int | None = None
     terminal = None
@@ -297,7 +301,7 @@ def _start(
             terminal, stdout = _pseudo_terminal(passthrough.stdout)
             fds.callback(os.close, terminal)
     try:
-        dog = watchdog.start(argv, stdin=stdin, stdout=stdout)
+        dog = watchdog.start(argv, stdin=stdin, stdout=stdout, directory=str(directory))
     except OSError as exc:
         raise ObserveError(f"could not start {python}: {exc.strerror or exc}") from exc
     finally:
@@ -315,9 +319,9 @@ def _start(
 
 def _clean_up(run: _Run) -> None:
     """Kill and reap every process of the run, read what they left, close the streams."""
-    _note_temp_dirs(run)
-    run.dog.stop()  # the watchdog kills every descendant, reaps them, and leaves
-    leftover_files.remove(run.pymp)
+    # The watchdog kills every descendant, reaps them, removes the pymp-* directories of
+    # their sockets (killed, they cannot), and leaves.
+    run.dog.stop()
     _drain(run)
     run.close()
 
@@ -352,7 +356,7 @@ def _watch(run: _Run, deadline_ns: int, cancel: threading.Event | None) -> None:
         if remaining <= 0:
             run.obs.hung = True
             run.obs.timeout_ns = deadline_ns
-            _kill_all(run)
+            run.dog.kill()
             run.obs.exit_code = run.dog.wait(watchdog.STOP_SECONDS)
             run.obs.exit_ns = time.monotonic_ns()
             return
@@ -368,21 +372,7 @@ def _settle(run: _Run) -> None:
         run.pump(POLL_SECONDS)
     run.obs.leftovers = [Leftover(m.pid, m.command) for m in run.dog.others()]
     run.obs.leftovers_ns = time.monotonic_ns()
-    _kill_all(run)
-
-
-def _kill_all(run: _Run) -> None:
-    """Have the watchdog kill every process of the run, noting first the ``pymp-*``
-    directories they hold sockets in: killed, they cannot remove them (leftover_files)."""
-    _note_temp_dirs(run)
     run.dog.kill()
-
-
-def _note_temp_dirs(run: _Run) -> None:
-    pids = [m.pid for m in run.dog.others()]
-    if run.dog.returncode is None and run.dog.pid:
-        pids.append(run.dog.pid)
-    run.pymp |= leftover_files.socket_dirs(pids)
 
 
 def _drain(run: _Run) -> None:

@@ -4,8 +4,10 @@ Every process a run starts stays the watchdog's descendant whatever it does (``s
 ``setpgid``, ``start_new_session``, a double fork): orphans go to the nearest subreaper
 ancestor, which is the watchdog, not poolctl or init. So the run's processes are always
 "the watchdog's descendants", and the watchdog kills them all when poolctl asks or dies
-(SIGKILL included: the kernel closes poolctl's end of the control pipe). It lives in a
-session of its own, out of reach of the run's ``killpg``.
+(SIGKILL included: the kernel closes poolctl's end of the control pipe), and then removes
+the files the run would otherwise leave (multiprocessing's ``pymp-*``; the run's private
+directory if poolctl died). It lives in a session of its own, out of reach of the run's
+``killpg``.
 
 Why a separate process and not poolctl itself: after poolctl's death its orphans go up to
 the next subreaper or init, out of anyone's sight. Why not PR_SET_PDEATHSIG or code in the
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.util
 import os
 import select
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -192,9 +196,16 @@ class Watchdog:
         self.report_fd = self.stderr_fd = -1
 
 
-def start(argv: list[str], stdin: int | None = None, stdout: int | None = None) -> Watchdog:
+def start(
+    argv: list[str],
+    stdin: int | None = None,
+    stdout: int | None = None,
+    directory: str = "",
+) -> Watchdog:
     """Start ``argv`` under a new watchdog, reading ``stdin`` (a file descriptor, default
     /dev/null) and writing to ``stdout`` (default: a new pipe) and to a new stderr pipe.
+    ``directory``: the run's private directory, which the watchdog removes if poolctl dies
+    (its ``finally`` cannot run then).
 
     Raises ``OSError`` as Popen would when ``argv`` cannot be started.
     """
@@ -220,10 +231,12 @@ def start(argv: list[str], stdin: int | None = None, stdout: int | None = None) 
         closing.append(report_w)
         stdio = (stdin, stdout, stderr)
         if _can_fork():
-            proc: subprocess.Popen[bytes] | _Forked = _fork(control_r, report_w, argv, stdio)
+            proc: subprocess.Popen[bytes] | _Forked = _fork(
+                control_r, report_w, argv, stdio, directory
+            )
         else:
             proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(SCRIPT), str(control_r), str(report_w)],
+                [sys.executable, "-I", "-S", _script(), str(control_r), str(report_w)],
                 pass_fds=(control_r, report_w),
                 start_new_session=True,
                 stdin=stdin,
@@ -240,7 +253,7 @@ def start(argv: list[str], stdin: int | None = None, stdout: int | None = None) 
     dog = Watchdog(proc, control_w, report_r, (stdout_fd, stderr_fd))
     try:
         if not isinstance(proc, _Forked):
-            command = b"".join(os.fsencode(each) + b"\0" for each in argv)
+            command = b"".join(os.fsencode(each) + b"\0" for each in [directory, *argv])
             with os.fdopen(os.dup(control_w), "wb") as control:  # writes it all, blocking
                 control.write(b"%d\n%s" % (len(command), command))
         dog.started()
@@ -266,7 +279,29 @@ def _can_fork() -> bool:
     return sys.platform.startswith("linux") and gil
 
 
-def _fork(control: int, report: int, argv: list[str], stdio: tuple[int, ...]) -> _Forked:
+def _script() -> str:
+    """What the exec'd watchdog runs: the ``.pyc`` that importing ``watchdog_main`` left,
+    if it is that of the source as it is now (Python runs it as it would the source,
+    without compiling the source again on every run: about 1 ms of its start), else the
+    source itself."""
+    cached: str | None = getattr(watchdog_main, "__cached__", None)
+    if not cached:
+        return str(SCRIPT)
+    try:
+        source = Path(watchdog_main.__file__).stat()
+        with open(cached, "rb") as f:
+            header = f.read(16)
+    except OSError:  # no .pyc (PYTHONDONTWRITEBYTECODE, a read-only place)
+        return str(SCRIPT)
+    # As importlib writes a timestamp-based .pyc: magic, flags 0, the source's mtime, size.
+    size, mtime = source.st_size & 0xFFFFFFFF, int(source.st_mtime) & 0xFFFFFFFF
+    fresh = importlib.util.MAGIC_NUMBER + struct.pack("<III", 0, mtime, size)
+    return cached if header == fresh else str(SCRIPT)
+
+
+def _fork(
+    control: int, report: int, argv: list[str], stdio: tuple[int, ...], directory: str
+) -> _Forked:
     """The watchdog as a fork of this process (no exec: a fraction of a millisecond).
 
     Other threads may exist (poolctl's warm-up imports, compare's runs, an API caller's):
@@ -289,7 +324,7 @@ def _fork(control: int, report: int, argv: list[str], stdio: tuple[int, ...]) ->
             if fd > 2 and fd not in keep:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        code = watchdog_main.serve(control, report, argv, stdio, prctl)
+        code = watchdog_main.serve(control, report, argv, stdio, prctl, directory)
     finally:
         os._exit(code)
 

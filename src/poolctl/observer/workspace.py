@@ -2,10 +2,11 @@
 them back as input, not truth.
 
 No file of a run may outlive it, however poolctl ends. Removing the directory in a
-``finally`` covers every ending poolctl's own code sees; SIGKILL is the one it does not.
-So each directory is locked (``flock``) by the poolctl that owns it for as long as the run
-lasts. The kernel drops the lock when that process dies, however it dies, so a directory of
-the kind that nobody holds is a leftover: the next run's ``private_dir`` removes it. The
+``finally`` covers every ending poolctl's own code sees; SIGKILL is the one it does not:
+then the run's watchdog removes it (watchdog_main.py). So each directory is locked
+(``flock``) by the poolctl that owns it for as long as the run lasts. The kernel drops the
+lock when that process dies, however it dies, so a directory of the kind that nobody holds
+is a leftover (the watchdog too was killed): the next run's ``private_dir`` removes it. The
 lock, not a pid in the name, is the test: it holds across PID namespaces sharing a
 ``/tmp`` and cannot be fooled by a pid reused. Only this user's own directories, never a
 symlink, and never one locked: a run under way is never touched.
