@@ -238,7 +238,10 @@ def test_the_reader_refuses_what_is_not_a_regular_file_of_ours(tmp_path: Path) -
     (tmp_path / "events-4").mkdir()
     os.link(tmp_path / "events-1", tmp_path / "events-5")
     (tmp_path / "events-x").write_bytes(b"{}\n")
+    # Empty: a process killed between creating its file and its first store (a worker
+    # that terminate() caught starting up): nothing was recorded, nothing is missing.
     (tmp_path / "events-6").write_bytes(b"")
+    (tmp_path / "full-7").write_bytes(b"")  # a process that could reserve no space
     (tmp_path / "other").write_bytes(b"{}\n")  # not an event file: not looked at
     lines = workspace.read_events(tmp_path)
     notes = [workspace.read_note(line) for line in lines if workspace.read_note(line)]

@@ -60,7 +60,7 @@ CHUNK_BYTES = 1 << 20
 # its first NUL), so a note can never come from the run. Then its category, ":", reason.
 NOTE = b"\0"
 UNREAD = "unread"  # a file not read (or not read to its end): reason given
-STOPPED = "stopped"  # a process could reserve no space at all: its file is empty
+STOPPED = "stopped"  # a process could reserve no space at all (its file: full-<pid>)
 
 
 def note(category: str, reason: str) -> bytes:
@@ -190,9 +190,13 @@ def read_events(directory: Path) -> list[bytes]:
     budget = MAX_TOTAL_BYTES
     room = MAX_LINES
     try:
-        entries = sorted(e.name for e in os.scandir(directory) if e.name.startswith("events-"))
+        names = [e.name for e in os.scandir(directory)]
     except OSError as exc:
         return [note(UNREAD, f"the event directory: {_why(exc)}")]
+    entries = sorted(name for name in names if name.startswith("events-"))
+    # A process that could reserve no space renamed its empty file (see channel.py).
+    full = [name for name in names if name.startswith("full-") and name[5:].isdigit()]
+    lines.extend(note(STOPPED, "no space could be reserved for its events") for _ in full)
     for count, name in enumerate(entries):
         if count == MAX_FILES:
             lines.append(note(UNREAD, f"more than {MAX_FILES} files: the rest"))
@@ -239,8 +243,8 @@ def _read_file(path: Path, limit: int) -> tuple[bytes, bytes | None]:
             return b"", note(UNREAD, "owned by another user")
         if info.st_nlink != 1:
             return b"", note(UNREAD, "a hard link to another file")
-        if info.st_size == 0:  # the subject could not reserve its first pages
-            return b"", note(STOPPED, "no space could be reserved for its events")
+        if info.st_size == 0:  # killed before its first store: nothing was recorded
+            return b"", None
         return _read_to_nul(fd, limit)
     except OSError as exc:
         return b"", note(UNREAD, _why(exc))

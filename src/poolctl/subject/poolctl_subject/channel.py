@@ -14,7 +14,8 @@ Observing must never kill the observed: a store into a page of a file that the f
 cannot back (a full tmpfs) is a SIGBUS. So every page is reserved (``posix_fallocate``, or
 zeros written where a filesystem cannot reserve) before it is mapped; this happens when a
 process opens its file and when the file doubles, never per event. When space cannot be
-reserved the process stops recording: a file left empty says so, and a grown file ends
+reserved the process stops recording: its empty file renamed ``full-<pid>`` says so (an
+empty ``events-<pid>`` is a process killed before its first store), and a grown file ends
 with a ``channel.full`` line written into the last ``_TAIL`` bytes, which are kept free
 for it. Then ``emit`` returns False (the output recorders fall back to the real streams).
 """
@@ -94,7 +95,8 @@ def _reserve(fd, offset, length):
 
 def _open(ns, role):
     """Create this process's file, reserve its first pages and map them; False when the
-    space cannot be reserved (the file stays empty, which tells the observer)."""
+    space cannot be reserved (the file is then renamed ``full-<pid>``, which tells the
+    observer: an empty ``events-<pid>`` is only a process killed before its first store)."""
     global _map, _limit, _position, _inode
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     # An error here (the directory is gone) is raised: the next event tries again.
@@ -104,6 +106,7 @@ def _open(ns, role):
             _reserve(fd, 0, _INITIAL_BYTES)
             _map = mmap.mmap(fd, _INITIAL_BYTES)
         except OSError:
+            _mark_full()
             _stop(ns, role)
             return False
         info = os.fstat(fd)
@@ -113,6 +116,14 @@ def _open(ns, role):
     _limit = _INITIAL_BYTES - _TAIL
     _position = 0
     return True
+
+
+def _mark_full():
+    """Rename this process's (empty) file ``full-<pid>``: a name, no data block needed."""
+    try:  # noqa: SIM105 (the channel imports nothing it can do without)
+        os.rename(_path(), os.path.join(_directory, "full-%d" % os.getpid()))
+    except OSError:
+        pass
 
 
 def _grow(end):
