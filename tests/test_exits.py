@@ -353,6 +353,43 @@ def test_a_closed_stdout_ends_compare_quietly_with_141(marker: str, short_tmp: P
     assert leftovers(short_tmp) == []
 
 
+@pytest.mark.parametrize("args", [["compare", "--help"], ["list"]])
+def test_a_reader_gone_before_anything_is_written_is_141(marker: str, args: list[str]) -> None:
+    """``poolctl compare --help | head -1``: rich meets the broken pipe first (it points
+    stdout at /dev/null and exits 1); still quietly 141, never an internal error."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before poolctl writes a byte
+    try:
+        done = subprocess.run(
+            [str(console_script()), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_a_closed_stdout_is_one_line_and_nothing_runs(marker: str) -> None:
+    """``poolctl run close-join >&-`` (fd 1 closed): one line, exit 2, no run started
+    (was: an internal error, then a traceback at the last flush)."""
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$0" "$@" >&-', str(console_script()), "run", "close-join", "--json"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "poolctl: standard output is closed: there is nowhere to write the result\n"
+    )
+    assert marked_pids(marker) == []
+
+
 # --- bad input -----------------------------------------------------------------------------
 
 

@@ -35,6 +35,11 @@ def raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(128 + signum)
 
 
+# Whether stdout was a pipe when poolctl started (set by ``main``): /dev/null there later
+# means rich redirected it after a broken pipe, not that the user asked for it.
+_stdout_was_a_pipe = False
+
+
 def install_handlers() -> None:
     """Turn ``STOPPING`` into ``Interrupted``; a hang-up ignored by the caller (``nohup``)
     stays ignored, as it would for any command."""
@@ -54,14 +59,19 @@ def say(message: str) -> None:
 
 
 def stdout_closed() -> bool:
-    """Whether nobody reads poolctl's stdout any more (a pipe whose reader is gone)."""
+    """Whether nobody reads poolctl's stdout any more (a pipe whose reader is gone), or rich
+    already found so: on a broken pipe it points stdout at /dev/null and exits 1."""
     import select
 
     try:
+        devnull = os.stat(os.devnull)  # noqa: PTH116 (entry imports no pathlib)
+        if _stdout_was_a_pipe and os.path.samestat(os.fstat(1), devnull):
+            return True
         poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(events & select.POLLERR for _, events in poller.poll(0))
-    except (OSError, ValueError, AttributeError):
+        # fd 1 itself: a library may have closed or replaced the sys.stdout object.
+        poller.register(1, select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLNVAL) for _, events in poller.poll(0))
+    except (OSError, ValueError):
         return False
 
 
@@ -85,6 +95,16 @@ def main(early: list[int]) -> int:
     """Run the command line; return its exit status. ``early``: the signals that came
     before the handlers were installed (``__main__`` recorded them)."""
     install_handlers()
+    if sys.stdout is None:  # started with fd 1 closed (``poolctl ... >&-``)
+        say("standard output is closed: there is nowhere to write the result")
+        return 2
+    global _stdout_was_a_pipe
+    try:
+        import stat
+
+        _stdout_was_a_pipe = stat.S_ISFIFO(os.fstat(1).st_mode)
+    except OSError:
+        pass
     try:
         if early:
             raise Interrupted(128 + early[0])
@@ -100,7 +120,8 @@ def main(early: list[int]) -> int:
         if signal.getsignal(signum) == raise_interrupted:
             signal.signal(signum, _exit_now)
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except BrokenPipeError:
         silence_stdout()
         status = CLOSED_STDOUT
