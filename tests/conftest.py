@@ -120,6 +120,13 @@ def reap(pids: list[int]) -> None:
             os.waitpid(pid, os.WNOHANG)
 
 
+def reap_adopted() -> bool:
+    """Reap this process's zombie children (orphans it adopted, as a subreaper); True
+    once none is left. For ``wait_until`` after poolctl itself was killed."""
+    reap(zombie_children())
+    return not zombie_children()
+
+
 def nothing_left(marker: str, adopted: bool = False) -> None:
     """Fail if a process carrying ``marker`` is still running, or if a child of this
     process was left unreaped (killing and reaping them first: a failing test must not

@@ -10,8 +10,6 @@ own ``killpg`` of its group followed by SIGKILL) must leave none of them running
 
 from __future__ import annotations
 
-import contextlib
-import os
 import py_compile
 import shutil
 import signal
@@ -28,6 +26,7 @@ import pytest
 from conftest import (
     console_script,
     marked_pids,
+    reap_adopted,
     run_cli,
     wait_until,
     zombie_children,
@@ -121,14 +120,6 @@ def program(tmp_path: Path) -> tuple[Path, Path]:
     ready = tmp_path / "ready"
     ready.mkdir()
     return path, ready
-
-
-def reap_adopted() -> bool:
-    """Reap this process's zombie children (orphans it adopted); True once none is left."""
-    for pid in zombie_children():
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-    return not zombie_children()
 
 
 def escaped(ready: Path) -> bool:

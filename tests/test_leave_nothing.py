@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import stat
@@ -14,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import marked_pids, run_pipeline, wait_until, write_scenario, zombie_children
+from conftest import (
+    marked_pids,
+    reap_adopted,
+    run_pipeline,
+    wait_until,
+    write_scenario,
+    zombie_children,
+)
 
 
 @pytest.fixture
@@ -34,14 +40,6 @@ def start(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def reap_adopted() -> bool:
-    """Reap this process's zombie children; True once there are none."""
-    for pid in zombie_children():
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-    return not zombie_children()
 
 
 def wait_for_run(proc: subprocess.Popen[str], marker: str, at_least: int) -> None:
