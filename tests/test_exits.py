@@ -177,7 +177,7 @@ def test_a_hung_traced_program_leaves_no_pymp_directory(
         "    with multiprocessing.Pool(1) as pool:\n"
         "        pool.apply(time.sleep, (30,))\n"
     )
-    result = cli("trace", str(program), "--timeout", "1", "--json")
+    result = cli("trace", "--timeout", "1", "--json", str(program))
     assert result.returncode == 124, result.stderr
     assert leftovers(short_tmp) == []
 
@@ -451,7 +451,7 @@ def test_a_traced_program_takes_arguments_beyond_128_kib(
     program = tmp_path / "count.py"
     program.write_text("import sys\nprint(len(sys.argv) - 1, len(''.join(sys.argv[1:])))\n")
     words = [f"{i:04d}" + "a" * 96 for i in range(2000)]
-    result = cli("trace", str(program), "--json", "--", *words)
+    result = cli("trace", "--json", str(program), *words)
     assert result.returncode == 0, result.stderr
     assert "2000 200000" in result.stderr
 

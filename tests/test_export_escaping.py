@@ -49,7 +49,7 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     folder = tmp_path_factory.mktemp("docs")
     program = folder / "hostile.py"
     program.write_text(PROGRAM.format(message=HOSTILE.replace("\ud800\udfff", "")))
-    traced = run_cli("trace", str(program), "--json")
+    traced = run_cli("trace", "--json", str(program))
     compared = run_cli("compare", "close-join", "task-raises", "--duration", "0.05", "--json")
     return {
         "run": run_pipeline("task-raises", duration=0.05),

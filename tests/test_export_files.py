@@ -215,7 +215,7 @@ def test_a_failed_export_loses_nothing(cli: Any, tmp_path: Path) -> None:
     assert shown.stderr.count("\n") == 1
     program = tmp_path / "program.py"
     program.write_text("print('the program ran')\n")
-    traced = cli("trace", str(program), "--svg", str(full))
+    traced = cli("trace", "--svg", str(full), str(program))
     assert traced.returncode == 125  # poolctl failed; the program's own codes stand apart
     assert "the program ran" in traced.stdout
     assert traced.stderr.endswith(": cannot write it: No space left on device\n")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand
 
 from . import __version__, api, entry
 from .errors import Interrupted, PoolctlError, UsageError
@@ -420,20 +421,54 @@ TRACE_EXIT_CODES = (
 )
 
 
+class ProgramCommand(TyperCommand):
+    """``trace``: poolctl's options come first; the program's path or ``-m MODULE`` ends
+    them, as it ends ``python``'s: every word after it is the program's (``-h``,
+    ``--json``, a second ``-m`` and ``--`` included)."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
+        valued = {
+            name
+            for param in self.get_params(ctx)
+            if param.param_type_name == "option" and not getattr(param, "is_flag", True)
+            for name in param.opts
+        }
+        return super().parse_args(ctx, options_end_at_module(args, valued))
+
+
+def options_end_at_module(args: list[str], valued: set[str]) -> list[str]:
+    """``args`` with ``--`` after ``-m MODULE``: Click, which stops at the program's path
+    (no interspersed arguments), would go on parsing options after an option's value.
+    ``valued``: the options that take a value (their value is skipped, not looked at)."""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--" or word == "-" or not word.startswith("-"):
+            return args  # the program's path (or '--'): Click stops there by itself
+        if word == "-m" and i + 1 < len(args):
+            return [*args[: i + 2], "--", *args[i + 2 :]]
+        if word.startswith("-m") and len(word) > 2 and word[1] != "-":  # -mMODULE, as python
+            return [*args[: i + 1], "--", *args[i + 1 :]]
+        i += 2 if word in valued else 1
+    return args
+
+
 @app.command(
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True},
+    cls=ProgramCommand,
+    # Options end at the first word that is not one (the program's path), as for python.
+    context_settings={"allow_interspersed_args": False},
     epilog=(
         "Examples:\n\n"
         "  poolctl trace my_program.py arg1 arg2\n\n"
         "  poolctl trace -m mypackage.tool --flag\n\n"
-        "  poolctl trace my_program.py --json > trace.json\n\n"
-        "  poolctl trace my_program.py --timeout 10\n\n"
-        "  poolctl trace my_program.py --trace perfetto.json\n\n"
-        "  poolctl trace my_program.py -- --json   (the program gets --json)\n\n"
-        "poolctl's own options may come anywhere before '--'; every other word goes to"
-        " the program. The program's stdout and stderr are shown live (its stdout on"
-        " stderr under --json); its stdin is passed on unless it is a terminal.\n\n"
-        + TRACE_EXIT_CODES
+        "  poolctl trace --json my_program.py > trace.json\n\n"
+        "  poolctl trace --timeout 10 my_program.py -h   (the program gets -h)\n\n"
+        "  poolctl trace --trace perfetto.json my_program.py\n\n"
+        "  poolctl trace -m test test_multiprocessing_spawn -m '*Pool*'\n\n"
+        "poolctl's own options come before the program: every word after PROGRAM.py (or"
+        " -m MODULE) is the program's, as with python. The program's stdout and stderr are"
+        " shown live (its stdout on stderr under --json); its stdin is passed on unless it"
+        " is a terminal.\n\n" + TRACE_EXIT_CODES
     ),
 )
 @with_exports

@@ -33,10 +33,10 @@ def cannot_run_cases(directory: Path) -> list[tuple[list[str], int, str]]:
         ([str(directory / "bad.py")], 126, "line 2"),
         (["-m", "badpkg.mod"], 126, "line 1"),
         ([str(directory / "badpkg")], 126, "is a directory"),
-        ([fine, "--timeout", "soon"], 2, "--timeout"),
-        ([fine, "--timeout", "0"], 2, "--timeout"),
-        ([fine, "--python", str(directory / "nopython")], 2, "no such file"),
-        ([fine, "--svg", str(directory / "nodir" / "x.svg")], 2, "no such directory"),
+        (["--timeout", "soon", fine], 2, "--timeout"),
+        (["--timeout", "0", fine], 2, "--timeout"),
+        (["--python", str(directory / "nopython"), fine], 2, "no such file"),
+        (["--svg", str(directory / "nodir" / "x.svg"), fine], 2, "no such directory"),
         ([], 2, "name a program"),
     ]
 
@@ -70,7 +70,7 @@ def test_exports_are_written_and_valid(tmp_path: Path) -> None:
     program = write(tmp_path, "calls.py", source)
     out = {"trace": tmp_path / "out.json", "svg": tmp_path / "out.svg"}
     out["html"] = tmp_path / "out.html"
-    run = trace(str(program), *(w for kind, path in out.items() for w in (f"--{kind}", str(path))))
+    run = trace(*(w for kind, path in out.items() for w in (f"--{kind}", str(path))), str(program))
     assert run.status == 0, run.stderr
     perfetto = json.loads(out["trace"].read_text())
     assert isinstance(perfetto["traceEvents"], list) and perfetto["traceEvents"]
@@ -103,7 +103,7 @@ def test_cli_runner_json_and_the_programs_output(
     stdout on the captured stderr, the program's status as the exit code."""
     source, phases, expected = submission_program("threadpool", "fork", "set")
     program = write(tmp_path, "calls.py", source + "    raise SystemExit(5)\n")
-    result = runner.invoke(app, ["trace", str(program), "--json"])
+    result = runner.invoke(app, ["trace", "--json", str(program)])
     assert result.exit_code == 5, result.output
     doc = json.loads(result.stdout)
     assert json.loads(result.stderr.splitlines()[-1]) == expected
@@ -136,7 +136,7 @@ def test_cli_runner_timeline_report(runner: CliRunner, marker: str, tmp_path: Pa
             raise SystemExit(4)
         """,
     )
-    result = runner.invoke(app, ["trace", str(program), "--no-color"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["trace", "--no-color", str(program)], env={"COLUMNS": "200"})
     assert result.exit_code == 4, result.output
     out = result.stdout
     assert out.startswith("[0, 1, 2]\n\n")
@@ -157,6 +157,6 @@ def test_cli_runner_errors(runner: CliRunner, tmp_path: Path) -> None:
     assert result.exception.exit_code == 127
     assert "no such file" in str(result.exception)
     program = write(tmp_path, "p.py", "pass\n")
-    result = runner.invoke(app, ["trace", str(program), "--timeout", "soon"])
+    result = runner.invoke(app, ["trace", "--timeout", "soon", str(program)])
     assert result.exit_code == 2
     assert "--timeout" in result.output

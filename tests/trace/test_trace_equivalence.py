@@ -95,8 +95,10 @@ def options(chosen: Scenario, method: str | None) -> list[str]:
 
 
 def observed(marker: str, *args: str) -> tuple[int, dict[str, Any]]:
-    """Run poolctl ARGS --json with every process of it marked with ``marker``."""
-    done = run_cli(*args, "--json", env={MARKER_VAR: marker})
+    """Run poolctl COMMAND --json ARGS with every process of it marked with ``marker``
+    (--json first: after a traced program's path, every word is the program's)."""
+    command, *words = args
+    done = run_cli(command, "--json", *words, env={MARKER_VAR: marker})
     assert done.stdout, (args, done.returncode, done.stderr)
     return done.returncode, json.loads(done.stdout)
 
@@ -193,7 +195,7 @@ def test_traced_tutorial_program_has_its_scenarios_outcome(
         with ThreadPoolExecutor(2) as both:
             python_words = words[words.index("--python") :] if python else []
             tracing = both.submit(
-                observed, markers[0], "trace", *python_words, str(program), "--timeout", timeout
+                observed, markers[0], "trace", *python_words, "--timeout", timeout, str(program)
             )
             running = both.submit(observed, markers[1], "run", name, *words, "--timeout", timeout)
         (trace_status, traced), (run_status, ran) = tracing.result(), running.result()

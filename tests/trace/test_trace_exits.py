@@ -81,7 +81,7 @@ def test_a_hung_join_is_stopped_at_the_timeout(tmp_path: Path) -> None:
         done = dict(
             zip(
                 programs,
-                runs.map(lambda p: trace(str(p), "--timeout", "2", check=False), programs.values()),
+                runs.map(lambda p: trace("--timeout", "2", str(p), check=False), programs.values()),
                 strict=True,
             )
         )

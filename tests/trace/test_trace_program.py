@@ -35,13 +35,14 @@ sys.exit(int(os.environ.get("ECHO_STATUS", "7")))
 
 
 def test_the_program_sees_what_plain_python_gives_it(tmp_path: Path) -> None:
-    """sys.argv (poolctl's options taken anywhere before '--', every other word passed on,
-    '--' passes even poolctl's), __name__ == '__main__', __file__, sys.path[0], its
-    docstring; its stdout and stderr through, its exit status as poolctl's."""
+    """sys.argv (poolctl's options before the program, every word after it the program's,
+    poolctl's own option names and '--' included), __name__ == '__main__', __file__,
+    sys.path[0], its docstring; its stdout and stderr through, its exit status as
+    poolctl's."""
     program = write(tmp_path, "echo.py", ECHO)
     words = ["a", "-x", "--flag=1", "--timeout", "30", "b c", "--", "--json", "--timeout", "3"]
-    run = trace(str(program), *words, json_doc=False)
-    expected = plain(str(program), "a", "-x", "--flag=1", "b c", "--json", "--timeout", "3")
+    run = trace("--timeout", "30", str(program), *words, json_doc=False)
+    expected = plain(str(program), *words)
     assert expected.returncode == 7
     assert run.status == 7
     # The program's stdout first, then a blank line, then poolctl's report.
@@ -49,7 +50,7 @@ def test_the_program_sees_what_plain_python_gives_it(tmp_path: Path) -> None:
     assert "The program  exited with status 7" in run.stdout
     assert run.stderr == expected.stderr == "a line on stderr\n"
     seen = json.loads(expected.stdout.splitlines()[0])
-    assert seen["argv"][1:] == ["a", "-x", "--flag=1", "b c", "--json", "--timeout", "3"]
+    assert seen["argv"][1:] == words
     assert seen["name"] == "__main__"
     assert seen["path0"] == str(tmp_path)
     assert seen["doc"] == "The program's own docstring."
@@ -61,7 +62,7 @@ def test_with_json_stdout_is_the_document_and_the_programs_stdout_goes_to_stderr
     """--json anywhere before '--': stdout is exactly one JSON document; the program's
     stdout comes out on stderr (its stderr too), and both are recorded in 'output'."""
     program = write(tmp_path, "echo.py", ECHO)
-    run = trace(str(program), "first", "--timeout", "30", json_doc=True)
+    run = trace("--timeout", "30", str(program), "first", json_doc=True)
     assert run.status == 7
     assert run.doc is not None
     assert run.stdout.endswith("}\n") and ESC not in run.stdout
@@ -141,7 +142,7 @@ def test_a_module_with_minus_m(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     write(tmp_path, "tools/__init__.py", "")
     write(tmp_path, "tools/squares.py", MODULE)
     monkeypatch.chdir(tmp_path)
-    run = trace("-m", "tools.squares", "2", "3", "--timeout", "30", "4")
+    run = trace("--timeout", "30", "-m", "tools.squares", "2", "3", "4")
     expected = plain("-m", "tools.squares", "2", "3", "4")
     assert run.status == expected.returncode == 0, run.stderr
     assert run.stderr == expected.stdout
@@ -158,17 +159,58 @@ def test_a_module_with_minus_m(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert run.doc["outcome"]["pools"][0]["start_method"] == "spawn"
 
 
-def test_double_dash_passes_json_to_the_program(tmp_path: Path) -> None:
-    """'poolctl trace prog.py -- --json': the program gets --json, poolctl prints its
-    report, not JSON; '--' before the program works the same way."""
+@pytest.mark.parametrize(
+    "words",
+    [
+        ["-h", "--json", "--timeout", "3", "-m", "x"],
+        ["--help", "--python", "nowhere", "--", "--json", "--no-color"],
+        ["-m", "*Pool*", "--svg", "x.svg"],
+    ],
+    ids=["poolctl-options", "double-dash", "second-m"],
+)
+def test_every_word_after_the_program_is_the_programs(tmp_path: Path, words: list[str]) -> None:
+    """As with python (and cProfile, coverage run, viztracer): the program's path ends
+    poolctl's options; -h, --json, --timeout, -m and '--' after it reach sys.argv
+    unchanged, and poolctl prints its report, not JSON or its help."""
     program = write(tmp_path, "args.py", "import sys\nprint(sys.argv[1:])\n")
-    for words in ([str(program), "--", "--json"], ["--", str(program), "--json"]):
-        run = trace(*words, json_doc=False)
+    expected = plain(str(program), *words)
+    run = trace(str(program), *words, json_doc=False)
+    assert run.status == expected.returncode == 0, run.stderr
+    assert expected.stdout == f"{words}\n"
+    assert run.stdout.startswith(expected.stdout + "\n"), run.stdout
+    assert "Outcome" in run.stdout
+    assert not (tmp_path / "x.svg").exists()
+
+
+def test_minus_m_ends_poolctls_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'poolctl trace -m MODULE -m x --json -h' (CPython's 'python -m test ... -m *Pool*'):
+    every word after the module is the module's, as under 'python -m'; poolctl's options
+    come before -m (--json here), '-mMODULE' as python takes it, '--' before the program."""
+    write(tmp_path, "args_module.py", "import sys\nprint(sys.argv[1:])\n")
+    monkeypatch.chdir(tmp_path)
+    words = ["-m", "*Pool*", "--json", "-h", "--", "--timeout"]
+    expected = plain("-m", "args_module", *words)
+    assert expected.stdout == f"{words}\n"
+    for spelling in (["-m", "args_module"], ["-margs_module"], ["--", "-m", "args_module"]):
+        if spelling[0] == "--":  # after '--', -m is a program's path: not found, as python
+            run = trace("--", *spelling[1:], json_doc=False)
+            assert run.status == 127, run.stderr
+            continue
+        run = trace(*spelling, *words)  # trace() puts --json first: poolctl's
         assert run.status == 0, run.stderr
-        assert run.stdout.startswith("['--json']\n\n"), run.stdout
-        assert "Outcome" in run.stdout
-        with pytest.raises(json.JSONDecodeError):
-            json.loads(run.stdout)
+        assert run.stderr == expected.stdout
+        assert run.doc is not None
+        assert run.doc["program"]["argv"] == ["-m", *words]
+
+
+def test_double_dash_before_the_program_ends_poolctls_options(tmp_path: Path) -> None:
+    """'poolctl trace -- PROG --json': '--' ends poolctl's options; PROG gets --json."""
+    program = write(tmp_path, "args.py", "import sys\nprint(sys.argv[1:])\n")
+    run = trace("--", str(program), "--json", json_doc=False)
+    assert run.status == 0, run.stderr
+    assert run.stdout.startswith("['--json']\n\n"), run.stdout
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(run.stdout)
 
 
 # --- plain python's __main__, which trace once broke (regressions) ------------------------
@@ -238,7 +280,7 @@ def test_under_another_interpreter(tmp_path: Path, version: str) -> None:
     """--python: the program runs under that interpreter, oldest and newest supported."""
     python = require_python(version)
     program = write(tmp_path, "under.py", UNDER)
-    run = trace(str(program), "--python", str(python))
+    run = trace("--python", str(python), str(program))
     assert run.status == 0, run.stderr
     assert program_stdout(run.stderr) == [f"{version} [1, 2, 3, 1, 2, 3, 4]"]
     assert run.doc is not None
