@@ -417,7 +417,8 @@ def show(
 TRACE_EXIT_CODES = (
     "Exit status: the program's own (128+N when signal N killed it); 124 it hung and was"
     " stopped at --timeout; 125 poolctl failed; 126 the program cannot run (a syntax error,"
-    " a directory); 127 the program or module was not found; 2 a bad option."
+    " a directory); 127 the program or module was not found; 130 it did not end after"
+    " Ctrl-C; 2 a bad option."
 )
 
 
@@ -468,7 +469,9 @@ def options_end_at_module(args: list[str], valued: set[str]) -> list[str]:
         "poolctl's own options come before the program: every word after PROGRAM.py (or"
         " -m MODULE) is the program's, as with python. The program's stdout and stderr are"
         " shown live (its stdout on stderr under --json); its stdin is passed on unless it"
-        " is a terminal.\n\n" + TRACE_EXIT_CODES
+        " is a terminal. Ctrl-C is passed on to the program, which ends as it chooses"
+        " (a second Ctrl-C, or 5 s, stops it: 130); a closed stdout (| head) is closed"
+        " for the program too.\n\n" + TRACE_EXIT_CODES
     ),
 )
 @with_exports
@@ -519,6 +522,13 @@ def trace(
     )
 
     def show() -> None:
+        if entry.stdout_closed():
+            # Its reader went away (| head), and the program was told so (its stdout was
+            # closed too): no report, and the program's status is poolctl's, as
+            # 'set -o pipefail' shows plain python's, not the 141 of a command killed by
+            # SIGPIPE.
+            entry.silence_stdout()
+            return
         typer.echo()  # the program's own output ends above
         _show_run(doc, no_color)
 

@@ -160,3 +160,25 @@ def test_cli_runner_errors(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["trace", "--timeout", "soon", str(program)])
     assert result.exit_code == 2
     assert "--timeout" in result.output
+
+
+def test_cli_runner_every_word_after_the_program_is_the_programs(
+    runner: CliRunner, marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process: poolctl's options before the program; -h, --json, --timeout and -m
+    after the program's path, or after -m MODULE, are the program's argv, as python's."""
+    source = "import sys\nprint(sys.argv[1:])\n"
+    program = write(tmp_path, "args.py", source)
+    write(tmp_path, "args_module.py", source)
+    monkeypatch.chdir(tmp_path)
+    words = ["-h", "--json", "--timeout", "3", "-m", "x"]
+    for target in ([str(program)], ["-m", "args_module"]):
+        result = runner.invoke(app, ["trace", "--json", "--timeout", "30", *target, *words])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        argv = [str(program)] if target[0] != "-m" else ["-m"]
+        assert doc["program"]["argv"] == [*argv, *words]
+        assert result.stderr == f"{words}\n"  # the program's stdout, under --json
+    result = runner.invoke(app, ["trace", "--bogus", str(program)])
+    assert result.exit_code == 2
+    assert "--bogus" in result.output

@@ -266,7 +266,8 @@ def test_the_timeout_holds_when_nobody_reads_poolctls_stdout(tmp_path: Path) -> 
 @pytest.mark.parametrize("reader", ["reads", "closes"])
 def test_the_pass_through_follows_a_slow_or_gone_reader(tmp_path: Path, reader: str) -> None:
     """A reader that reads late gets every byte, in order; one that goes away (``| head``)
-    leaves the run recorded whole."""
+    leaves what the program wrote until then recorded, in order: the program's stdout is
+    closed then (test_trace_signals), so it stops unless it had already written it all."""
     program = write(
         tmp_path,
         "lines.py",
@@ -294,7 +295,12 @@ def test_the_pass_through_follows_a_slow_or_gone_reader(tmp_path: Path, reader: 
         document = poolctl.stdout.read()
         poolctl.stdout.close()
         poolctl.wait(timeout=30)
-    assert poolctl.returncode == 0
     output = json.loads(document)["output"]
-    assert [line["text"] for line in output] == [f"line {i}" for i in range(100_000)]
+    texts = [line["text"] for line in output if line["stream"] == "stdout"]
+    assert texts == [f"line {i}" for i in range(len(texts))]
+    if reader == "reads" or len(texts) == 100_000:  # all written before the reader left
+        assert poolctl.returncode == 0
+        assert len(texts) == 100_000
+    else:  # stopped by BrokenPipeError, as under plain python
+        assert poolctl.returncode == 1
     nothing_left(marker)

@@ -16,9 +16,10 @@ import errno
 import json
 import os
 import selectors
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -59,6 +60,8 @@ SUBJECT_TEMP_MAX = 70
 
 # How long the rest of the group may take to leave after the main process exits.
 GRACE_SECONDS = 1.0
+# How long a traced program may take to end by itself after a Ctrl-C passed on to it.
+INTERRUPT_GRACE_SECONDS = 5.0
 # How long to keep reading the pipes once every process is gone (bounded).
 DRAIN_SECONDS = 0.5
 # How often (without a pidfd) the main process is looked at, and the group while settling.
@@ -84,6 +87,7 @@ class Observation:
     raw_output: RawOutput = field(default_factory=RawOutput)
     exit_code: int | None = None
     exit_ns: int | None = None
+    interrupted_ns: int | None = None  # when a Ctrl-C was passed on to the program
     hung: bool = False
     timeout_ns: int | None = None
     leftovers: list[Leftover] = field(default_factory=list)
@@ -128,6 +132,7 @@ class _Run:
 
     def pump(self, timeout: float) -> None:
         """Read whatever is ready within ``timeout`` seconds; note the main process's exit."""
+        self._close_lost()
         self._pace()
         for key, _ in self.selector.select(timeout=max(timeout, 0.0)):
             if key.data == "exit":
@@ -168,6 +173,25 @@ class _Run:
                 self.selector.register(fd, selectors.EVENT_READ, name)
             self.paused.clear()
 
+    def _close_lost(self) -> None:
+        """A stream whose pass-through lost its reader (``| head``) is closed for the
+        program too: its next write fails (EPIPE, BrokenPipeError) and it stops, as under
+        plain python, instead of running on with its output dropped. What it wrote after
+        is not recorded, as it is not read. A pseudo-terminal is left alone (a terminal
+        that goes away hangs up: SIGHUP)."""
+        while self.echo.lost:
+            name = self.echo.lost.popleft()
+            found = [k.fd for k in self.selector.get_map().values() if k.data == name]
+            found += [fd for fd, data in self.paused.items() if data == name]
+            for fd in found:
+                if fd not in (self.dog.stdout_fd, self.dog.stderr_fd):
+                    continue
+                if fd in self.paused:
+                    del self.paused[fd]
+                else:
+                    self.selector.unregister(fd)
+                self.dog.close_output(fd)
+
     def _note_exit(self) -> None:
         if self.obs.exit_ns is not None:  # already noted (e.g. killed at the timeout)
             return
@@ -206,7 +230,7 @@ def observe(
         temp = _subject_temp(directory)
         return [python, *SUBJECT_FLAGS, "-c", BOOTSTRAP, str(SUBJECT_ROOT), spec, temp]
 
-    return _observe(command, python, timeout, cancel, None)
+    return _observe(command, python, timeout, cancel, None, pass_ctrl_c=False)
 
 
 def observe_program(
@@ -220,13 +244,19 @@ def observe_program(
     ``target`` holds its ``argv`` and its ``path`` or ``module``. Its output is recorded,
     and shown live as ``passthrough`` says (nowhere without it). The same guarantees as
     ``observe``.
+
+    A Ctrl-C (SIGINT to poolctl, in the main thread, while its handler is Python's) is
+    passed on to the program's process group, as the terminal would have delivered it:
+    the program ends as it chooses and the run is reported as any other. If it has not
+    ended ``INTERRUPT_GRACE_SECONDS`` later, or at a second Ctrl-C, poolctl's own handler
+    runs (the command line: ``Interrupted``, every process stopped, 130).
     """
 
     def command(directory: Path) -> list[str]:
         spec = {"channel": str(directory), "trace": target, "subject_root": str(SUBJECT_ROOT)}
         return [python, "-c", TRACE_BOOTSTRAP, str(SUBJECT_ROOT), _spec_file(directory, spec)]
 
-    return _observe(command, python, timeout, None, passthrough)
+    return _observe(command, python, timeout, None, passthrough, pass_ctrl_c=True)
 
 
 def _spec_file(directory: Path, spec: dict[str, object]) -> str:
@@ -253,6 +283,8 @@ def _observe(
     timeout: float,
     cancel: threading.Event | None,
     passthrough: Passthrough | None,
+    *,
+    pass_ctrl_c: bool,
 ) -> Observation:
     # A subreaper for the run only: the caller gets its own setting back (see process_group).
     with process_group.subreaper(), private_dir() as directory, contextlib.ExitStack() as fds:
@@ -264,7 +296,9 @@ def _observe(
             # when this block ends, inside the try: the clean-up below still runs.
             with signals.deferred():
                 run = _start(command(directory), directory, python, fds, passthrough)
-            _watch(run, run.obs.t0_ns + int(timeout * 1e9), cancel)
+            deadline_ns = run.obs.t0_ns + int(timeout * 1e9)
+            with signals.taken(signal.SIGINT) if pass_ctrl_c else _nothing() as ctrl_c:
+                _watch(run, deadline_ns, cancel, ctrl_c)
             _settle(run)
             finished = True
         finally:
@@ -345,13 +379,30 @@ def _pseudo_terminal(like: BinaryIO) -> tuple[int, int]:
     return ours, theirs
 
 
-def _watch(run: _Run, deadline_ns: int, cancel: threading.Event | None) -> None:
-    """Pump until the main process exits or the deadline passes (then: hung)."""
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
+def _watch(
+    run: _Run, deadline_ns: int, cancel: threading.Event | None, ctrl_c: signals.Taken | None
+) -> None:
+    """Pump until the main process exits or the deadline passes (then: hung). A Ctrl-C
+    taken (``ctrl_c``) is passed on to the program; a second one, or the program still
+    running after the grace period, goes back to poolctl's handler."""
+    given_up_ns: int | None = None  # when a program that was passed a Ctrl-C is stopped
     while run.obs.exit_ns is None:
         if cancel is not None and cancel.is_set():
             raise Cancelled
         if run.dog.gone and run.dog.returncode is None:
             raise ObserveError("the run's watchdog was killed: its end could not be seen")
+        if ctrl_c is not None and ctrl_c.count:
+            now = time.monotonic_ns()
+            if given_up_ns is None and ctrl_c.count == 1 and run.dog.signal_group(ctrl_c.signum):
+                run.obs.interrupted_ns = now
+                given_up_ns = now + int(INTERRUPT_GRACE_SECONDS * 1e9)
+            elif given_up_ns is None or ctrl_c.count > 1 or now >= given_up_ns:
+                ctrl_c.give_back()  # poolctl's handler: Interrupted, through the clean-up
         remaining = (deadline_ns - time.monotonic_ns()) / 1e9
         if remaining <= 0:
             run.obs.hung = True

@@ -8,7 +8,8 @@ is cut into lines as it arrives, in time linear in its size: each line keeps its
 
 Under ``poolctl trace`` the same bytes are also passed on, unchanged, by a writer thread:
 a reader that does not read (a full pipe) blocks that thread, never the observer's loop,
-so the timeout holds whatever the reader does.
+so the timeout holds whatever the reader does. A reader that went away (``| head``) is
+told to the observer, which closes that pipe for the program as well.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class Echo:
     A target with a file descriptor is written with ``os.write``: a write that blocks then
     holds no lock of the file object, so poolctl can still write and exit (a daemon thread
     blocked inside a buffered file's lock makes interpreter shutdown abort). A target that
-    fails (its reader went away: ``| head``) is dropped; the rest go on.
+    fails (its reader went away: ``| head``) is dropped, and its stream listed in
+    ``lost`` (the observer then closes that stream for the program too); the rest go on.
     """
 
     def __init__(self, targets: dict[str, BinaryIO]) -> None:
@@ -126,6 +128,9 @@ class Echo:
         self._ready = threading.Condition()
         self._closed = False
         self._thread: threading.Thread | None = None
+        # Streams whose target failed, in order, for the observer's loop (appended by the
+        # writer thread: a deque is safe to share without a lock).
+        self.lost: collections.deque[str] = collections.deque()
 
     @property
     def backlog(self) -> int:
@@ -194,8 +199,9 @@ class Echo:
     def _fail_safe(self, stream: str, write: Callable[[], Any]) -> Any:
         try:
             return write()
-        except (OSError, ValueError):  # the reader went away (| head): keep recording
-            self.targets.pop(stream, None)
+        except (OSError, ValueError):  # the reader went away (| head)
+            if self.targets.pop(stream, None) is not None:
+                self.lost.append(stream)
             return None
 
 

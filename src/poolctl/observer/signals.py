@@ -1,4 +1,5 @@
-"""Hold Ctrl-C, SIGTERM and SIGHUP back while poolctl starts or cleans up a run.
+"""Hold Ctrl-C, SIGTERM and SIGHUP back while poolctl starts or cleans up a run; take
+Ctrl-C while a traced program runs.
 
 poolctl's handlers for SIGINT, SIGTERM and SIGHUP (the terminal closing) raise an
 exception that unwinds through the observer's clean-up. Two stretches must not be cut
@@ -9,6 +10,10 @@ Ctrl-C must not abandon it).
 The handlers are swapped for a recorder, not the signals blocked: a process started
 inside the block inherits the signal mask across exec, and a subject whose workers ignore
 ``terminate()``'s SIGTERM would no longer be the program under observation.
+
+While a traced program runs, Ctrl-C is taken the same way (``taken``): the observer passes
+it on to the program, as a terminal would have delivered it, and gives it back to
+poolctl's handler only if the program does not end (see ``observe._watch``).
 """
 
 from __future__ import annotations
@@ -65,3 +70,52 @@ def _swap(handlers: dict[signal.Signals, object]) -> dict[signal.Signals, object
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return replaced
+
+
+class Taken:
+    """A signal taken from poolctl's handler for a while: counted as it comes (``count``)
+    for the observer's loop to act on, until given back (``give_back``)."""
+
+    def __init__(self, signum: signal.Signals, previous: object) -> None:
+        self.signum = signum
+        self.count = 0
+        self._previous = previous
+        self._held = True
+
+    def record(self, signum: int, frame: FrameType | None) -> None:
+        """The handler while it is taken."""
+        self.count += 1
+
+    def release(self) -> None:
+        """Put poolctl's handler back (the signals counted were acted on)."""
+        if self._held:
+            self._held = False
+            _swap({self.signum: self._previous})
+
+    def give_back(self) -> None:
+        """Put poolctl's handler back and run it now, as if the signal had come only now
+        (it may raise: poolctl's raises ``Interrupted``)."""
+        self.release()
+        signal.raise_signal(self.signum)
+
+
+@contextlib.contextmanager
+def taken(signum: signal.Signals) -> Iterator[Taken | None]:
+    """Count ``signum`` during the block instead of running poolctl's handler; the block
+    decides what it means, and may give it back. None where it cannot be taken: off the
+    main thread (which alone runs handlers), or where the handler is not Python's (an
+    ignored signal stays ignored, as the program ignores it too; a default or C-level
+    one could not be run later as it would have run)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    previous = signal.getsignal(signum)
+    if not callable(previous):
+        yield None
+        return
+    held = Taken(signum, previous)
+    _swap({signum: held.record})
+    try:
+        yield held
+    finally:
+        held.release()

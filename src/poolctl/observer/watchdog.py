@@ -144,6 +144,20 @@ class Watchdog:
             return [m for m in found if m.pid != self.pid]
         return found  # the subject is reaped: its pid may be another's now
 
+    def signal_group(self, signum: int) -> bool:
+        """Send ``signum`` to the subject's process group (its own, where its workers are
+        too), as a terminal sends Ctrl-C to its foreground job; False once it has ended.
+
+        Only until its exit is known: its pid stays its group's id while the group has a
+        member, and the subject's own is held until the watchdog reaps it."""
+        if not self.pid or self.poll() is not None:
+            return False
+        try:
+            os.killpg(self.pid, signum)
+        except OSError:
+            return False
+        return True
+
     def kill(self) -> None:
         """Have every process of the run killed (the watchdog then leaves)."""
         if self._control is not None:
@@ -186,6 +200,19 @@ class Watchdog:
                 if not Path(f"/proc/{self.pid}").exists():
                     return
                 time.sleep(0.005)
+
+    def close_output(self, fd: int) -> bool:
+        """Close poolctl's end of the subject's stdout or stderr pipe ``fd`` (False: not
+        one of them): the run's next write to it fails (EPIPE), as it would for a program
+        whose reader went away."""
+        if fd == self.stdout_fd:
+            self.stdout_fd = None
+        elif fd == self.stderr_fd:
+            self.stderr_fd = -1
+        else:
+            return False
+        os.close(fd)
+        return True
 
     def close(self) -> None:
         """Close the pipes to the watchdog and from the subject (after ``stop``)."""
