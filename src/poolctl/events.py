@@ -27,7 +27,13 @@ from .observer.output import LINE_BYTES, OUTPUT_BYTES, OUTPUT_LINES
 ROLES = {"main", "worker"}
 STREAMS = {"stdout", "stderr"}
 # The kinds only the observer makes: the channel may not claim them.
-OBSERVER_KINDS = {"main.exited", "run.timeout", "cleanup.killed", "channel.incomplete"}
+OBSERVER_KINDS = {
+    "main.exited",
+    "run.timeout",
+    "cleanup.killed",
+    "channel.incomplete",
+    "interrupt.passed",
+}
 # What the subject writes when it could reserve no more space (see channel.py).
 CHANNEL_FULL = "channel.full"
 # The most distinct reasons a channel.incomplete event lists (the rest are counted).
@@ -296,6 +302,16 @@ def _bounded(output: list[dict[str, Any]], obs: Observation) -> list[dict[str, A
 def _observer_events(obs: Observation) -> list[dict[str, Any]]:
     """What the observer itself saw, as events with role ``observer``."""
     found: list[dict[str, Any]] = []
+    if obs.interrupted_ns is not None:
+        found.append(
+            {
+                "t": _seconds(obs.interrupted_ns, obs.t0_ns),
+                "pid": obs.pid,
+                "role": "observer",
+                "kind": "interrupt.passed",
+                "signal": "SIGINT",
+            }
+        )
     if obs.timeout_ns is not None:
         found.append(
             {

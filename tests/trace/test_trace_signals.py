@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import schema_validation
 from conftest import (
     CLI_TIMEOUT,
     MARKER_VAR,
@@ -151,8 +152,15 @@ def test_ctrl_c_runs_the_programs_handler_as_plain_python(tmp_path: Path, method
     assert len(files(plain_folder, "interrupted-")) == 2  # the workers got SIGINT plainly
     assert len(files(traced_folder, "interrupted-")) == 2  # and traced
     doc = json.loads(document)
+    schema_validation.check(doc, "trace after Ctrl-C")
     assert doc["outcome"]["main"]["exit_code"] == 3
     assert not doc["outcome"]["hung"]
+    # What followed, in order: Ctrl-C passed on, the program's handler ending its pool.
+    kinds = [e["kind"] for e in doc["events"]]
+    assert kinds.index("interrupt.passed") < kinds.index("terminate.called")
+    assert kinds.index("terminate.called") < kinds.index("main.exited")
+    [passed] = [e for e in doc["events"] if e["kind"] == "interrupt.passed"]
+    assert passed["role"] == "observer" and passed["signal"] == "SIGINT"
 
 
 @pytest.mark.timeout(60)
@@ -292,6 +300,7 @@ def test_a_reader_gone_stops_the_program_as_plain_python(tmp_path: Path, json_do
     assert gone < 3, f"the program ran on for {gone:.1f} s (plainly {plain_took:.2f} s)"
     if json_doc:
         doc = json.loads(rest)
+        schema_validation.check(doc, "trace | head -1")
         assert doc["outcome"]["main"]["exit_code"] == 1
         printed = [line["text"] for line in doc["output"] if line["stream"] == "stdout"]
         assert printed[0] == "0" and len(printed) < 100

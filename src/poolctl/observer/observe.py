@@ -398,11 +398,13 @@ def _watch(
             raise ObserveError("the run's watchdog was killed: its end could not be seen")
         if ctrl_c is not None and ctrl_c.count:
             now = time.monotonic_ns()
-            if given_up_ns is None and ctrl_c.count == 1 and run.dog.signal_group(ctrl_c.signum):
+            if ctrl_c.count > 1 or (given_up_ns is not None and now >= given_up_ns):
+                ctrl_c.give_back()  # poolctl's handler: Interrupted, through the clean-up
+            elif given_up_ns is None:
+                # False if the program has just ended by itself: its end is noted below.
+                run.dog.signal_group(ctrl_c.signum)
                 run.obs.interrupted_ns = now
                 given_up_ns = now + int(INTERRUPT_GRACE_SECONDS * 1e9)
-            elif given_up_ns is None or ctrl_c.count > 1 or now >= given_up_ns:
-                ctrl_c.give_back()  # poolctl's handler: Interrupted, through the clean-up
         remaining = (deadline_ns - time.monotonic_ns()) / 1e9
         if remaining <= 0:
             run.obs.hung = True

@@ -49,6 +49,7 @@ POINTS: dict[str, Look] = {
     "main.finished": Look("'Main done'", "◆", "bold green", instant=True),
     "run.timeout": Look(instant=True),
     "cleanup.killed": Look(instant=True),
+    "interrupt.passed": Look(instant=True),
     "worker.exited": Look(instant=True),
     "main.exited": Look(instant=True),
 }

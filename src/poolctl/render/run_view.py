@@ -170,6 +170,8 @@ def _detail(e: dict[str, Any]) -> str:
         return f"uncaught {e['type']}" + (f": {e['message']}" if e.get("message") else "")
     if kind == "run.timeout":
         return "--timeout reached: the run is hung; every process is killed"
+    if kind == "interrupt.passed":
+        return "Ctrl-C passed on to the program (its process group)"
     if kind == "cleanup.killed":
         return "still alive after the grace period: " + ", ".join(
             f"{p['pid']} {p['command'][:40]}" for p in e["processes"]
