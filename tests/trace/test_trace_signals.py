@@ -306,3 +306,42 @@ def test_a_reader_gone_stops_the_program_as_plain_python(tmp_path: Path, json_do
         assert printed[0] == "0" and len(printed) < 100
     else:
         assert b"BrokenPipeError" in rest  # the program's own traceback, as plainly
+
+
+@pytest.mark.timeout(60)
+def test_a_callers_handler_that_returns_gets_the_second_ctrl_c_once(
+    tmp_path: Path, marker: str
+) -> None:
+    """An API caller whose SIGINT handler returns (an event loop's): the first Ctrl-C is
+    passed on, the second goes to that handler, once, and the run goes on to its end."""
+    ready = tmp_path / "ready"
+    program = write(
+        tmp_path,
+        "deaf_then_done.py",
+        """
+        import signal, sys, time
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        open(sys.argv[1], "w").close()
+        time.sleep(1.5)
+        sys.exit(4)
+        """,
+    )
+    called: list[int] = []
+
+    def ctrl_c() -> None:
+        if wait_until(ready.exists, 20):
+            for _ in range(2):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)
+
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: called.append(signum))
+    sender = threading.Thread(target=ctrl_c)
+    sender.start()
+    try:
+        doc = api.trace(program, [str(ready)])
+    finally:
+        sender.join()
+        signal.signal(signal.SIGINT, previous)
+    assert called == [signal.SIGINT]
+    assert doc["outcome"]["main"]["exit_code"] == 4
+    assert [e["kind"] for e in doc["events"]].count("interrupt.passed") == 1

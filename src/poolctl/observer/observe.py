@@ -384,27 +384,47 @@ def _nothing() -> Iterator[None]:
     yield None
 
 
+class _CtrlC:
+    """Ctrl-C while a traced program runs (``signals.taken``): the first is passed on to
+    the program's process group; a second one, or the program still running
+    ``INTERRUPT_GRACE_SECONDS`` later, goes back to poolctl's handler."""
+
+    def __init__(self, taken: signals.Taken) -> None:
+        self.taken: signals.Taken | None = taken
+        self.give_up_ns: int | None = None  # set once passed on
+
+    def act(self, run: _Run) -> None:
+        """Pass on or give back what came since the last look (poolctl's handler may
+        raise: ``Interrupted``, through the clean-up)."""
+        taken = self.taken
+        if taken is None or not taken.count:
+            return
+        now = time.monotonic_ns()
+        if taken.count > 1 or (self.give_up_ns is not None and now >= self.give_up_ns):
+            # An API caller's handler may return instead (an event loop's): it has had the
+            # Ctrl-C, and the run goes on as if none had been taken.
+            self.taken = None
+            taken.give_back()
+        elif self.give_up_ns is None:
+            # False if the program has just ended by itself: its end is noted next.
+            run.dog.signal_group(taken.signum)
+            run.obs.interrupted_ns = now
+            self.give_up_ns = now + int(INTERRUPT_GRACE_SECONDS * 1e9)
+
+
 def _watch(
-    run: _Run, deadline_ns: int, cancel: threading.Event | None, ctrl_c: signals.Taken | None
+    run: _Run, deadline_ns: int, cancel: threading.Event | None, taken: signals.Taken | None
 ) -> None:
-    """Pump until the main process exits or the deadline passes (then: hung). A Ctrl-C
-    taken (``ctrl_c``) is passed on to the program; a second one, or the program still
-    running after the grace period, goes back to poolctl's handler."""
-    given_up_ns: int | None = None  # when a program that was passed a Ctrl-C is stopped
+    """Pump until the main process exits or the deadline passes (then: hung); a Ctrl-C
+    ``taken`` is passed on to the program (``_CtrlC``)."""
+    ctrl_c = _CtrlC(taken) if taken is not None else None
     while run.obs.exit_ns is None:
         if cancel is not None and cancel.is_set():
             raise Cancelled
         if run.dog.gone and run.dog.returncode is None:
             raise ObserveError("the run's watchdog was killed: its end could not be seen")
-        if ctrl_c is not None and ctrl_c.count:
-            now = time.monotonic_ns()
-            if ctrl_c.count > 1 or (given_up_ns is not None and now >= given_up_ns):
-                ctrl_c.give_back()  # poolctl's handler: Interrupted, through the clean-up
-            elif given_up_ns is None:
-                # False if the program has just ended by itself: its end is noted below.
-                run.dog.signal_group(ctrl_c.signum)
-                run.obs.interrupted_ns = now
-                given_up_ns = now + int(INTERRUPT_GRACE_SECONDS * 1e9)
+        if ctrl_c is not None:
+            ctrl_c.act(run)
         remaining = (deadline_ns - time.monotonic_ns()) / 1e9
         if remaining <= 0:
             run.obs.hung = True
