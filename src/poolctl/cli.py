@@ -480,6 +480,7 @@ def trace(
         list[str] | None,
         typer.Argument(
             help="The program: PROGRAM.py and its arguments (or, with -m, the module's).",
+            metavar="PROGRAM.py [ARGS]...",
             show_default=False,
         ),
     ] = None,
