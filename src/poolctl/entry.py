@@ -9,6 +9,9 @@ Every way poolctl is stopped goes through the run's clean-up and ends with one l
 SIGINT (130), SIGTERM (143) and SIGHUP (129, the terminal closing) raise ``Interrupted``.
 A closed stdout (``poolctl ... | head``) ends poolctl quietly with 141, as the shell
 reports ``cat`` or ``grep`` killed by SIGPIPE there: no message, the runs stopped.
+(``trace`` differs where plain python would: a Ctrl-C is passed on to the program, and a
+closed stdout closes the program's too, whose status is then poolctl's; see
+docs/trace.md.)
 """
 
 from __future__ import annotations

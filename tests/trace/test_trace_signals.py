@@ -209,6 +209,8 @@ def test_after_the_grace_period_poolctls_own_handler_runs(
     monkeypatch.setattr(observe, "INTERRUPT_GRACE_SECONDS", 0.5)
     ready = tmp_path / "ready"
     program = write(tmp_path, "deaf.py", DEAF)
+    # Python's own handler, whatever an earlier test of this process left installed.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT)
     sent: list[float] = []
 
@@ -224,11 +226,12 @@ def test_after_the_grace_period_poolctls_own_handler_runs(
             api.trace(program, [str(ready)])
     finally:
         sender.join()
+        after = signal.signal(signal.SIGINT, previous)
     ended = time.monotonic()
     assert sent, "the program never started"
     # Passed on first (the program ran on through the grace period), then given back.
     assert 0.5 <= ended - sent[0] < 10, ended - sent[0]
-    assert signal.getsignal(signal.SIGINT) is before
+    assert after is before
 
 
 # Prints a line every 0.05 s for 5 s, with a pool open (its workers must go too).
