@@ -417,8 +417,8 @@ def show(
 TRACE_EXIT_CODES = (
     "Exit status: the program's own (128+N when signal N killed it); 124 it hung and was"
     " stopped at --timeout; 125 poolctl failed; 126 the program cannot run (a syntax error,"
-    " a directory); 127 the program or module was not found; 130 it did not end after"
-    " Ctrl-C; 2 a bad option."
+    " a directory); 127 the program or module was not found; 130 Ctrl-C, and the program"
+    " had not started or did not end; 2 a bad option."
 )
 
 

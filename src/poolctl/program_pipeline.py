@@ -25,6 +25,7 @@ HUNG = 124
 FAILED = 125
 CANNOT_RUN = 126
 NOT_FOUND = 127
+INTERRUPTED = 130  # Ctrl-C before the program started (after, its status is its own)
 DEFAULT_TIMEOUT = 600.0
 
 
@@ -122,6 +123,9 @@ def _require_started(
     # channel.incomplete: the program may have run without its start being recorded.
     if any(e["kind"] in ("main.started", "run.timeout", "channel.incomplete") for e in events):
         return
+    if any(e["kind"] == "interrupt.passed" for e in events):
+        # Ctrl-C, passed on while the interpreter was starting: it ended there, as plainly.
+        raise TraceError("interrupted (Ctrl-C) before the program started", INTERRUPTED)
     said = [line["text"] for line in output if line["stream"] == "stderr" and line["text"]]
     detail = f": {said[-1].strip()}" if said else ""
     raise TraceError(f"the interpreter exited before the program started{detail}", FAILED)

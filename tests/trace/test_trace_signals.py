@@ -27,6 +27,7 @@ from conftest import (
 )
 from poolctl import api
 from poolctl.entry import INTERRUPTED
+from poolctl.errors import TraceError
 from poolctl.observer import observe
 from tracing import write
 
@@ -348,3 +349,32 @@ def test_a_callers_handler_that_returns_gets_the_second_ctrl_c_once(
     assert called == [signal.SIGINT]
     assert doc["outcome"]["main"]["exit_code"] == 4
     assert [e["kind"] for e in doc["events"]].count("interrupt.passed") == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_ctrl_c_while_the_program_starts_is_passed_on_too(
+    tmp_path: Path, marker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C just as the program is started (before poolctl knows it has: held back,
+    see signals.deferred) is passed on once the program is known, not turned into
+    poolctl's own stop at once: the interpreter, still starting, ends of it (as it would
+    plainly), and that is said in one line, status 130."""
+    from poolctl.observer import watchdog
+
+    start_watchdog = watchdog.start
+
+    def ctrl_c_while_starting(*args: object, **kwargs: object) -> watchdog.Watchdog:
+        dog = start_watchdog(*args, **kwargs)  # type: ignore[arg-type]
+        os.kill(os.getpid(), signal.SIGINT)
+        return dog
+
+    monkeypatch.setattr(watchdog, "start", ctrl_c_while_starting)
+    program = write(tmp_path, "sleeps.py", "import time\ntime.sleep(30)\n")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(TraceError) as raised:
+            api.trace(program)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert raised.value.exit_code == 130
+    assert str(raised.value) == "interrupted (Ctrl-C) before the program started"

@@ -179,6 +179,7 @@ class _Run:
         plain python, instead of running on with its output dropped. What it wrote after
         is not recorded, as it is not read. A pseudo-terminal is left alone (a terminal
         that goes away hangs up: SIGHUP)."""
+        self.echo.look_for_lost()
         while self.echo.lost:
             name = self.echo.lost.popleft()
             found = [k.fd for k in self.selector.get_map().values() if k.data == name]
@@ -291,14 +292,15 @@ def _observe(
         run: _Run | None = None
         finished = False
         try:
-            # Ctrl-C or SIGTERM is held back until the run is started and known: raised in
-            # Popen, it would lose a subject already forked (see signals.py). It is raised
-            # when this block ends, inside the try: the clean-up below still runs.
-            with signals.deferred():
-                run = _start(command(directory), directory, python, fds, passthrough)
-            deadline_ns = run.obs.t0_ns + int(timeout * 1e9)
+            # A traced program's Ctrl-C is taken from the start: one that comes while the
+            # program starts (which may be before poolctl knows it has) is passed on too.
             with signals.taken(signal.SIGINT) if pass_ctrl_c else _nothing() as ctrl_c:
-                _watch(run, deadline_ns, cancel, ctrl_c)
+                # Ctrl-C or SIGTERM is held back until the run is started and known: raised
+                # in Popen, it would lose a subject already forked (see signals.py). It is
+                # raised when this block ends, inside the try: the clean-up still runs.
+                with signals.deferred():
+                    run = _start(command(directory), directory, python, fds, passthrough)
+                _watch(run, run.obs.t0_ns + int(timeout * 1e9), cancel, ctrl_c)
             _settle(run)
             finished = True
         finally:

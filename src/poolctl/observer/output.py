@@ -132,6 +132,22 @@ class Echo:
         # writer thread: a deque is safe to share without a lock).
         self.lost: collections.deque[str] = collections.deque()
 
+    def look_for_lost(self) -> None:
+        """List in ``lost`` the targets whose reader has gone (a pipe read by no one: poll
+        says POLLERR) before a write fails on them, so the program's very next write can
+        fail as it would have (the observer closes its pipe)."""
+        for stream, target in list(self.targets.items()):
+            if not isinstance(target, int):
+                continue
+            poller = select.poll()
+            poller.register(target, select.POLLOUT)
+            try:
+                gone = any(events & select.POLLERR for _, events in poller.poll(0))
+            except OSError:
+                continue
+            if gone and self.targets.pop(stream, None) is not None:
+                self.lost.append(stream)
+
     @property
     def backlog(self) -> int:
         """Bytes waiting for a reader."""
