@@ -166,7 +166,7 @@ def test_double_dash_passes_json_to_the_program(tmp_path: Path) -> None:
         run = trace(*words, json_doc=False)
         assert run.status == 0, run.stderr
         assert run.stdout.startswith("['--json']\n\n"), run.stdout
-        assert "Outcome" in run.stdout
+        assert "\nThe program  exited with status 0" in run.stdout
         with pytest.raises(json.JSONDecodeError):
             json.loads(run.stdout)
 

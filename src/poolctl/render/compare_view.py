@@ -333,6 +333,10 @@ def _verdict_lines(row: dict[str, Any]) -> list[Text]:
     return out
 
 
+# The progress bar's width.
+BAR = 20
+
+
 @contextmanager
 def progress(total: int, *, enabled: bool, no_color: bool = False) -> Iterator[Any]:
     """A live progress display on a terminal; a no-op tracker anywhere else.
@@ -345,18 +349,20 @@ def progress(total: int, *, enabled: bool, no_color: bool = False) -> Iterator[A
     if not enabled or not console.is_interactive or console.color_system is None:
         yield _Silent()
         return
-    # The counts keep their width; what runs is cut (with …) when the line is too long.
+    # The counts keep their width; what runs is cut (with …) to the width left over.
+    counts = len(f"{total}/{total}")
+    left = console.width - len("compare") - BAR - counts - len("0:00:00") - 5
     bar = Progress(
-        TextColumn("[bold]compare"),
-        BarColumn(bar_width=20),
-        MofNCompleteColumn(table_column=Column(no_wrap=True)),
+        TextColumn("[bold]compare", table_column=Column(no_wrap=True)),
+        BarColumn(bar_width=BAR, table_column=Column(no_wrap=True)),
+        MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=counts)),
         TimeElapsedColumn(table_column=Column(no_wrap=True)),
         # Scenario names come from files: shown as they are, never read as markup.
         TextColumn(
             "{task.fields[running]}",
             style="dim",
             markup=False,
-            table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1),
+            table_column=Column(no_wrap=True, overflow="ellipsis", max_width=max(left, 1)),
         ),
         console=console,
         transient=True,

@@ -125,7 +125,8 @@ def legend(shown: list[Look], width: int) -> list[Text]:
     """The legend of the marks ``shown``, each in its lane's style, in lines of ``width``."""
     items = []
     for look in shown:
-        item = Text(look.mark, look.style or None)
+        item = Text()
+        item.append(look.mark, look.style or None)
         item.append(f" {look.legend}", "dim")
         items.append(item)
     return flow(items, width)
