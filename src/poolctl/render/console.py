@@ -16,8 +16,10 @@ from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-# A word and the spaces after it: lines break only between these.
-_WORD = re.compile(r"\S+\s*|\s+")
+# A word and the spaces after it: lines break only between these, at plain spaces.
+_WORD = re.compile(r"[^ ]+ *| +")
+# A space no line breaks at (``31507 exit 0`` stays together); printed as a plain space.
+GLUE = "\u00a0"
 # Spaces and SGR sequences at the end of a line: rich pads table cells and lines.
 _TRAILING = re.compile(r"(?:\x1b\[[0-9;]*m| )+$")
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -43,7 +45,8 @@ def emit(console: Console, renderable: RenderableType) -> None:
     """Print ``renderable`` uncropped, each line without the spaces rich pads it with."""
     with console.capture() as captured:
         console.print(renderable, crop=False)
-    lines = [_TRAILING.sub(_keep_sgr, line) for line in captured.get().split("\n")]
+    printed = captured.get().replace(GLUE, " ")
+    lines = [_TRAILING.sub(_keep_sgr, line) for line in printed.split("\n")]
     console.file.write("\n".join(lines))
     console.file.flush()
 

@@ -19,7 +19,7 @@ from ..outcome import channel_incomplete
 from ..printable import printable
 from ..steps import STEPS
 from . import lanes
-from .console import emit, lines, make_console, rows, wrap
+from .console import GLUE, emit, lines, make_console, rows, wrap
 from .timeline_model import Lifeline, timeline
 
 # Above this many events, task and worker-ready events are counted instead of listed.
@@ -269,21 +269,20 @@ def events_table(document: dict[str, Any], width: int) -> list[Text]:
     return out
 
 
-def _output_rows(document: dict[str, Any]) -> list[list[Text]]:
-    """Each output line as a row: time, who printed it, the text."""
-    main_pid = document["outcome"]["main"]["pid"]
-    found = []
-    for line in document["output"]:
-        if "omitted" in line:
-            continue
-        pid = line["pid"]
-        # Unattributed: a traced program's output (its own streams), or a C-level write.
-        who = line["stream"] if pid is None else ("main" if pid == main_pid else "worker")
-        who += "" if pid is None else f" {pid}"
-        if line.get("thread"):
-            who = f"thread {line['thread']}"
-        found.append([Text(f"{line['t']:.4f}", "dim"), _safe(who), _output_text(line)])
-    return found
+def _printed(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The output lines the run recorded (not the notes of what it left out)."""
+    return [line for line in document["output"] if "omitted" not in line]
+
+
+def _output_row(line: dict[str, Any], main_pid: int | None) -> list[Text]:
+    """One output line as a row: time, who printed it, the text."""
+    pid = line["pid"]
+    # Unattributed: a traced program's output (its own streams), or a C-level write.
+    who = line["stream"] if pid is None else ("main" if pid == main_pid else "worker")
+    who += "" if pid is None else f" {pid}"
+    if line.get("thread"):
+        who = f"thread {line['thread']}"
+    return [Text(f"{line['t']:.4f}", "dim"), _safe(who), _output_text(line)]
 
 
 def _omitted(document: dict[str, Any]) -> list[Text]:
@@ -300,14 +299,22 @@ def _omitted(document: dict[str, Any]) -> list[Text]:
 
 def output_table(document: dict[str, Any], width: int) -> list[Text]:
     """The program's output lines, attributed to the process that printed them."""
-    found = _output_rows(document)
+    printed = _printed(document)
     omitted = _omitted(document)
-    if not found and not omitted:
+    if not printed and not omitted:
         return [Text("(nothing printed)", "dim")]
-    if len(found) > MAX_OUTPUT:
-        hidden = len(found) - OUTPUT_HEAD - OUTPUT_TAIL
+    main_pid = document["outcome"]["main"]["pid"]
+    if len(printed) > MAX_OUTPUT:
+        head, tail = printed[:OUTPUT_HEAD], printed[-OUTPUT_TAIL:]
+        hidden = len(printed) - OUTPUT_HEAD - OUTPUT_TAIL
         note = Text(f"… {hidden} more lines (all of them are in --json)", "dim")
-        found = [*found[:OUTPUT_HEAD], [Text(""), Text(""), note], *found[-OUTPUT_TAIL:]]
+        found = [
+            *(_output_row(line, main_pid) for line in head),
+            [Text(""), Text(""), note],
+            *(_output_row(line, main_pid) for line in tail),
+        ]
+    else:
+        found = [_output_row(line, main_pid) for line in printed]
     return rows([*found, *([Text(""), Text(""), cut] for cut in omitted)], width, right={0})
 
 
@@ -372,14 +379,16 @@ def _outcome_and_output(
     label = max(row[0].cell_len for row in summary)
     column = [[Text(row[0].plain.ljust(label), row[0].style), row[1]] for row in summary]
     above = rows(column, width)
-    found = _collapse_tracebacks(_output_rows(document)) + [
-        [Text(""), Text(""), cut] for cut in _omitted(document)
-    ]
-    if not found:
+    items = _tracebacks_folded(_printed(document))
+    omitted = _omitted(document)
+    if not items and not omitted:
         return [*above, *rows([[Text("output".ljust(label), "bold"), Text("none", "dim")]], width)]
-    keep = len(found)
+    main_pid = document["outcome"]["main"]["pid"]
+    # Each row takes a line at least: no more than ``room`` are ever laid out.
+    keep = min(len(items), max(room - len(above) - len(omitted), 2))
     while True:
-        chosen = _shortened(found, keep)
+        chosen = [_item_row(item, main_pid) for item in _shortened(items, keep)]
+        chosen += [[Text(""), Text(""), cut] for cut in omitted]
         labelled = [
             [Text(("output" if n == 0 else "").ljust(label), "bold"), *row]
             for n, row in enumerate(chosen)
@@ -390,31 +399,49 @@ def _outcome_and_output(
         keep -= 1
 
 
-def _shortened(found: list[list[Text]], keep: int) -> list[list[Text]]:
-    """At most ``keep`` rows: the first ones, a line for those left out, the last one."""
-    if len(found) <= keep:
-        return found
-    hidden = len(found) - (keep - 1)
-    note = Text(f"… {hidden} more lines (--events shows every line)", "dim")
-    return [*found[: keep - 2], [Text(""), Text(""), note], found[-1]]
+# An output line, or a note: how many lines of a traceback were left out, or how many
+# lines of output.
+_Item = dict[str, Any] | tuple[str, int]
 
 
-def _collapse_tracebacks(found: list[list[Text]]) -> list[list[Text]]:
-    """Each traceback's frames as one line: its first line and its exception stay."""
-    out: list[list[Text]] = []
+def _tracebacks_folded(printed: list[dict[str, Any]]) -> list[_Item]:
+    """The output lines, each traceback's frames (its indented lines) folded into one
+    note: its first line and its exception stay."""
+    out: list[_Item] = []
     frames = 0
-    for row in found:
-        text = row[2].plain
-        if frames or (out and out[-1][2].plain == TRACEBACK and text.startswith(" ")):
-            if text.startswith(" "):
-                frames += 1
-                continue
-            out.append([Text(""), Text(""), Text(f"  … {frames} lines of traceback", "dim")])
+    for line in printed:
+        text = line["text"]
+        inside = frames or (out and isinstance(out[-1], dict) and out[-1]["text"] == TRACEBACK)
+        if inside and text.startswith(" "):
+            frames += 1
+            continue
+        if frames:
+            out.append(("traceback", frames))
             frames = 0
-        out.append(row)
+        out.append(line)
     if frames:
-        out.append([Text(""), Text(""), Text(f"  … {frames} lines of traceback", "dim")])
+        out.append(("traceback", frames))
     return out
+
+
+def _shortened(items: list[_Item], keep: int) -> list[_Item]:
+    """At most ``keep`` items: the first ones, a note for those left out, the last one."""
+    if len(items) <= keep:
+        return items
+    left_out = items[max(keep - 2, 0) : -1]
+    lines = sum(item[1] if isinstance(item, tuple) else 1 for item in left_out)
+    return [*items[: max(keep - 2, 0)], ("output", lines), items[-1]]
+
+
+def _item_row(item: _Item, main_pid: int | None) -> list[Text]:
+    if isinstance(item, dict):
+        return _output_row(item, main_pid)
+    what, count = item
+    if what == "traceback":
+        note = Text(f"  … {count} lines of traceback", "dim")
+    else:
+        note = Text(f"… {count} more lines (--events shows every line)", "dim")
+    return [Text(""), Text(""), note]
 
 
 def _task_counts(tasks: dict[str, Any], *, compact: bool = False) -> str:
@@ -444,8 +471,10 @@ def _workers_line(workers: list[Lifeline]) -> Text:
     for n, w in enumerate(workers):
         if n:
             text.append(" · ")
-        text.append(printable(f"{w.pid} "))
-        text.append_text(lanes.ending(w))
+        # Glued: a worker and its ending are never split over two lines.
+        text.append(printable(f"{w.pid}{GLUE}"))
+        ending = lanes.ending(w)
+        text.append(ending.plain.replace(" ", GLUE), ending.style)
     return text or Text("none", "dim")
 
 
