@@ -213,3 +213,33 @@ def test_list_wraps_between_words_to_the_terminal() -> None:
         words_whole([summary for _, summary in found], "\n".join(lines))
         assert [line.split()[0] for line in lines if not line.startswith(" ")] == NAMES
     assert len(list_view.lines(found, None)) == len(found)
+
+
+@pytest.mark.timeout(60)
+def test_a_long_output_is_folded_to_fit(marker: str) -> None:
+    """100,000 output lines and a traceback: the compact view still fits 24 lines, shows
+    the traceback's first line and its exception, and says how many lines it left out;
+    a taller terminal shows more of it."""
+    doc = run_pipeline("close-join", duration=0.05)
+    main = doc["outcome"]["main"]["pid"]
+
+    def line(text: str, stream: str = "stdout") -> dict[str, Any]:
+        return {"t": 0.5, "pid": main, "stream": stream, "text": text}
+
+    frames = ['  File "x.py", line 1, in <module>', "    f()"] * 5
+    traceback = [run_view.TRACEBACK, *frames, "ValueError: bad"]
+    doc["output"] = [line(t, "stderr") for t in traceback]
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    shown = check_lines(plain(run_view.render(doc, console), 80), 80)
+    assert len(shown) <= SCREEN
+    text = "\n".join(shown)
+    assert run_view.TRACEBACK in text and "ValueError: bad" in text
+    assert "… 10 lines of traceback" in text and "line 1, in" not in text
+    doc["output"] += [line(f"line {n}") for n in range(100_000)]
+    shown = check_lines(plain(run_view.render(doc, console), 80), 80)
+    assert len(shown) <= SCREEN
+    assert any(s.endswith("line 99999") for s in shown)
+    assert any("more lines (--events shows every line)" in s for s in shown)
+    tall = Console(file=io.StringIO(), width=80, height=60, color_system=None, force_terminal=True)
+    taller = plain(run_view.render(doc, tall), 80).splitlines()
+    assert SCREEN < len(taller) <= 59
