@@ -24,7 +24,7 @@ from rich.text import Text
 
 from ..printable import printable
 from ..python_differences import describe
-from .console import emit, lines, make_console, wrap
+from .console import GLUE, emit, lines, make_console, wrap
 
 
 def show(document: dict[str, Any], *, no_color: bool = False) -> None:
@@ -49,8 +49,8 @@ def render(document: dict[str, Any], width: int = 80) -> Group:
     if summary.get("skipped"):
         title.append(f" · {summary['skipped']} skipped", "dim")
     parts = [*wrap(title, width), Text(""), *table(summary["rows"], width)]
-    for line in differences(summary):
-        parts += wrap(line, width)
+    found = differences(summary, width)
+    parts += [Text(""), *found] if found else []
     for error in document["errors"]:
         method = error["start_method"] or "default"
         message = f"not observed: {error['scenario']} ({method}): {error['message']}"
@@ -71,9 +71,9 @@ VERDICT_MIN = 12
 DETAIL_INDENT = 4
 
 
-def differences(summary: dict[str, Any]) -> list[Text]:
+def differences(summary: dict[str, Any], width: int = 80) -> list[Text]:
     """What differs between interpreters, a line per quantity (nothing with one
-    interpreter)."""
+    interpreter), wrapped between words to ``width``."""
     found = summary.get("differences", [])
     compared = len({row["executable"] for row in summary["rows"] if row["observed_runs"]}) > 1
     if not found:
@@ -83,17 +83,23 @@ def differences(summary: dict[str, Any]) -> list[Text]:
         text = Text("≠ ", DIFFERS)
         text.append(printable(group["scenario"]), "bold")
         text.append(printable(f" ({group['start_method']} start method)"), "dim")
+        lines += wrap(text, width)
         for entry in group["differs"]:
-            text.append("\n    " + printable(describe(entry)))
-        lines.append(text)
+            first, *rest = wrap(Text(_glued(describe(entry))), width - 6)
+            lines += [Text("    ") + first, *(Text("      ") + part for part in rest)]
     return lines
 
 
 def _dist(counts: dict[str, int]) -> str:
     if len(counts) == 1:
-        return printable(next(iter(counts)))
+        return _glued(next(iter(counts)))
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"{printable(value)} ({n})" for value, n in ordered)
+    return ", ".join(f"{_glued(value)} ({n})" for value, n in ordered)
+
+
+def _glued(text: str) -> str:
+    """``text`` made printable, each count kept with what it counts (``2× SIGTERM``)."""
+    return printable(text).replace("× ", "×" + GLUE)
 
 
 @dataclass
@@ -106,6 +112,7 @@ class _Column:
     right: bool = False
 
     shown: int = 0  # the width it is given (cells wrapped between words to fit)
+    narrower: list[list[Text]] = field(default_factory=list)  # its cells in more lines
 
     @property
     def width(self) -> int:
@@ -117,7 +124,7 @@ class _Column:
     def narrowest(self) -> int:
         """The least width that breaks no word."""
         lines = [*self.heading, *(line.plain for cell in self.cells for line in cell)]
-        return max(len(word) for line in lines for word in [*line.split(), ""])
+        return max(len(word) for line in lines for word in line.split(" "))
 
 
 def _fit(
@@ -146,6 +153,9 @@ def _fit(
 
     if left() < verdict:
         del kept["shutdown"]
+    if left() < verdict and first.narrower:
+        first.cells = first.narrower
+        first.shown = first.width
     narrow(tasks, 0)
     narrow(workers, WORKERS_LEAST)
     if left() < verdict:
@@ -176,7 +186,8 @@ def table(rows: list[dict[str, Any]], width: int = 120) -> list[Text]:
     verdicts: list[list[Text]] = []
     details: list[list[Text]] = []
     for row in rows:
-        first.cells.append([_scenario_cell(row)])
+        first.cells.append(_scenario_cell(row))
+        first.narrower.append(_scenario_cell(row, lines=2))
         differs = set(row.get("differs", []))
         observed = row["observed_runs"] > 0
         for name, quantity in (("tasks", "tasks"), ("workers", "workers")):
@@ -194,7 +205,9 @@ def table(rows: list[dict[str, Any]], width: int = 120) -> list[Text]:
         details.append(_details(row, differs))
     kept, moved, verdict_width = _fit(first, columns, verdicts, width)
     order = [first, *kept.values()]
-    out = _heading(order, verdict_width)
+    # The rule under the heading is as long as the table, not the terminal.
+    widest = max([line.cell_len for cell in verdicts for line in cell] + [len("vs docs")])
+    out = _heading(order, min(verdict_width, widest))
     previous = None
     for n, row in enumerate(rows):
         if row["source"] != previous:
@@ -261,14 +274,17 @@ def _detail(label: str, cell: list[Text]) -> Text:
     return text
 
 
-def _scenario_cell(row: dict[str, Any]) -> Text:
+def _scenario_cell(row: dict[str, Any], *, lines: int = 1) -> list[Text]:
+    """The row's start method and interpreter: on one line, or on two."""
     differs = row.get("differs", [])
     look = DIFFERS if "start_method" in differs else ""
-    text = Text("  " + printable(row["start_method"]), look)
+    method = Text("  " + printable(row["start_method"]), look)
     if row.get("requested_start_method") == "default" and row["start_method"] != "default":
-        text.append(" (default)", look or "dim")  # the interpreter's own choice: what 3.14 changed
-    text.append(printable(f" · {row['python']}"), "dim")
-    return text
+        method.append(
+            " (default)", look or "dim"
+        )  # the interpreter's own choice: what 3.14 changed
+    python = Text(printable(f"· {row['python']}"), "dim")
+    return [method + Text(" ") + python] if lines == 1 else [method, Text("    ") + python]
 
 
 def _details(row: dict[str, Any], differs: set[str]) -> list[Text]:
