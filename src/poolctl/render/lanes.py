@@ -99,11 +99,17 @@ def render(document: dict[str, Any], width: int) -> list[Text]:
 
 
 def picture(
-    document: dict[str, Any], width: int, *, title: str = "", max_lanes: int = MAX_LANES
+    document: dict[str, Any],
+    width: int,
+    *,
+    title: str = "",
+    max_lanes: int = MAX_LANES,
+    drawn: Timeline | None = None,
 ) -> Picture:
     """The picture for ``width`` columns: the axis (``title`` in its label column), the
-    main lane, at most ``max_lanes`` worker lanes, the tick labels."""
-    drawn = timeline(document)
+    main lane, at most ``max_lanes`` worker lanes, the tick labels (``drawn``: the
+    document's timeline, when the caller has it already)."""
+    drawn = drawn or timeline(document)
     chart = max(width - LABEL - TAIL, 20)
     end = drawn.end
     col = _scale(end, chart)

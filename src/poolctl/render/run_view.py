@@ -20,7 +20,7 @@ from ..printable import printable
 from ..steps import STEPS
 from . import lanes
 from .console import GLUE, emit, lines, make_console, rows, wrap
-from .timeline_model import Lifeline, timeline
+from .timeline_model import Lifeline, Timeline, timeline
 
 # Above this many events, task and worker-ready events are counted instead of listed.
 MAX_EVENTS = 40
@@ -68,12 +68,13 @@ def render(document: dict[str, Any], console: Console, *, events: bool = False) 
 
 def full(document: dict[str, Any], width: int) -> list[Text]:
     """Every part of the view, the events list included."""
-    drawn = lanes.picture(document, width, title="Timeline")
+    drawn = timeline(document)
+    picture = lanes.picture(document, width, title="Timeline", drawn=drawn)
     return [
         *header(document, width, executable=True),
         Text(""),
-        *drawn.lines,
-        *lanes.legend(drawn.shown, width),
+        *picture.lines,
+        *lanes.legend(picture.shown, width),
         Text(""),
         _title("Events"),
         *events_table(document, width),
@@ -82,7 +83,7 @@ def full(document: dict[str, Any], width: int) -> list[Text]:
         *output_table(document, width),
         Text(""),
         _title("Outcome"),
-        *outcome_table(document, width),
+        *rows(_outcome_rows(document, drawn, compact=False), width),
         Text(""),
         *verdict(document, width),
     ]
@@ -93,15 +94,16 @@ def compact(document: dict[str, Any], width: int, height: int) -> list[Text]:
     shortened to fit, the rest is always shown."""
     top = header(document, width, executable=False)
     bottom = [Text(""), *verdict(document, width, compact=True)]
-    summary = _outcome_rows(document, compact=True)
-    workers = len(document["outcome"]["workers"])
+    drawn = timeline(document)
+    summary = _outcome_rows(document, drawn, compact=True)
+    workers = len(drawn.workers)
     # Past COMPACT_LANES lanes, one line says how many more.
     shown = workers if workers <= COMPACT_LANES else COMPACT_LANES - 1
-    drawn = lanes.picture(document, width, title="Timeline", max_lanes=shown)
-    picture = [*drawn.lines, *lanes.legend(drawn.shown, width)]
-    used = _height([*top, *picture, Text(""), *bottom], width)
+    picture = lanes.picture(document, width, title="Timeline", max_lanes=shown, drawn=drawn)
+    chart = [*picture.lines, *lanes.legend(picture.shown, width)]
+    used = _height([*top, *chart, Text(""), *bottom], width)
     middle = _outcome_and_output(document, summary, width, height - used)
-    return [*top, *picture, Text(""), *middle, *bottom]
+    return [*top, *chart, Text(""), *middle, *bottom]
 
 
 def _height(texts: list[Text], width: int) -> int:
@@ -329,12 +331,7 @@ def _output_text(line: dict[str, Any]) -> Text:
     return text
 
 
-def outcome_table(document: dict[str, Any], width: int) -> list[Text]:
-    """Tasks, error, workers, main process, times."""
-    return rows(_outcome_rows(document, compact=False), width)
-
-
-def _outcome_rows(document: dict[str, Any], *, compact: bool) -> list[list[Text]]:
+def _outcome_rows(document: dict[str, Any], drawn: Timeline, *, compact: bool) -> list[list[Text]]:
     """The outcome as (label, value) rows; compact: no row for what did not happen."""
     outcome = document["outcome"]
     found = [[Text("tasks", "bold"), _safe(_task_counts(outcome["tasks"], compact=compact))]]
@@ -344,7 +341,6 @@ def _outcome_rows(document: dict[str, Any], *, compact: bool) -> list[list[Text]
         found.append([Text("error", "bold"), _safe(line, "red")])
     elif not compact:
         found.append([Text("error", "bold"), Text("none")])
-    drawn = timeline(document)
     found.append([Text("workers", "bold"), _workers_line(drawn.workers)])
     main = outcome["main"]
     about = _safe(f"pid {main['pid']}: ").append_text(lanes.ending(drawn.main))
