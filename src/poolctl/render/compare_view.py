@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Group
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column
@@ -94,7 +95,7 @@ def _dist(counts: dict[str, int]) -> str:
     if len(counts) == 1:
         return _glued(next(iter(counts)))
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return ", ".join(f"{_glued(value)} ({n})" for value, n in ordered)
+    return ", ".join(f"{_glued(value)}{GLUE}({n})" for value, n in ordered)
 
 
 def _glued(text: str) -> str:
@@ -118,13 +119,13 @@ class _Column:
     def width(self) -> int:
         """Its natural width: its widest line."""
         lines = [*self.heading, *(line.plain for cell in self.cells for line in cell)]
-        return max(len(line) for line in lines)
+        return max(cell_len(line) for line in lines)
 
     @property
     def narrowest(self) -> int:
         """The least width that breaks no word."""
         lines = [*self.heading, *(line.plain for cell in self.cells for line in cell)]
-        return max(len(word) for line in lines for word in line.split(" "))
+        return max(cell_len(word) for line in lines for word in line.split(" "))
 
 
 def _fit(
@@ -133,10 +134,12 @@ def _fit(
     """Which columns stay, at what widths, and the verdict's width.
 
     The verdict is the last thing to go: the shutdown time leaves first, then the
-    workers' cells are wrapped between words, then the verdict narrows to its least,
-    then workers, tasks and main exit move under each row.
+    workers' cells are wrapped between words (to WORKERS_LEAST), the start method and
+    the interpreter go on two lines (``first.cells`` becomes ``first.narrower``), the
+    tasks' cells are wrapped, the verdict narrows to its least, the workers' cells are
+    wrapped further, then workers, tasks and main exit move under each row.
     """
-    natural = max([len(line.plain) for cell in verdicts for line in cell] + [len("vs docs")])
+    natural = max([line.cell_len for cell in verdicts for line in cell] + [len("vs docs")])
     verdict = min(natural, VERDICT_WANTED)
     kept = dict(columns)
     for column in [first, *kept.values()]:
@@ -153,14 +156,18 @@ def _fit(
 
     if left() < verdict:
         del kept["shutdown"]
+    narrow(workers, WORKERS_LEAST)
     if left() < verdict and first.narrower:
         first.cells = first.narrower
         first.shown = first.width
     narrow(tasks, 0)
-    narrow(workers, WORKERS_LEAST)
     if left() < verdict:
         verdict = max(left(), VERDICT_MIN)
     narrow(workers, 0)
+    # What a later step left over goes back to the cells wrapped before it.
+    for column in (workers, tasks):
+        if left() > verdict:
+            column.shown = min(column.width, column.shown + left() - verdict)
     for name in ("workers", "tasks", "exit"):
         if left() >= verdict:
             break
