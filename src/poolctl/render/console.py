@@ -18,7 +18,8 @@ from rich.text import Text
 
 # A word and the spaces after it: lines break only between these, at plain spaces.
 _WORD = re.compile(r"[^ ]+ *| +")
-# A space no line breaks at (``31507 exit 0`` stays together); printed as a plain space.
+# A space no line breaks at (``31507 exit 0`` stays together); ``lines`` makes it a plain
+# space once the lines are laid out.
 GLUE = "\u00a0"
 # Spaces and SGR sequences at the end of a line: rich pads table cells and lines.
 _TRAILING = re.compile(r"(?:\x1b\[[0-9;]*m| )+$")
@@ -45,8 +46,7 @@ def emit(console: Console, renderable: RenderableType) -> None:
     """Print ``renderable`` uncropped, each line without the spaces rich pads it with."""
     with console.capture() as captured:
         console.print(renderable, crop=False)
-    printed = captured.get().replace(GLUE, " ")
-    lines = [_TRAILING.sub(_keep_sgr, line) for line in printed.split("\n")]
+    lines = [_TRAILING.sub(_keep_sgr, line) for line in captured.get().split("\n")]
     console.file.write("\n".join(lines))
     console.file.flush()
 
@@ -60,6 +60,8 @@ def lines(texts: Iterable[Text]) -> Group:
     laid = []
     for text in texts:
         text.no_wrap, text.overflow = True, "ignore"
+        if GLUE in text.plain:
+            text.plain = text.plain.replace(GLUE, " ")  # as long: the styles stay in place
         laid.append(text)
     return Group(*laid)
 
