@@ -552,7 +552,7 @@ def _counted(checks: list[dict[str, Any]], failed: list[dict[str, Any]], *, unse
         text = text if len(applicable) != 1 else "  its one claim holds"
     if skipped:
         text += f", {skipped} not applicable"
-    return text + " (--events lists them)"
+    return text + (" (--events lists them)" if len(checks) != 1 else " (--events says it)")
 
 
 def _race(race: dict[str, Any], compact: bool) -> Text:
