@@ -249,7 +249,8 @@ def scale(pairs: int) -> dict[str, Any]:
 
 
 def render_time(doc: dict[str, Any]) -> tuple[float, int]:
-    """Time to render the terminal view of ``doc`` at 80 columns, and its height."""
+    """Time to render the whole terminal view of ``doc`` (``--events``: the compact
+    default shows less) at 80 columns, and its height."""
     from rich.console import Console
 
     from poolctl.render.run_view import render
@@ -257,7 +258,7 @@ def render_time(doc: dict[str, Any]) -> tuple[float, int]:
     console = Console(file=open(os.devnull, "w"), width=80, color_system=None)  # noqa: SIM115
     start = time.perf_counter()
     with console.capture() as capture:
-        console.print(render(doc, console))
+        console.print(render(doc, console, events=True))
     elapsed = time.perf_counter() - start
     return elapsed, capture.get().count("\n")
 

@@ -64,6 +64,13 @@ Timeout = Annotated[
     ),
 ]
 NoColor = Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")]
+# The run view is compact (a 24-line screen) unless the whole of it is asked for.
+Events = Annotated[
+    bool,
+    typer.Option(
+        "--events", help="Show the whole run: every event, every output line, every check."
+    ),
+]
 
 # The export options, declared once: ``with_exports`` gives them to a command.
 EXPORT_OPTIONS = {
@@ -174,18 +181,16 @@ def list_scenarios() -> None:
     Example: poolctl list
     """
     from .catalogue import summaries
-    from .printable import printable
+    from .render.list_view import show
 
-    found = summaries()
-    width = max((len(name) for name, _ in found), default=0)
-    for name, summary in found:
-        typer.echo(printable(f"{name:<{width}}  {summary}"))
+    show(summaries())
 
 
 @app.command(
     epilog=(
         "Examples:\n\n"
         "  poolctl run close-join\n\n"
+        "  poolctl run close-join --events   (every event, every output line)\n\n"
         "  poolctl run terminate-join --workers 4 --tasks 6 --duration 0.5\n\n"
         "  poolctl run join-without-close --start-method spawn\n\n"
         "  poolctl run close-without-join --json | jq .outcome.tasks\n\n"
@@ -215,6 +220,7 @@ def run(
     timeout: Timeout = None,
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
     exports: Exports | None = None,
+    events: Events = False,
     no_color: NoColor = False,
 ) -> None:
     """Run a scenario on a real pool and show its timeline and outcome."""
@@ -230,13 +236,13 @@ def run(
         python=python,
         timeout=timeout,
     )
-    _deliver(doc, exports or {}, as_json=json, show=lambda: _show_run(doc, no_color))
+    _deliver(doc, exports or {}, as_json=json, show=lambda: _show_run(doc, no_color, events))
 
 
-def _show_run(doc: RunDocument, no_color: bool) -> None:
+def _show_run(doc: RunDocument, no_color: bool, events: bool) -> None:
     from .render.run_view import show
 
-    show(dict(doc), no_color=no_color)
+    show(dict(doc), no_color=no_color, events=events)
 
 
 @app.command(
@@ -351,6 +357,8 @@ class _LiveCompare:
             from .render.json_doc import write_line
 
             write_line(dict(run["document"]), sys.stdout)
+        elif run["skipped"] is not None:
+            _say(f"skipped: {run['label']}: {run['skipped']}")
         else:
             _say(f"not observed: {run['label']}: {run['error']}")
 
@@ -500,6 +508,7 @@ def trace(
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
     exports: Exports | None = None,
+    events: Events = False,
     no_color: NoColor = False,
 ) -> None:
     """Run your own program, unchanged, and show the lifecycle of every pool it creates."""
@@ -531,7 +540,7 @@ def trace(
             entry.silence_stdout()
             return
         typer.echo()  # the program's own output ends above
-        _show_run(doc, no_color)
+        _show_run(doc, no_color, events)
 
     _deliver(doc, exports or {}, as_json=json, show=show)
 
@@ -566,6 +575,7 @@ def new(
 def render(
     document: Annotated[str, typer.Argument(help="A saved 'run --json' or 'compare --json'.")],
     exports: Exports | None = None,
+    events: Events = False,
     no_color: NoColor = False,
 ) -> None:
     """Re-render a saved document: to the terminal, or as trace, SVG or HTML. No re-run."""
@@ -577,7 +587,7 @@ def render(
     elif doc["schema"].startswith("poolctl.compare/"):
         _show_compare(doc, no_color)  # type: ignore[arg-type]
     else:
-        _show_run(doc, no_color)  # type: ignore[arg-type]
+        _show_run(doc, no_color, events)  # type: ignore[arg-type]
 
 
 def _say(message: str) -> None:

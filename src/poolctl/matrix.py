@@ -39,9 +39,13 @@ class Cell:
 
     @property
     def label(self) -> str:
-        """A short name for progress displays."""
-        method = self.params.start_method or "default"
-        return f"{self.scenario.name} · {method} · {self.interpreter.label}"
+        """A short name for progress displays: the start method the run will use (the
+        interpreter's default is the first it lists); none for a pool of threads."""
+        method = self.params.start_method
+        if method is None and KINDS[self.scenario.api].starts_processes:
+            method = self.interpreter.start_methods[0]
+        parts = (self.scenario.name, method, self.interpreter.label)
+        return " · ".join(part for part in parts if part)
 
 
 @dataclass

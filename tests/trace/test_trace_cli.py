@@ -136,7 +136,10 @@ def test_cli_runner_timeline_report(runner: CliRunner, marker: str, tmp_path: Pa
             raise SystemExit(4)
         """,
     )
-    result = runner.invoke(app, ["trace", "--no-color", str(program)], env={"COLUMNS": "200"})
+    # --events: the whole report, the events list included.
+    result = runner.invoke(
+        app, ["trace", "--no-color", "--events", str(program)], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 4, result.output
     out = result.stdout
     assert out.startswith("[0, 1, 2]\n\n")

@@ -103,14 +103,16 @@ def test_a_program_that_drops_privileges_is_not_completely_observed(
     tasks = done.doc["outcome"]["tasks"]
     assert (tasks["submitted"], tasks["never_started"], tasks["unknown"]) == (4, 0, 4)
     assert {run["status"] for run in done.doc["outcome"]["task_runs"]} == {"unknown"}
-    # Every view of the document says so.
+    # Every view of the document says so: compact, and whole.
     saved = shared_dir / "doc.json"
     saved.write_text(json.dumps(done.doc))
     shown = run_cli("render", str(saved), "--no-color")
     assert shown.returncode == 0, shown.stderr
     view = " ".join(shown.stdout.split())
     assert "⚠ not completely observed: the workers of pool 1 could not record" in view
-    assert "0 never started, 0 failed, 4 unknown" in view
+    assert "4 submitted: 4 unknown (not seen)" in view
+    whole = " ".join(run_cli("render", str(saved), "--no-color", "--events").stdout.split())
+    assert "0 never started, 0 failed, 4 unknown" in whole
 
 
 # The program hides the loss from poolctl's check (as an unforeseen cause would): the

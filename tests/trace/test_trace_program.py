@@ -178,7 +178,7 @@ def test_every_word_after_the_program_is_the_programs(tmp_path: Path, words: lis
     assert run.status == expected.returncode == 0, run.stderr
     assert expected.stdout == f"{words}\n"
     assert run.stdout.startswith(expected.stdout + "\n"), run.stdout
-    assert "Outcome" in run.stdout
+    assert "The program  exited with status 0" in run.stdout  # poolctl's report
     assert not (tmp_path / "x.svg").exists()
 
 
@@ -209,6 +209,7 @@ def test_double_dash_before_the_program_ends_poolctls_options(tmp_path: Path) ->
     run = trace("--", str(program), "--json", json_doc=False)
     assert run.status == 0, run.stderr
     assert run.stdout.startswith("['--json']\n\n"), run.stdout
+    assert "\nThe program  exited with status 0" in run.stdout
     with pytest.raises(json.JSONDecodeError):
         json.loads(run.stdout)
 

@@ -79,6 +79,9 @@ TASKS: dict[str, Look] = {
     "interrupted": Look("task interrupted", "╍", "red", colour="#c62828"),
     "failed": Look("task failed", "━", "yellow", colour="#f9a825"),
 }
+# Where a task begins right where the worker's previous one ended (drawn in its bar's
+# style): back-to-back tasks would otherwise draw as one bar.
+TASK_START = Look("next task", "┣", "bold")
 # A mark where a task in this state ended: where a failed task raised.
 TASK_ENDS: dict[str, Look] = {"failed": Look("task failed", "✗", "bold yellow")}
 
@@ -111,6 +114,7 @@ _LEGEND_ORDER = (
     TASKS["completed"],
     TASKS["interrupted"],
     TASK_ENDS["failed"],
+    TASK_START,
     CALLS["shutdown"],
     CALLS["sleep"],
     CALLS["with-exit"],
@@ -121,14 +125,20 @@ _LEGEND_ORDER = (
 LEGEND_WIDTH = 79  # each line under 80 columns, so no item is ever split by wrapping
 
 
-def terminal_legend() -> str:
-    """The terminal timeline's legend: every mark and its words, in lines under 80 columns."""
-    looks = list(_LEGEND_ORDER)
+def legend_looks() -> list[Look]:
+    """Every look with a mark and words, in the terminal legend's order."""
+    found = [look for look in _LEGEND_ORDER if look.mark and look.legend]
     for look in (*POINTS.values(), *CALLS.values()):
-        if look.mark and look.legend and all(look is not other for other in looks):
-            looks.append(look)
+        if look.mark and look.legend and all(look is not other for other in found):
+            found.append(look)
+    return found
+
+
+def terminal_legend() -> str:
+    """The terminal timeline's whole legend (every mark and its words), in lines under 80
+    columns; a run's view shows only the marks its lanes show."""
     lines = [""]
-    for look in looks:
+    for look in legend_looks():
         item = f"{look.mark} {look.legend}"
         if lines[-1] and len(lines[-1]) + 2 + len(item) > LEGEND_WIDTH:
             lines.append("")

@@ -1,11 +1,15 @@
-"""The terminal view of one run: header, timeline, events, output, outcome, verdict."""
+"""The terminal view of one run: header, timeline, outcome, output, verdict.
+
+The default view is compact: it fits a 24-line terminal (the output shortened, the
+passing checks counted, worker lanes capped). ``--events`` asks for the whole view: the
+events list, every output line, the outcome and every check in full.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Console, Group
-from rich.table import Table
 from rich.text import Text
 
 from .. import pool_kinds
@@ -15,8 +19,8 @@ from ..outcome import channel_incomplete
 from ..printable import printable
 from ..steps import STEPS
 from . import lanes
-from .console import make_console
-from .timeline_model import Lifeline, timeline
+from .console import GLUE, emit, lines, make_console, rows, wrap
+from .timeline_model import Lifeline, Timeline, timeline
 
 # Above this many events, task and worker-ready events are counted instead of listed.
 MAX_EVENTS = 40
@@ -37,45 +41,81 @@ ALARMING_KINDS = {
     "observer.failed",
     "channel.incomplete",
 }
+# The compact view's height when the terminal's is not known (piped): a 24-line screen,
+# one line left for the prompt.
+SCREEN = 24
+# The compact view's worker lanes at most (a 16-CPU machine's default pool has 16).
+COMPACT_LANES = 6
+TRACEBACK = "Traceback (most recent call last):"
 
 
-def show(document: dict[str, Any], *, no_color: bool = False) -> None:
-    """Print the run document to the terminal (plain when not a terminal)."""
+def show(document: dict[str, Any], *, no_color: bool = False, events: bool = False) -> None:
+    """Print the run document to the terminal (plain when not a terminal): compact, or
+    with ``events`` the whole of it."""
     console = make_console(no_color=no_color)
-    console.print(render(document, console))
+    emit(console, render(document, console, events=events))
 
 
-def render(document: dict[str, Any], console: Console) -> Group:
-    """The whole view as one renderable."""
+def render(document: dict[str, Any], console: Console, *, events: bool = False) -> Group:
+    """The whole view as one renderable, laid out for the console's width (and, compact,
+    its height)."""
     width = console.width
-    return Group(
-        header(document),
+    if events:
+        return lines(full(document, width))
+    height = console.height if console.is_terminal else SCREEN
+    return lines(compact(document, width, max(height, SCREEN) - 1))
+
+
+def full(document: dict[str, Any], width: int) -> list[Text]:
+    """Every part of the view, the events list included."""
+    drawn = timeline(document)
+    picture = lanes.picture(document, width, title="Timeline", drawn=drawn)
+    return [
+        *header(document, width, executable=True),
         Text(""),
-        _title("Timeline", f"0 → {_end(document):.3f} s"),
-        *lanes.render(document, width),
-        Text(lanes.LEGEND, "dim"),
+        *picture.lines,
+        *lanes.legend(picture.shown, width),
         Text(""),
         _title("Events"),
-        events_table(document),
+        *events_table(document, width),
         Text(""),
         _title("Output", "as each process printed it"),
-        output_table(document),
+        *output_table(document, width),
         Text(""),
         _title("Outcome"),
-        outcome_table(document),
+        *rows(_outcome_rows(document, drawn, compact=False), width),
         Text(""),
-        verdict(document),
-    )
+        *verdict(document, width),
+    ]
+
+
+def compact(document: dict[str, Any], width: int, height: int) -> list[Text]:
+    """The view in ``height`` lines where it can be: output lines and worker lanes are
+    shortened to fit, the rest is always shown."""
+    top = header(document, width, executable=False)
+    bottom = [Text(""), *verdict(document, width, compact=True)]
+    drawn = timeline(document)
+    summary = _outcome_rows(document, drawn, compact=True)
+    workers = len(drawn.workers)
+    # Past COMPACT_LANES lanes, one line says how many more.
+    shown = workers if workers <= COMPACT_LANES else COMPACT_LANES - 1
+    picture = lanes.picture(document, width, title="Timeline", max_lanes=shown, drawn=drawn)
+    chart = [*picture.lines, *lanes.legend(picture.shown, width)]
+    used = _height([*top, *chart, Text(""), *bottom], width)
+    middle = _outcome_and_output(document, summary, width, height - used)
+    return [*top, *chart, Text(""), *middle, *bottom]
+
+
+def _height(texts: list[Text], width: int) -> int:
+    """The terminal rows ``texts`` take: a line longer than ``width`` (a long path,
+    kept whole) takes more than one."""
+    return sum(max(1, -(-text.cell_len // max(width, 1))) for text in texts)
 
 
 def _safe(value: Any, style: str = "") -> Text:
     """Text from outside (a scenario file, the program, a saved document) as the terminal
     must show it: escaped (no sequence reaches the terminal) and never read as markup."""
     return Text(printable(str(value)), style)
-
-
-def _end(document: dict[str, Any]) -> float:
-    return max([e["t"] for e in document["events"]] + [0.0])
 
 
 def _title(title: str, note: str = "") -> Text:
@@ -85,48 +125,59 @@ def _title(title: str, note: str = "") -> Text:
     return text
 
 
-def header(document: dict[str, Any]) -> Text:
-    """Scenario, interpreter, start method, workers, tasks."""
+def header(document: dict[str, Any], width: int, *, executable: bool = True) -> list[Text]:
+    """Scenario, interpreter (and its path with ``executable``), start method, workers,
+    tasks; wrapped between words."""
     if document.get("program"):
-        return _trace_header(document)
+        return _trace_header(document, width, executable)
     scenario, params, python = document["scenario"], document["params"], document["python"]
     pool = document["outcome"]["pool"]
     text = Text()
     text.append(printable(scenario["name"]), "bold")
-    text.append(f"  {printable(scenario['summary'])}\n")
+    text.append(f"  {printable(scenario['summary'])}")
     size = f"{pool['size']} workers" if pool["size"] is not None else "no pool"
-    if params["workers"] is None:
+    pools = document["outcome"].get("pools") or []
+    kind = pool_kinds.kind(pools[0]["api"]) if pools else None
+    if kind is not None and kind.workers_on_demand and not pool["size"]:
+        size = "workers on demand"
+    elif params["workers"] is None:
         size += " (pool default)"
     steps = " → ".join(s["step"] + "()" for s in scenario["steps"])
-    text.append(
-        printable(
-            f"{describe(python)} ({python['executable']})"
-            f" · {params['start_method']} · {size}"
-            f" · {params['tasks']} task{'s' if params['tasks'] != 1 else ''}"
-            f" × {params['duration']:g} s · {steps}"
-        ),
-        "dim",
-    )
-    return text
+    tasks = params["tasks"]
+    # A pool of threads has no start method: nothing is said rather than 'None'.
+    parts = [
+        _interpreter(python, executable),
+        params["start_method"],
+        size,
+        f"{tasks} task{'s' if tasks != 1 else ''} × {params['duration']:g} s",
+        steps,
+    ]
+    about = Text(printable(" · ".join(part for part in parts if part)), "dim")
+    return [*wrap(text, width), *wrap(about, width)]
 
 
-def _trace_header(document: dict[str, Any]) -> Text:
+def _interpreter(python: dict[str, Any], executable: bool) -> str:
+    return describe(python) + (f" ({python['executable']})" if executable else "")
+
+
+def _trace_header(document: dict[str, Any], width: int, executable: bool) -> list[Text]:
     """The program, its interpreter, and every pool it created."""
     python, outcome = document["python"], document["outcome"]
     text = Text()
     text.append(printable(title(document)), "bold")
     arguments = document["program"]["argv"][1:]
-    text.append(f"  {printable(' '.join(arguments))}\n" if arguments else "\n")
+    if arguments:
+        text.append(f"  {printable(' '.join(arguments))}")
     pools = " · ".join(pool_label(p) for p in outcome["pools"]) or "no pool was created"
     tasks = outcome["tasks"]["submitted"]
-    text.append(
+    about = Text(
         printable(
-            f"{describe(python)} ({python['executable']})"
+            f"{_interpreter(python, executable)}"
             f" · {pools} · {tasks} task{'s' if tasks != 1 else ''}"
         ),
         "dim",
     )
-    return text
+    return [*wrap(text, width), *wrap(about, width)]
 
 
 def _process(event: dict[str, Any], main_pid: int | None) -> str:
@@ -197,7 +248,7 @@ def _creating(e: dict[str, Any]) -> str:
     return f"{found.label}({e['processes'] or ''})" + (f" with {method}" if method else "")
 
 
-def events_table(document: dict[str, Any]) -> Group:
+def events_table(document: dict[str, Any], width: int) -> list[Text]:
     """The events in time order; bulk task events are counted when there are many."""
     main_pid = document["outcome"]["main"]["pid"]
     events = [e for e in document["events"] if e["kind"] not in QUIET_KINDS]
@@ -206,58 +257,69 @@ def events_table(document: dict[str, Any]) -> Group:
         shown = [e for e in events if e["kind"] not in BULK_KINDS]
         hidden = len(events) - len(shown)
         events = shown
-    table = Table.grid(padding=(0, 2))
-    table.add_column(justify="right", style="dim")
-    table.add_column()
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    for e in events:
-        style = "red" if e["kind"] in ALARMING_KINDS else ""
-        table.add_row(
-            f"{e['t']:.4f}",
+    table = [
+        [
+            Text(f"{e['t']:.4f}", "dim"),
             _safe(_process(e, main_pid)),
-            _safe(e["kind"], style),
+            _safe(e["kind"], "bold red" if e["kind"] in ALARMING_KINDS else "bold"),
             _safe(_detail(e)),
+        ]
+        for e in events
+    ]
+    out = rows(table, width, right={0})
+    if hidden:
+        note = f"… and {hidden} task and worker-ready events (all of them are in --json)"
+        out += wrap(Text(note, "dim"), width)
+    return out
+
+
+def _printed(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The output lines the run recorded (not the notes of what it left out)."""
+    return [line for line in document["output"] if "omitted" not in line]
+
+
+def _output_row(line: dict[str, Any], main_pid: int | None) -> list[Text]:
+    """One output line as a row: time, who printed it, the text."""
+    pid = line["pid"]
+    # Unattributed: a traced program's output (its own streams), or a C-level write.
+    who = line["stream"] if pid is None else ("main" if pid == main_pid else "worker")
+    who += "" if pid is None else f" {pid}"
+    if line.get("thread"):
+        who = f"thread {line['thread']}"
+    return [Text(f"{line['t']:.4f}", "dim"), _safe(who), _output_text(line)]
+
+
+def _omitted(document: dict[str, Any]) -> list[Text]:
+    return [
+        Text(
+            f"… {cut['omitted']['lines']} more lines ({cut['omitted']['bytes']} bytes) not"
+            " recorded: poolctl keeps the first of a run's output (see the README)",
+            "dim",
         )
-    note = Text(f"… and {hidden} task and worker-ready events (all of them are in --json)", "dim")
-    return Group(table, note) if hidden else Group(table)
+        for cut in document["output"]
+        if "omitted" in cut
+    ]
 
 
-def output_table(document: dict[str, Any]) -> Table | Text:
+def output_table(document: dict[str, Any], width: int) -> list[Text]:
     """The program's output lines, attributed to the process that printed them."""
-    lines = [line for line in document["output"] if "omitted" not in line]
-    omitted = [line["omitted"] for line in document["output"] if "omitted" in line]
-    if not lines and not omitted:
-        return Text("(nothing printed)", "dim")
+    printed = _printed(document)
+    omitted = _omitted(document)
+    if not printed and not omitted:
+        return [Text("(nothing printed)", "dim")]
     main_pid = document["outcome"]["main"]["pid"]
-    table = Table.grid(padding=(0, 2))
-    table.add_column(justify="right", style="dim")
-    table.add_column()
-    table.add_column(overflow="fold")
-    many = len(lines) > MAX_OUTPUT
-    shown = lines[:OUTPUT_HEAD] + lines[-OUTPUT_TAIL:] if many else lines
-    for n, line in enumerate(shown):
-        if many and n == OUTPUT_HEAD:
-            hidden = len(lines) - OUTPUT_HEAD - OUTPUT_TAIL
-            table.add_row("", "", Text(f"… {hidden} more lines (all of them are in --json)", "dim"))
-        pid = line["pid"]
-        # Unattributed: a traced program's output (its own streams), or a C-level write.
-        who = line["stream"] if pid is None else ("main" if pid == main_pid else "worker")
-        who += "" if pid is None else f" {pid}"
-        if line.get("thread"):
-            who = f"thread {line['thread']}"
-        table.add_row(f"{line['t']:.4f}", _safe(who), _output_text(line))
-    for cut in omitted:
-        table.add_row(
-            "",
-            "",
-            Text(
-                f"… {cut['lines']} more lines ({cut['bytes']} bytes) not recorded:"
-                " poolctl keeps the first of a run's output (see the README)",
-                "dim",
-            ),
-        )
-    return table
+    if len(printed) > MAX_OUTPUT:
+        head, tail = printed[:OUTPUT_HEAD], printed[-OUTPUT_TAIL:]
+        hidden = len(printed) - OUTPUT_HEAD - OUTPUT_TAIL
+        note = Text(f"… {hidden} more lines (all of them are in --json)", "dim")
+        found = [
+            *(_output_row(line, main_pid) for line in head),
+            [Text(""), Text(""), note],
+            *(_output_row(line, main_pid) for line in tail),
+        ]
+    else:
+        found = [_output_row(line, main_pid) for line in printed]
+    return rows([*found, *([Text(""), Text(""), cut] for cut in omitted)], width, right={0})
 
 
 def _output_text(line: dict[str, Any]) -> Text:
@@ -271,50 +333,127 @@ def _output_text(line: dict[str, Any]) -> Text:
     return text
 
 
-def outcome_table(document: dict[str, Any]) -> Table:
-    """Tasks, error, workers, main process, times."""
+def _outcome_rows(document: dict[str, Any], drawn: Timeline, *, compact: bool) -> list[list[Text]]:
+    """The outcome as (label, value) rows; compact: no row for what did not happen."""
     outcome = document["outcome"]
-    tasks = outcome["tasks"]
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")
-    table.add_row(
-        "tasks",
-        _safe(_task_counts(tasks)),
-    )
+    found = [[Text("tasks", "bold"), _safe(_task_counts(outcome["tasks"], compact=compact))]]
     error = outcome["error"]
-    table.add_row(
-        "error",
-        _safe(f"{error['type']}: {error['message']} (in {error['step']}())", "red")
-        if error
-        else Text("none"),
-    )
-    drawn = timeline(document)
-    table.add_row("workers", _workers_line(drawn.workers))
+    if error:
+        line = f"{error['type']}: {error['message']} (in {error['step']}())"
+        found.append([Text("error", "bold"), _safe(line, "red")])
+    elif not compact:
+        found.append([Text("error", "bold"), Text("none")])
+    found.append([Text("workers", "bold"), _workers_line(drawn.workers)])
     main = outcome["main"]
-    table.add_row("main", _safe(f"pid {main['pid']}: ").append_text(lanes.ending(drawn.main)))
+    about = _safe(f"pid {main['pid']}: ").append_text(lanes.ending(drawn.main))
+    wall, shutdown = outcome["wall_seconds"], outcome["shutdown_seconds"]
+    if compact:
+        if wall is not None:
+            about.append(f" after {wall:.3f} s")
+        if shutdown is not None:
+            about.append(f"; shutdown {shutdown:.3f} s")
+    found.append([Text("main", "bold"), about])
     if outcome["hung"]:
-        table.add_row("hung", Text("yes: stopped at --timeout, every process killed", "red"))
+        found.append(
+            [Text("hung", "bold"), Text("yes: stopped at --timeout, every process killed", "red")]
+        )
     if outcome["leftovers"]:
         pids = ", ".join(str(p["pid"]) for p in outcome["leftovers"])
-        table.add_row("left over", _safe(f"killed after the main process exited: {pids}", "red"))
-    wall = outcome["wall_seconds"]
-    times = f"{wall:.3f} s from launch to the main process's exit" if wall is not None else "?"
-    if outcome["shutdown_seconds"] is not None:
-        times += f"; shutdown {outcome['shutdown_seconds']:.3f} s"
-    table.add_row("time", _safe(times))
-    return table
+        line = f"killed after the main process exited: {pids}"
+        found.append([Text("left over", "bold"), _safe(line, "red")])
+    if not compact:
+        times = f"{wall:.3f} s from launch to the main process's exit" if wall is not None else "?"
+        if shutdown is not None:
+            times += f"; shutdown {shutdown:.3f} s"
+        found.append([Text("time", "bold"), _safe(times)])
+    return found
 
 
-def _task_counts(tasks: dict[str, Any]) -> str:
-    text = (
-        f"{tasks['submitted']} submitted: {tasks['completed']} completed,"
-        f" {tasks['interrupted']} interrupted, {tasks['never_started']} never started,"
-        f" {tasks['failed']} failed"
-    )
-    if tasks.get("unknown"):
-        text += f", {tasks['unknown']} unknown (not seen)"
-    return text
+def _outcome_and_output(
+    document: dict[str, Any], summary: list[list[Text]], width: int, room: int
+) -> list[Text]:
+    """The compact outcome, then the output under the same labels, shortened to ``room``
+    lines where it can be (a traceback to its first and last lines, then the middle)."""
+    label = max(row[0].cell_len for row in summary)
+    column = [[Text(row[0].plain.ljust(label), row[0].style), row[1]] for row in summary]
+    above = rows(column, width)
+    items = _tracebacks_folded(_printed(document))
+    omitted = _omitted(document)
+    if not items and not omitted:
+        return [*above, *rows([[Text("output".ljust(label), "bold"), Text("none", "dim")]], width)]
+    main_pid = document["outcome"]["main"]["pid"]
+    # Each row takes a line at least: no more than ``room`` are ever laid out.
+    keep = min(len(items), max(room - len(above) - len(omitted), 2))
+    while True:
+        chosen = [_item_row(item, main_pid) for item in _shortened(items, keep)]
+        chosen += [[Text(""), Text(""), cut] for cut in omitted]
+        labelled = [
+            [Text(("output" if n == 0 else "").ljust(label), "bold"), *row]
+            for n, row in enumerate(chosen)
+        ]
+        below = rows(labelled, width, right={1})
+        if _height([*above, *below], width) <= room or keep <= 2:
+            return [*above, *below]
+        keep -= 1
+
+
+# An output line, or a note: how many lines of a traceback were left out, or how many
+# lines of output.
+_Item = dict[str, Any] | tuple[str, int]
+
+
+def _tracebacks_folded(printed: list[dict[str, Any]]) -> list[_Item]:
+    """The output lines, each traceback's frames (its indented lines) folded into one
+    note: its first line and its exception stay."""
+    out: list[_Item] = []
+    frames = 0
+    for line in printed:
+        text = line["text"]
+        inside = frames or (out and isinstance(out[-1], dict) and out[-1]["text"] == TRACEBACK)
+        if inside and text.startswith(" "):
+            frames += 1
+            continue
+        if frames:
+            out.append(("traceback", frames))
+            frames = 0
+        out.append(line)
+    if frames:
+        out.append(("traceback", frames))
+    return out
+
+
+def _shortened(items: list[_Item], keep: int) -> list[_Item]:
+    """At most ``keep`` items: the first ones, a note for those left out, the last one."""
+    if len(items) <= keep:
+        return items
+    left_out = items[max(keep - 2, 0) : -1]
+    lines = sum(item[1] if isinstance(item, tuple) else 1 for item in left_out)
+    return [*items[: max(keep - 2, 0)], ("output", lines), items[-1]]
+
+
+def _item_row(item: _Item, main_pid: int | None) -> list[Text]:
+    if isinstance(item, dict):
+        return _output_row(item, main_pid)
+    what, count = item
+    if what == "traceback":
+        note = Text(f"  … {count} lines of traceback", "dim")
+    else:
+        note = Text(f"… {count} more lines (--events shows every line)", "dim")
+    return [Text(""), Text(""), note]
+
+
+def _task_counts(tasks: dict[str, Any], *, compact: bool = False) -> str:
+    counts = [
+        (tasks["completed"], "completed"),
+        (tasks["interrupted"], "interrupted"),
+        (tasks["never_started"], "never started"),
+        (tasks["failed"], "failed"),
+        (tasks.get("unknown", 0), "unknown (not seen)"),
+    ]
+    shown = [
+        f"{n} {words}" for n, words in counts if n or not (compact or words.startswith("unknown"))
+    ]
+    return f"{tasks['submitted']} submitted" + (f": {', '.join(shown)}" if shown else "")
 
 
 def _unseen(document: dict[str, Any]) -> list[Text]:
@@ -330,25 +469,31 @@ def _workers_line(workers: list[Lifeline]) -> Text:
     for n, w in enumerate(workers):
         if n:
             text.append(" · ")
-        text.append(printable(f"{w.pid} "))
-        text.append_text(lanes.ending(w))
+        # Glued: a worker and its ending are never split over two lines.
+        text.append(printable(f"{w.pid}{GLUE}"))
+        ending = lanes.ending(w)
+        text.append(ending.plain.replace(" ", GLUE), ending.style)
     return text or Text("none", "dim")
 
 
-def verdict(document: dict[str, Any]) -> Group:
+def verdict(document: dict[str, Any], width: int, *, compact: bool = False) -> list[Text]:
     """Expectation vs reality: each checked claim, then the races (observed, not checked).
 
+    Compact: the passing claims counted, the failing ones listed, each race on one line.
     A traced program has no expectation: how it ended, and its pools, instead. Either way,
     what poolctl could not see (``observation``) is said.
     """
     ending = program_ending(document)
-    return _program_verdict(document, ending) if ending is not None else _checked(document)
+    if ending is not None:
+        return _program_verdict(document, ending, width)
+    return _checked(document, width, compact)
 
 
-def _checked(document: dict[str, Any]) -> Group:
-    rows: list[Any] = []
+def _checked(document: dict[str, Any], width: int, compact: bool) -> list[Text]:
     title = Text("Expectation vs reality  ", "bold underline")
     unseen = _unseen(document)
+    checks = document["checks"]
+    failed = [c for c in checks if not c["ok"] and "not_applicable" not in c]
     if unseen:
         # No verdict over what was not seen: the checks are shown, marked unsure.
         title.append("? no verdict", "bold yellow")
@@ -356,12 +501,15 @@ def _checked(document: dict[str, Any]) -> Group:
         title.append("✓ matches", "bold green")
     else:
         title.append("✗ differs", "bold red")
-    rows.append(title)
-    rows.extend(unseen)
-    table = Table.grid(padding=(0, 1))
-    table.add_column()
-    table.add_column(overflow="fold")
-    for check in document["checks"]:
+    if compact:
+        title.append(_counted(checks, failed, unseen=bool(unseen)), "dim")
+    out = [*wrap(title, width)]
+    for line in unseen:
+        out += wrap(line, width)
+    table = []
+    for check in checks:
+        if compact and (unseen or check not in failed):
+            continue
         mark = Text("✓", "green") if check["ok"] else Text("✗", "bold red")
         if unseen:
             mark = Text("?", "yellow")
@@ -380,45 +528,65 @@ def _checked(document: dict[str, Any]) -> Group:
                 printable(f"  expected {check['expected']!r}, observed {check['observed']!r}"),
                 "red",
             )
-        table.add_row(mark, line)
-    rows.append(table)
+        table.append([mark, line])
+    out += rows(table, width, gap=1)
     if document["races"]:
-        rows.append(Text("Races (timing-dependent: observed, not checked)", "bold"))
-        races = Table.grid(padding=(0, 1))
-        races.add_column()
-        races.add_column(overflow="fold")
-        for race in document["races"]:
-            if "output" in race:
-                seen = "printed" if race["printed"] else "not printed"
-                line = _safe(f"'{race['output']}' {seen} this time", "yellow")
-            else:
-                seen = "hung" if race["happened"] else "did not hang"
-                line = Text(f"the run {seen} this time", "yellow")
-            line.append(printable(f": {race['why']}"), "dim")
-            races.add_row(Text("~", "yellow"), line)
-        rows.append(races)
-    return Group(*rows)
+        if not compact:
+            out.append(Text("Races (timing-dependent: observed, not checked)", "bold"))
+        out += rows(
+            [[Text("~", "yellow"), _race(race, compact)] for race in document["races"]],
+            width,
+            gap=1,
+        )
+    return out
 
 
-def _program_verdict(document: dict[str, Any], ending: str) -> Group:
+def _counted(checks: list[dict[str, Any]], failed: list[dict[str, Any]], *, unseen: bool) -> str:
+    """The compact verdict's count of the claims."""
+    applicable = [c for c in checks if "not_applicable" not in c]
+    skipped = len(checks) - len(applicable)
+    if unseen:
+        text = f"  {len(applicable)} claims not judged"
+    elif failed:
+        text = f"  {len(failed)} of {len(applicable)} claims fail"
+    else:
+        text = f"  all {len(applicable)} claims hold"
+        text = text if len(applicable) != 1 else "  its one claim holds"
+    if skipped:
+        text += f", {skipped} not applicable"
+    return text + (" (--events lists them)" if len(checks) != 1 else " (--events says it)")
+
+
+def _race(race: dict[str, Any], compact: bool) -> Text:
+    if "output" in race:
+        seen = "printed" if race["printed"] else "not printed"
+        line = _safe(f"'{race['output']}' {seen} this time", "yellow")
+    else:
+        seen = "hung" if race["happened"] else "did not hang"
+        line = Text(f"the run {seen} this time", "yellow")
+    if compact:
+        line.append(" (a race: observed, not checked)", "dim")
+    else:
+        line.append(printable(f": {race['why']}"), "dim")
+    return line
+
+
+def _program_verdict(document: dict[str, Any], ending: str, width: int) -> list[Text]:
     outcome = document["outcome"]
     bad = outcome["hung"] or outcome["main"]["exit_code"] != 0
     line = Text("The program  ", "bold underline")
     line.append(printable(ending), "bold red" if bad else "bold green")
-    rows: list[Any] = [line, *_unseen(document)]
+    out = [*wrap(line, width)]
+    for unseen in _unseen(document):
+        out += wrap(unseen, width)
     if len(outcome["pools"]) > 1:
-        table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold")
-        table.add_column(overflow="fold")
-        for pool in outcome["pools"]:
-            tasks = pool["tasks"]
-            table.add_row(
-                _safe(pool_label(pool)),
-                _safe(_task_counts(tasks)),
-            )
-        rows.append(table)
+        table = [
+            [_safe(pool_label(pool), "bold"), _safe(_task_counts(pool["tasks"]))]
+            for pool in outcome["pools"]
+        ]
+        out += rows(table, width)
     if not outcome["pools"]:
         labels = [kind.label for kind in pool_kinds.KINDS.values()]
         names = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else labels[0]
-        rows.append(Text(f"No {names} was created.", "yellow"))
-    return Group(*rows)
+        out += wrap(Text(f"No {names} was created.", "yellow"), width)
+    return out
