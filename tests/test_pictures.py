@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import shlex
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from conftest import run_cli, run_pipeline
 from poolctl import api
 from poolctl.compare_document import worker_endings
 from poolctl.document import platform_label
+from poolctl.interpreter import build_label
 from poolctl.render import exports
 from poolctl.render.story import story
 from poolctl.render.timeline_model import timeline
@@ -122,6 +124,10 @@ def test_the_command_line_runs_the_same_run(marker: str, terminated: dict[str, A
     """The picture's command, given to poolctl, makes a run with the same parameters."""
     words = shlex.split(story(terminated).command)
     assert words[:3] == ["poolctl", "run", "terminate-join"]
+    # A CPython is named by its version (found on any machine); here, this very one.
+    at = words.index("--python") + 1
+    assert words[at] == build_label(terminated["python"])
+    words[at] = sys.executable
     done = run_cli(*words[1:], "--duration", "0.05", "--json")
     assert done.returncode == 0, done.stderr
     again = json.loads(done.stdout)

@@ -151,6 +151,13 @@ with_exports = _expanding("exports", EXPORT_OPTIONS, {}, _check_targets)
 with_output = _expanding(
     "out", OUTPUT_OPTIONS, {"color": ColorMode.auto, "no_color": False, "quiet": False}, _output
 )
+# ``trace`` leaves ``-q``/``--quiet`` to the program (``poolctl trace -m pytest -q``).
+with_colour = _expanding(
+    "out",
+    {key: OUTPUT_OPTIONS[key] for key in ("color", "no_color")},
+    {"color": ColorMode.auto, "no_color": False},
+    functools.partial(_output, quiet=False),
+)
 
 
 def _deliver(
@@ -526,7 +533,7 @@ TRACE_EXIT_CODES = (
     ),
 )
 @with_exports
-@with_output
+@with_colour
 def trace(
     program: Annotated[
         list[str] | None,

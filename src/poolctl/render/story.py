@@ -17,7 +17,7 @@ from typing import Any
 
 from ..compare_document import worker_endings
 from ..document import incomplete, platform_label, program_ending
-from ..interpreter import describe
+from ..interpreter import build_label, describe
 
 # Output lines shown: the first few and the last ones (a traceback ends there).
 OUTPUT_HEAD = 3
@@ -205,8 +205,16 @@ def command_line(doc: dict[str, Any]) -> str:
         if params.get(option) is not None:
             words += [f"--{option.replace('_', '-')}", f"{params[option]:g}"
                       if isinstance(params[option], float) else str(params[option])]  # fmt: skip
-    words += ["--python", doc["python"]["executable"]]
+    words += ["--python", _python(doc["python"])]
     return shlex.join(words)
+
+
+def _python(python: dict[str, Any]) -> str:
+    """The interpreter as --python finds it on any machine: a CPython by its version
+    (``3.14.7``, ``3.14.7t``), any other by its path."""
+    if python.get("implementation", "CPython") == "CPython":
+        return build_label(python)
+    return str(python["executable"])
 
 
 def versions(doc: dict[str, Any]) -> str:

@@ -278,7 +278,7 @@ def _story(told: Story, y: int) -> tuple[list[str], int]:
         out.append(
             f"<text class='output' x='10' y='{y}' {MONO} font-size='10.5'>"
             f"<tspan fill='#777'>{escape(line.who)}</tspan>"
-            f"<tspan x='90' fill='{colour}' xml:space='preserve'>{escape(line.text)}</tspan>"
+            f"<tspan x='100' fill='{colour}' xml:space='preserve'>{escape(line.text)}</tspan>"
             "</text>"
         )
     y += LINE + 4
