@@ -183,6 +183,7 @@ def test_render_merges_runs_from_several_machines(
     page = exports.content("html", dict(merged))
     assert "<th>platform</th>" in page and "Darwin" in page
     assert "href='#run-4'" in page and "href='#row-4'" in page
+    assert [row["run_indexes"] for row in rows] == [[0], [1], [2], [3]]
     # The command line: --json prints the merged document, --html draws it.
     done = run_cli("render", str(local), str(stream), "--json")
     assert done.returncode == 0, done.stderr

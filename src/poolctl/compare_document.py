@@ -110,6 +110,7 @@ def _new_row(run: RunRecord) -> dict[str, Any]:
         "incomplete": 0,
         "hung": 0,
         "unobserved": [],
+        "run_indexes": [],
         "observed": {
             key: Counter()
             for key in (
@@ -139,8 +140,10 @@ def summarize(results: list[Result]) -> dict[str, Any]:
 
 def summarize_records(records: list[RunRecord]) -> dict[str, Any]:
     """The summary of runs in this order: a row per key (in the order first seen) and the
-    totals."""
+    totals. A row's ``run_indexes`` are the places of its runs among the observed ones, in
+    this order: the document's ``runs`` are listed in the same order."""
     rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    observed = 0
     for result in records:
         row = rows.setdefault(result.key, _new_row(result))
         if result.skipped is not None:
@@ -153,6 +156,8 @@ def summarize_records(records: list[RunRecord]) -> dict[str, Any]:
             continue
         outcome = doc["outcome"]
         row["observed_runs"] += 1
+        row["run_indexes"].append(observed)
+        observed += 1
         row["matched"] += doc["matches"]
         unseen = bool(incomplete(doc))  # no verdict: its checks are not counted
         row["incomplete"] += unseen

@@ -4,8 +4,10 @@
 ``--jsonl`` streams, and merges every run into one ``poolctl.compare/1`` document with a
 row per (scenario, start method, interpreter, platform). Rows are keyed by the
 scenario's *name* and the interpreter's *label*, not by file paths, which differ from
-one machine to the next. Runs a compare could not observe, and rows it skipped, are
-kept: they come from its summary rows, as no run document holds them.
+one machine to the next; runs made with other options (workers, tasks, duration) are
+kept in rows of their own, as a compare's rows each have one set of options. Runs a
+compare could not observe, and rows it skipped, are kept: they come from its summary
+rows, as no run document holds them.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from .document import platform_label
 from .interpreter import build_label
 
 
-def _key(scenario: str, method: str, python: str, platform: str) -> tuple[str, ...]:
-    return (scenario, method, python, platform)
+def _key(
+    scenario: str, method: str, python: str, platform: str, params: dict[str, Any] | None
+) -> tuple[str, ...]:
+    options = tuple(str((params or {}).get(k)) for k in ("workers", "tasks", "duration"))
+    return (scenario, method, python, platform, *options)
 
 
 def _run_record(doc: dict[str, Any], requested: str | None) -> RunRecord:
     method = doc["params"]["start_method"] or "default"
     python, platform = build_label(doc["python"]), platform_label(doc.get("platform"))
     return RunRecord(
-        key=_key(doc["scenario"]["name"], method, python, platform),
+        key=_key(doc["scenario"]["name"], method, python, platform, doc["params"]),
         scenario=doc["scenario"]["name"],
         source=doc["scenario"]["source"],
         steps=[step["step"] for step in doc["scenario"]["steps"]],
@@ -58,8 +63,10 @@ def _compare_records(doc: dict[str, Any]) -> list[RunRecord]:
         platform = row.get("platform") or (
             platform_label(doc["runs"][0].get("platform")) if doc["runs"] else "unknown platform"
         )
+        # A run that was not observed left no document: its compare's options.
+        options = runs[0]["params"] if runs else doc["params"]
         lost = RunRecord(
-            key=_key(row["scenario"], row["start_method"], row["python"], platform),
+            key=_key(row["scenario"], row["start_method"], row["python"], platform, options),
             scenario=row["scenario"],
             source=row["source"],
             steps=list(row["steps"]),

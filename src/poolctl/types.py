@@ -257,6 +257,7 @@ class CompareRow(TypedDict, total=False):
     incomplete: int  # runs not completely observed: no verdict
     hung: int
     unobserved: list[str]
+    run_indexes: list[int]  # where its observed runs are in the document's runs
     observed: dict[str, dict[str, int]]
     failed_checks: dict[str, int]
     not_applicable: dict[str, str]

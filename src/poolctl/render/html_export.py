@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..document import incomplete, platform_label, program_ending
+from ..document import incomplete, program_ending
 from ..document import title as document_title
 from ..interpreter import build_label
 from ..python_differences import describe
@@ -109,19 +109,25 @@ def _table(rows: list[dict[str, Any]], links: list[list[int]]) -> str:
 
 
 def row_of_each_run(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> list[int | None]:
-    """The number (from 1) of the table row each run belongs to: its scenario, start method,
-    interpreter and platform (None: no row, for a document edited by hand)."""
-    index = {
-        (r["scenario"], r["start_method"], r["python"], r.get("platform")): n
-        for n, r in enumerate(rows, start=1)
-    }
-    found = []
-    for doc in runs:
-        method = doc["params"]["start_method"] or "default"
-        key = (doc["scenario"]["name"], method, build_label(doc["python"]))
-        number = index.get((*key, platform_label(doc.get("platform"))))
-        found.append(number if number is not None else index.get((*key, None)))
+    """The number (from 1) of the table row each run belongs to (None: none says so)."""
+    found: list[int | None] = [None] * len(runs)
+    for number, row in enumerate(rows, start=1):
+        for index in row.get("run_indexes", []):
+            if index < len(found):
+                found[index] = number
+    if rows and not any("run_indexes" in row for row in rows):
+        return _matched(rows, runs)  # a document saved before rows listed their runs
     return found
+
+
+def _matched(rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> list[int | None]:
+    """Each run's row found by its scenario, start method and interpreter."""
+    index = {(r["scenario"], r["start_method"], r["python"]): n for n, r in enumerate(rows, 1)}
+    keys = [
+        (doc["scenario"]["name"], doc["params"]["start_method"] or "default", doc["python"])
+        for doc in runs
+    ]
+    return [index.get((name, method, build_label(python))) for name, method, python in keys]
 
 
 def _differences(summary: dict[str, Any]) -> str:
