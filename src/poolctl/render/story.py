@@ -172,18 +172,21 @@ def _output(doc: dict[str, Any], head: int, tail: int) -> tuple[list[OutputLine]
             text = f"{text[:LINE_CHARS]}… ({cut} more characters)"
         return OutputLine(who, entry["stream"], text)
 
-    if len(lines) <= head + tail:
+    if len(lines) <= head + tail + 1:  # a note would take the place of a line it hides
         picked = [shown(e) for e in lines]
-        left_out = omitted
-        if left_out:
-            picked.append(OutputLine("", "", f"… {left_out} more lines not kept"))
+        if omitted:
+            picked.append(OutputLine("", "", f"… {_lines(omitted)} more not kept"))
         return picked, total
     left_out = len(lines) - head - tail + omitted
     return (
         [shown(e) for e in lines[:head]]
-        + [OutputLine("", "", f"… {left_out} lines left out …")]
+        + [OutputLine("", "", f"… {_lines(left_out)} left out …")]
         + [shown(e) for e in lines[-tail:]]
     ), total
+
+
+def _lines(n: int) -> str:
+    return f"{n} line{'s' if n != 1 else ''}"
 
 
 def command_line(doc: dict[str, Any]) -> str:
