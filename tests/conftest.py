@@ -25,7 +25,14 @@ from typing import Any, NamedTuple
 import pytest
 
 import schema_validation
-from poolctl import compare_document, document, interpreter, scenario, scenario_pipeline
+from poolctl import (
+    compare_document,
+    compare_merge,
+    document,
+    interpreter,
+    scenario,
+    scenario_pipeline,
+)
 
 MARKER_VAR = "POOLCTL_TEST_MARKER"
 START_METHODS = ("fork", "spawn", "forkserver")
@@ -385,6 +392,7 @@ def _check_built_documents() -> Iterator[None]:
             (document, "build_run"),
             (document, "build_trace"),
             (compare_document, "build_compare"),
+            (compare_merge, "merge"),
         ):
             patch.setattr(module, name, built_documents.wrap(getattr(module, name)))
         yield

@@ -298,7 +298,7 @@ def test_a_run_that_cannot_be_observed_exits_3(marker: str, tmp_path: Path) -> N
             "--python /nonexistent/python: no such file",
         ),
         (["close-join", "--duration", "-1"], "--duration must be 0 to 3600 seconds, not -1"),
-        ([], "Missing argument 'scenarios'"),
+        ([], "or every bundled one: poolctl compare all"),
     ],
     ids=[
         "unknown",

@@ -105,3 +105,42 @@ def test_the_collectors_find_what_the_code_has() -> None:
     assert {"run", "compare", "trace", "render"} <= set(code_facts.commands())
     assert {0, 1, 2, 3, 124, 125, 126, 127, 130, 143} <= set(code_facts.exit_codes())
     assert {0, 2, 124} <= documented_exit_codes()
+
+
+CI_MATRIX = ROOT / "docs" / "ci-matrix.md"
+
+
+def documented_command_lines(path: Path) -> list[list[str]]:
+    """Every ``poolctl ...`` command in the code blocks of ``path``, as words, without its
+    redirections and ``|| true``; a continued line (``\\``) joined."""
+    import shlex
+
+    blocks = re.findall(r"^```\w*\n(.*?)^```", path.read_text(encoding="utf-8"), re.M | re.S)
+    commands = []
+    for block in blocks:
+        for line in block.replace("\\\n", " ").splitlines():
+            found = re.search(r"\bpoolctl (.*)", line)
+            if found:
+                words = shlex.split(re.split(r"\s(?:>|\|\||\|)\s", found.group(1))[0])
+                commands.append([w for w in words if not w.startswith("#")])
+    return commands
+
+
+def test_the_ci_matrix_example_uses_real_commands_and_options() -> None:
+    """docs/ci-matrix.md's workflow and examples run commands poolctl accepts: each
+    command's options exist and take the values given (parsed, not run)."""
+    import typer
+
+    from poolctl import cli
+
+    group = typer.main.get_command(cli.app)
+    context = group.make_context("poolctl", ["--help"], resilient_parsing=True)
+    commands = documented_command_lines(CI_MATRIX)
+    assert {words[0] for words in commands} == {"compare", "render"}
+    assert any("--html" in words and "--json" in words for words in commands)
+    for words in commands:
+        command = group.get_command(context, words[0])
+        assert command is not None, words
+        command.make_context(words[0], words[1:])  # raises on an unknown option or value
+    assert "docs/ci-matrix.md" in README.read_text(encoding="utf-8")
+    assert "runs-on: ${{ matrix.os }}" in CI_MATRIX.read_text(encoding="utf-8")

@@ -198,7 +198,8 @@ def test_an_unwritable_directory_is_refused_before_running(cli: Any, tmp_path: P
 
 
 def test_a_failed_export_loses_nothing(cli: Any, tmp_path: Path) -> None:
-    """The run's document is printed, the other exports written, then one line, exit 4."""
+    """The run's document is printed, the other exports written (and said so), then one
+    line, exit 4."""
     full = device(tmp_path / "full", FULL)
     page = tmp_path / "page.html"
     result = cli(
@@ -206,7 +207,9 @@ def test_a_failed_export_loses_nothing(cli: Any, tmp_path: Path) -> None:
     )
     assert result.returncode == 4
     assert json.loads(result.stdout)["schema"] == "poolctl.run/1"
-    assert result.stderr == f"poolctl: --svg {full}: cannot write it: No space left on device\n"
+    assert result.stderr == (
+        f"wrote {page}\npoolctl: --svg {full}: cannot write it: No space left on device\n"
+    )
     assert "<html" in page.read_text()
     assert stat.S_ISCHR(full.stat().st_mode)
     shown = cli("run", "close-join", "--duration", "0.05", "--no-color", "--trace", str(full))

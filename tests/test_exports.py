@@ -72,17 +72,21 @@ class _Collect(HTMLParser):
         super().__init__()
         self.tags: list[str] = []
         self.urls: list[str] = []
+        self.ids: set[str] = set()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
         for name, value in attrs:
             if name in ("src", "href") and value:
                 self.urls.append(value)
+            if name == "id" and value:
+                self.ids.add(value)
 
 
 @pytest.mark.timeout(60)
 def test_compare_html_is_self_contained(marker: str, tmp_path: Path) -> None:
-    """The page holds the table and one SVG per run, and fetches nothing."""
+    """The page holds the table, the legend once and one SVG per run, links each row to its
+    runs and back (anchors in the page), and fetches nothing."""
     page = tmp_path / "report.html"
     trace = tmp_path / "trace.json"
     result = run_cli(
@@ -100,8 +104,11 @@ def test_compare_html_is_self_contained(marker: str, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     parser = _Collect()
     parser.feed(page.read_text())
-    assert parser.urls == []
-    assert "table" in parser.tags and parser.tags.count("svg") == 2
+    assert parser.urls, "rows link to their runs"
+    assert all(url.startswith("#") and url[1:] in parser.ids for url in parser.urls)
+    assert {"#run-1", "#run-2", "#row-1", "#row-2"} <= set(parser.urls)
+    assert "table" in parser.tags and parser.tags.count("svg") == 3  # the legend, 2 runs
+    assert page.read_text().count("<g class='legend'>") == 1  # the legend, once
     assert "✓" in page.read_text()
     runs = json.loads(trace.read_text())["traceEvents"]
     groups = {e["pid"] // 10_000_000 for e in runs}

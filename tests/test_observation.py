@@ -91,7 +91,9 @@ def test_a_lost_channel_gives_no_verdict(
     assert "Expectation vs reality ? no verdict" in view
     assert "⚠ not completely observed: the workers of pool 1 could not record" in view
     assert "✓" not in view
-    assert "close-join — no verdict (not completely observed)" in api.render_svg(doc)
+    svg = api.render_svg(doc)
+    assert "close-join — <tspan class='verdict'" in svg
+    assert ">no verdict (not completely observed)</tspan>" in svg
     page = api.render_html(doc)
     assert "⚠ not completely observed: the workers of pool 1" in page
     assert "✓" not in page

@@ -59,7 +59,7 @@ def test_a_name_typed_as_its_file_name_is_that_name(tmp_path: Path) -> None:
     result = run_cli("new", "case.toml", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case.toml"]
-    assert result.stdout == f"wrote {tmp_path / 'case.toml'}\n"
+    assert (result.stdout, result.stderr) == ("", f"wrote {tmp_path / 'case.toml'}\n")
     assert scenario.load_file(tmp_path / "case.toml").name == "case"
 
 

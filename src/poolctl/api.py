@@ -227,6 +227,25 @@ def load_document(path: str | os.PathLike[str]) -> RunDocument | CompareDocument
     return cast("RunDocument | CompareDocument", load(os.fspath(path)))
 
 
+def load_documents(paths: Iterable[str | os.PathLike[str]]) -> RunDocument | CompareDocument:
+    """The documents saved in ``paths`` (``--json`` documents, ``--jsonl`` streams), each
+    checked: one document as it is; several merged into one compare document, a row per
+    (scenario, start method, interpreter, platform). ``UsageError`` for a bad file."""
+    from .render.exports import load_all
+
+    names = [os.fspath(path) for path in paths]
+    if not names:
+        from .errors import UsageError
+
+        raise UsageError("no document to render")
+    found = [(name, doc) for name in names for doc in load_all(name)]
+    if len(found) == 1:
+        return cast("RunDocument | CompareDocument", found[0][1])
+    from .compare_merge import merge
+
+    return cast("CompareDocument", merge([doc for _, doc in found], names))
+
+
 def exit_status(document: RunDocument | CompareDocument) -> int:
     """The status the command that made ``document`` exits with (see ``--help``)."""
     if document["schema"].startswith("poolctl.compare/"):

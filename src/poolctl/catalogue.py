@@ -41,4 +41,13 @@ def summaries() -> list[tuple[str, str]]:
     return found
 
 
+def listing() -> list[dict[str, str]]:
+    """``poolctl list --json``: each bundled scenario's name, summary and file."""
+    folder = scenario_dir()
+    return [
+        {"name": name, "summary": summary, "source": str(folder / f"{name}.toml")}
+        for name, summary in summaries()
+    ]
+
+
 _SUMMARY = re.compile(r'^summary\s*=\s*"([^"\n]*)"\s*$', re.MULTILINE)

@@ -21,6 +21,7 @@ import typer
 from typer.core import TyperCommand
 
 from . import __version__, api, entry
+from .cli_output import ColorMode, Output
 from .errors import Interrupted, PoolctlError, UsageError
 
 if TYPE_CHECKING:
@@ -63,7 +64,24 @@ Timeout = Annotated[
         " \\[default: the scenario's, else 60]."
     ),
 ]
-NoColor = Annotated[bool, typer.Option("--no-color", help="Plain text, no colour.")]
+# The output options, declared once: ``with_output`` gives them to a command.
+OUTPUT_OPTIONS = {
+    "color": Annotated[
+        ColorMode,
+        typer.Option(
+            "--color",
+            case_sensitive=False,
+            help="Colour: auto (a terminal; NO_COLOR and FORCE_COLOR honoured), always, never.",
+        ),
+    ],
+    "no_color": Annotated[
+        bool, typer.Option("--no-color", help="Plain text, no colour: --color=never.")
+    ],
+    "quiet": Annotated[
+        bool,
+        typer.Option("-q", "--quiet", help="Nothing on stderr but errors: no 'wrote FILE'."),
+    ],
+}
 # The run view is compact (a 24-line screen) unless the whole of it is asked for.
 Events = Annotated[
     bool,
@@ -90,35 +108,70 @@ EXPORT_OPTIONS = {
 Exports = dict[str, Path]
 
 
-def with_exports(command: Callable[..., None]) -> Callable[..., None]:
-    """Give ``command`` the options ``--trace``, ``--svg`` and ``--html`` in place of its
-    ``exports`` parameter, which receives them checked (before anything runs)."""
-    signature = inspect.signature(command, eval_str=True)
-    parameters = []
-    for parameter in signature.parameters.values():
-        if parameter.name != "exports":
-            parameters.append(parameter)
-            continue
-        parameters.extend(
-            parameter.replace(name=kind, default=None, annotation=hint)
-            for kind, hint in EXPORT_OPTIONS.items()
-        )
+def _expanding(
+    name: str, hints: dict[str, Any], defaults: dict[str, Any], build: Callable[..., Any]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator giving a command the options ``hints`` in place of its parameter
+    ``name``, which receives ``build(**options)`` (checked before anything runs)."""
 
-    @functools.wraps(command)
-    def wrapper(**options: Any) -> None:
-        from .render.exports import check_targets
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        parameters = []
+        for parameter in signature.parameters.values():
+            if parameter.name != name:
+                parameters.append(parameter)
+                continue
+            parameters.extend(
+                parameter.replace(name=option, default=defaults.get(option), annotation=hint)
+                for option, hint in hints.items()
+            )
 
-        paths = {kind: options.pop(kind) for kind in EXPORT_OPTIONS}
-        command(**options, exports=check_targets(paths))
+        @functools.wraps(command)
+        def wrapper(**options: Any) -> None:
+            given = {option: options.pop(option) for option in hints}
+            command(**options, **{name: build(**given)})
 
-    wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
-    return wrapper
+        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
+        return wrapper
+
+    return decorate
+
+
+def _check_targets(**paths: str | None) -> Exports:
+    from .render.exports import check_targets
+
+    return check_targets(paths)
+
+
+def _output(color: ColorMode | str | None, no_color: bool, quiet: bool) -> Output:
+    from .cli_output import output
+
+    chosen = output(color, no_color, quiet)
+    chosen.apply()
+    return chosen
+
+
+# ``--trace``, ``--svg`` and ``--html`` for the commands that export: their ``exports``
+# parameter receives the paths asked for, checked.
+with_exports = _expanding("exports", EXPORT_OPTIONS, {}, _check_targets)
+# ``--color``, ``--no-color`` and ``-q`` for every command that prints: their ``out``.
+with_output = _expanding(
+    "out", OUTPUT_OPTIONS, {"color": ColorMode.auto, "no_color": False, "quiet": False}, _output
+)
+# ``trace`` leaves ``-q``/``--quiet`` to the program (``poolctl trace -m pytest -q``).
+with_colour = _expanding(
+    "out",
+    {key: OUTPUT_OPTIONS[key] for key in ("color", "no_color")},
+    {"color": ColorMode.auto, "no_color": False},
+    functools.partial(_output, quiet=False),
+)
 
 
 def _deliver(
     doc: RunDocument | CompareDocument,
     exports: Exports,
+    out: Output,
     *,
     as_json: bool,
     show: Callable[[], None] | None,
@@ -137,7 +190,7 @@ def _deliver(
     elif show is not None:
         show()
     try:
-        write(dict(doc), exports)
+        write(dict(doc), exports, wrote=out.wrote)
     except ExportError as exc:
         if doc.get("program"):
             exc.exit_code = 125
@@ -167,7 +220,11 @@ def root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+            "--version",
+            "-V",
+            callback=_show_version,
+            is_eager=True,
+            help="Show the version and exit.",
         ),
     ] = False,
 ) -> None:
@@ -175,11 +232,21 @@ def root(
 
 
 @app.command("list")
-def list_scenarios() -> None:
+def list_scenarios(
+    json: Annotated[
+        bool, typer.Option("--json", help="Print name, summary and file of each, as JSON.")
+    ] = False,
+) -> None:
     """List the bundled scenarios, one line each.
 
     Example: poolctl list
     """
+    if json:
+        from .catalogue import listing
+        from .render.json_doc import write as write_json
+
+        write_json(listing(), sys.stdout)
+        return
     from .catalogue import summaries
     from .render.list_view import show
 
@@ -198,6 +265,7 @@ def list_scenarios() -> None:
     ),
 )
 @with_exports
+@with_output
 def run(
     scenario: Annotated[
         str,
@@ -221,10 +289,16 @@ def run(
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
     exports: Exports | None = None,
     events: Events = False,
-    no_color: NoColor = False,
+    out: Output | None = None,
 ) -> None:
     """Run a scenario on a real pool and show its timeline and outcome."""
     from . import warmup
+
+    out = out or Output()
+    if start_method == "all":
+        from .cli_output import run_all_methods
+
+        raise UsageError(run_all_methods(scenario))
 
     warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
     doc = api.run(
@@ -236,13 +310,13 @@ def run(
         python=python,
         timeout=timeout,
     )
-    _deliver(doc, exports or {}, as_json=json, show=lambda: _show_run(doc, no_color, events))
+    _deliver(doc, exports or {}, out, as_json=json, show=lambda: _show_run(doc, out, events))
 
 
-def _show_run(doc: RunDocument, no_color: bool, events: bool) -> None:
+def _show_run(doc: RunDocument, out: Output, events: bool = False) -> None:
     from .render.run_view import show
 
-    show(dict(doc), no_color=no_color, events=events)
+    show(dict(doc), no_color=out.no_color, events=events)
 
 
 @app.command(
@@ -258,14 +332,16 @@ def _show_run(doc: RunDocument, no_color: bool, events: bool) -> None:
     ),
 )
 @with_exports
+@with_output
 def compare(
     scenarios: Annotated[
-        list[str],
+        list[str] | None,
         typer.Argument(
             help="Scenarios to compare (names or .toml files), or 'all'.",
             autocompletion=_complete_scenarios,
+            show_default=False,
         ),
-    ],
+    ] = None,
     workers: Workers = None,
     tasks: Tasks = None,
     duration: Duration = None,
@@ -289,13 +365,19 @@ def compare(
         bool, typer.Option("--jsonl", help="Print each run document as a JSON line, as it ends.")
     ] = False,
     exports: Exports | None = None,
-    no_color: NoColor = False,
+    out: Output | None = None,
 ) -> None:
     """Run scenarios side by side, across start methods and interpreters, and tabulate."""
+    out = out or Output()
+    if not scenarios:
+        from .cli_output import NO_SCENARIOS
+
+        raise UsageError(NO_SCENARIOS)
     if json and jsonl:
         raise UsageError("--json and --jsonl cannot be used together")
     with contextlib.ExitStack() as stack:
-        live = _LiveCompare(stack, progress=not (json or jsonl), jsonl=jsonl, no_color=no_color)
+        progress = not (json or jsonl or out.quiet)
+        live = _LiveCompare(stack, progress=progress, jsonl=jsonl, no_color=out.no_color)
         doc = api.compare(
             scenarios,
             start_method=start_method,
@@ -312,15 +394,16 @@ def compare(
     _deliver(
         doc,
         exports or {},
+        out,
         as_json=json,
-        show=None if jsonl else lambda: _show_compare(doc, no_color),
+        show=None if jsonl else lambda: _show_compare(doc, out),
     )
 
 
-def _show_compare(doc: CompareDocument, no_color: bool) -> None:
+def _show_compare(doc: CompareDocument, out: Output) -> None:
     from .render.compare_view import show
 
-    show(dict(doc), no_color=no_color)
+    show(dict(doc), no_color=out.no_color)
 
 
 class _LiveCompare:
@@ -368,9 +451,11 @@ class _LiveCompare:
         "Examples:\n\n"
         "  poolctl show with-block\n\n"
         "  poolctl show terminate-join --code > program.py && python program.py\n\n"
-        "  poolctl show close-join --code --workers 4 --tasks 6 --start-method spawn"
+        "  poolctl show close-join --code --workers 4 --tasks 6 --start-method spawn\n\n"
+        "  poolctl show terminate-join --json | jq .expected"
     ),
 )
+@with_output
 def show(
     scenario: Annotated[
         str,
@@ -387,16 +472,27 @@ def show(
     start_method: Annotated[
         str | None, typer.Option(help="fork, spawn or forkserver, for --code.")
     ] = None,
-    no_color: NoColor = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="Print the scenario, defaults filled in, as JSON.")
+    ] = False,
+    out: Output | None = None,
 ) -> None:
     """Show a scenario: its program, its expectation, its races; or its code."""
     from .scenario import load
 
+    if json and code:
+        raise UsageError("--json and --code cannot be used together")
     chosen = load(scenario)
+    if json:
+        from .document import scenario_description
+        from .render.json_doc import write as write_json
+
+        write_json(scenario_description(chosen), sys.stdout)
+        return
     if not code:
         from .render.scenario_view import show as show_scenario
 
-        show_scenario(chosen, no_color=no_color)
+        show_scenario(chosen, no_color=(out or Output()).no_color)
         return
     from . import interpreter, scenario_pipeline
     from .codegen import program
@@ -483,6 +579,7 @@ def options_end_at_module(args: list[str], valued: set[str]) -> list[str]:
     ),
 )
 @with_exports
+@with_colour
 def trace(
     program: Annotated[
         list[str] | None,
@@ -509,11 +606,12 @@ def trace(
     json: Annotated[bool, typer.Option("--json", help="Print the run document as JSON.")] = False,
     exports: Exports | None = None,
     events: Events = False,
-    no_color: NoColor = False,
+    out: Output | None = None,
 ) -> None:
     """Run your own program, unchanged, and show the lifecycle of every pool it creates."""
     from . import warmup
 
+    out = out or Output()
     words = list(program or [])
     warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
     sys.stdout.flush()  # what poolctl printed comes before the program's output
@@ -540,9 +638,9 @@ def trace(
             entry.silence_stdout()
             return
         typer.echo()  # the program's own output ends above
-        _show_run(doc, no_color, events)
+        _show_run(doc, out, events)
 
-    _deliver(doc, exports or {}, as_json=json, show=show)
+    _deliver(doc, exports or {}, out, as_json=json, show=show)
 
 
 @app.command(
@@ -551,15 +649,15 @@ def trace(
 def new(
     name: Annotated[str, typer.Argument(help="The scenario's name: NAME.toml is written.")],
     directory: Annotated[
-        str, typer.Option("--dir", help="Where to write it \\[default: here].")
+        str,
+        typer.Option("--dir", help="Where to write it \\[default: here].", show_default=False),
     ] = ".",
+    quiet: Annotated[bool, OUTPUT_OPTIONS["quiet"].__metadata__[0]] = False,
 ) -> None:
     """Write a commented scenario file to start from."""
-    from pathlib import Path
-
     from .starter import write
 
-    typer.echo(f"wrote {write(name, Path(directory))}")
+    Output(quiet=quiet).wrote(write(name, Path(directory)))
 
 
 @app.command(
@@ -568,26 +666,47 @@ def new(
         "  poolctl run close-join --json > saved.json\n\n"
         "  poolctl render saved.json\n\n"
         "  poolctl render saved.json --svg out.svg --trace out.trace.json\n\n"
-        "  poolctl compare all --json > all.json && poolctl render all.json --html report.html"
+        "  poolctl compare all --json > all.json && poolctl render all.json --html report.html\n\n"
+        "  poolctl render linux.json macos.json runner-*.jsonl --html matrix.html\n\n"
+        "Several files (run or compare documents, --jsonl streams, from several machines)"
+        " are merged into one compare, a row per scenario, start method, interpreter and"
+        " platform."
     ),
 )
 @with_exports
+@with_output
 def render(
-    document: Annotated[str, typer.Argument(help="A saved 'run --json' or 'compare --json'.")],
+    documents: Annotated[
+        list[str],
+        typer.Argument(
+            help="Saved 'run --json', 'compare --json' or 'compare --jsonl' files.",
+            show_default=False,
+        ),
+    ],
+    json: Annotated[
+        bool, typer.Option("--json", help="Print the document (merged, if several) as JSON.")
+    ] = False,
     exports: Exports | None = None,
     events: Events = False,
-    no_color: NoColor = False,
+    out: Output | None = None,
 ) -> None:
-    """Re-render a saved document: to the terminal, or as trace, SVG or HTML. No re-run."""
-    doc = api.load_document(document)
+    """Re-render saved documents: to the terminal, or as trace, SVG or HTML. No re-run."""
+    out = out or Output()
+    doc = api.load_documents(documents)
+    if json:
+        from .render.json_doc import write as write_json
+
+        write_json(dict(doc), sys.stdout)
+    elif exports:
+        pass  # the files alone, as before: the view is a 'render' away
+    elif doc["schema"].startswith("poolctl.compare/"):
+        _show_compare(doc, out)  # type: ignore[arg-type]
+    else:
+        _show_run(doc, out, events)  # type: ignore[arg-type]
     if exports:
         from .render.exports import write
 
-        write(dict(doc), exports, wrote=lambda path: typer.echo(f"wrote {path}", err=True))
-    elif doc["schema"].startswith("poolctl.compare/"):
-        _show_compare(doc, no_color)  # type: ignore[arg-type]
-    else:
-        _show_run(doc, no_color, events)  # type: ignore[arg-type]
+        write(dict(doc), exports, wrote=out.wrote)
 
 
 def _say(message: str) -> None:

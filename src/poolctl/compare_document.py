@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from .document import incomplete
-from .matrix import Result
+from .document import incomplete, platform_label, platform_section
 from .python_differences import differences
+
+if TYPE_CHECKING:  # merging saved documents (``render``) needs no matrix
+    from .matrix import Result
 
 COMPARE_SCHEMA = "poolctl.compare/1"
 
@@ -49,30 +52,57 @@ def _error(outcome: dict[str, Any]) -> str:
     return f"{error['type']}: {error['message']}" if error else "none"
 
 
-def _start_method(result: Result) -> str:
-    """The method the run used (reported by its subject), else the one asked for."""
-    if result.document is not None and result.document["params"]["start_method"]:
-        return str(result.document["params"]["start_method"])
-    return result.cell.params.start_method or "default"
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as a compare row counts it: the row it belongs to, and what it produced
+    (its document; or why it was not observed, or skipped)."""
+
+    key: tuple[str, ...]  # its row: runs of one key are one row
+    scenario: str
+    source: str
+    steps: list[str]
+    start_method: str  # the method the run used (reported by its subject), else as asked
+    requested_start_method: str  # as asked; 'default' when none was
+    python: str  # the interpreter's label: 3.14.7, 3.14.7t, PyPy 3.9.16
+    executable: str
+    platform: str  # document.platform_label of the machine it ran on
+    document: dict[str, Any] | None = None
+    error: str | None = None
+    skipped: str | None = None
 
 
-def _row_key(result: Result) -> tuple[str, str, str]:
-    cell = result.cell
-    # The file, not the name: two files may share a name and claim different things.
-    return (cell.scenario.source, _start_method(result), cell.interpreter.executable)
-
-
-def _new_row(result: Result) -> dict[str, Any]:
-    cell = result.cell
-    return {
-        "scenario": cell.scenario.name,
-        "source": cell.scenario.source,
-        "start_method": _start_method(result),
+def record(result: Result) -> RunRecord:
+    """A run of this machine's matrix as a compare row counts it."""
+    cell, doc = result.cell, result.document
+    method = (doc and doc["params"]["start_method"]) or cell.params.start_method or "default"
+    return RunRecord(
+        # The file, not the name: two files may share a name and claim different things.
+        key=(cell.scenario.source, method, cell.interpreter.executable),
+        scenario=cell.scenario.name,
+        source=cell.scenario.source,
+        steps=[step.name for step in cell.scenario.steps],
+        start_method=method,
         # As asked: left to the default, 3.13 reports fork and 3.14 forkserver.
-        "requested_start_method": cell.params.start_method or "default",
-        "python": cell.interpreter.label,
-        "executable": cell.interpreter.executable,
-        "steps": [step.name for step in cell.scenario.steps],
+        requested_start_method=cell.params.start_method or "default",
+        python=cell.interpreter.label,
+        executable=cell.interpreter.executable,
+        platform=platform_label(doc.get("platform") if doc else platform_section()),
+        document=doc,
+        error=result.error,
+        skipped=result.skipped,
+    )
+
+
+def _new_row(run: RunRecord) -> dict[str, Any]:
+    return {
+        "scenario": run.scenario,
+        "source": run.source,
+        "start_method": run.start_method,
+        "requested_start_method": run.requested_start_method,
+        "python": run.python,
+        "executable": run.executable,
+        "platform": run.platform,
+        "steps": list(run.steps),
         "runs": 0,
         "observed_runs": 0,
         "skipped": None,
@@ -80,6 +110,7 @@ def _new_row(result: Result) -> dict[str, Any]:
         "incomplete": 0,
         "hung": 0,
         "unobserved": [],
+        "run_indexes": [],
         "observed": {
             key: Counter()
             for key in (
@@ -104,9 +135,17 @@ def _new_row(result: Result) -> dict[str, Any]:
 
 def summarize(results: list[Result]) -> dict[str, Any]:
     """The compare summary: rows in plan order and the totals."""
-    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for result in sorted(results, key=lambda r: r.cell.index):
-        row = rows.setdefault(_row_key(result), _new_row(result))
+    return summarize_records([record(r) for r in sorted(results, key=lambda r: r.cell.index)])
+
+
+def summarize_records(records: list[RunRecord]) -> dict[str, Any]:
+    """The summary of runs in this order: a row per key (in the order first seen) and the
+    totals. A row's ``run_indexes`` are the places of its runs among the observed ones, in
+    this order: the document's ``runs`` are listed in the same order."""
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
+    observed = 0
+    for result in records:
+        row = rows.setdefault(result.key, _new_row(result))
         if result.skipped is not None:
             row["skipped"] = result.skipped
             continue
@@ -117,6 +156,8 @@ def summarize(results: list[Result]) -> dict[str, Any]:
             continue
         outcome = doc["outcome"]
         row["observed_runs"] += 1
+        row["run_indexes"].append(observed)
+        observed += 1
         row["matched"] += doc["matches"]
         unseen = bool(incomplete(doc))  # no verdict: its checks are not counted
         row["incomplete"] += unseen
@@ -146,7 +187,7 @@ def summarize(results: list[Result]) -> dict[str, Any]:
     return {
         "rows": finished,
         "differences": differences(finished),
-        "runs": len(results),
+        "runs": len(records),
         "matched": sum(r["matched"] for r in finished),
         "mismatched": sum(r["observed_runs"] - r["matched"] - r["incomplete"] for r in finished),
         "incomplete": sum(r["incomplete"] for r in finished),

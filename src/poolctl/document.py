@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import os
+import platform
 from typing import Any
 
 from . import __version__, pool_kinds
@@ -39,6 +42,7 @@ def build_run(
         },
         "params": params,
         "python": python_section(interpreter, events),
+        "platform": platform_section(),
         "events": events,
         "output": output,
         "outcome": outcome,
@@ -81,6 +85,7 @@ def build_trace(
             "timeout": timeout,
         },
         "python": python_section(interpreter, events),
+        "platform": platform_section(),
         "events": events,
         "output": output,
         "outcome": outcome,
@@ -100,6 +105,61 @@ def python_section(interpreter: Interpreter, events: list[dict[str, Any]]) -> di
     if started is not None and "gil_enabled" in started:
         section["gil_enabled"] = started["gil_enabled"]
     return section
+
+
+def scenario_description(scenario: Scenario) -> dict[str, Any]:
+    """A scenario as ``poolctl show --json`` prints it: every field of its file, checked,
+    with its defaults filled in (``requires_python`` as ``"3.12"`` or null)."""
+    needs = scenario.requires_python
+    return {
+        "name": scenario.name,
+        "summary": scenario.summary,
+        "description": scenario.description,
+        "source": scenario.source,
+        "api": scenario.api,
+        "workers": scenario.workers,
+        "start_method": scenario.start_method,
+        "maxtasksperchild": scenario.maxtasksperchild,
+        "context_manager": scenario.context_manager,
+        "tasks": scenario.tasks,
+        "duration": scenario.duration,
+        "submit": scenario.submit,
+        "raises": scenario.raises,
+        "requires_python": ".".join(map(str, needs)) if needs else None,
+        "timeout": scenario.timeout,
+        "steps": [step.as_dict() for step in scenario.steps],
+        "expected": scenario.expect,
+        "races": [
+            {"why": race.why, **({"output": race.output} if race.output else {"hung": race.hung})}
+            for race in scenario.races
+        ],
+        "notes": list(scenario.notes),
+    }
+
+
+@functools.cache
+def platform_section() -> dict[str, Any]:
+    """The machine the run ran on: runs from several machines merge into one compare
+    (``poolctl render a.json b.json``), a row per platform. The observer's view of it:
+    the subject runs on the same kernel and CPUs."""
+    return {
+        "system": platform.system() or "unknown",
+        "release": platform.release() or "unknown",
+        "machine": platform.machine() or "unknown",
+        "cpus": os.cpu_count() or 1,
+    }
+
+
+def platform_label(section: dict[str, Any] | None) -> str:
+    """'Linux 6.1.0 x86_64, 2 CPUs' for a document's ``platform`` ('unknown platform' for
+    a document saved before poolctl recorded it)."""
+    if not section:
+        return "unknown platform"
+    cpus = section["cpus"]
+    return (
+        f"{section['system']} {section['release']} {section['machine']},"
+        f" {cpus} CPU{'s' if cpus != 1 else ''}"
+    )
 
 
 def title(document: dict[str, Any]) -> str:

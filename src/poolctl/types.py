@@ -181,6 +181,15 @@ class Interpreter(TypedDict):
     gil_enabled: NotRequired[bool]
 
 
+class Platform(TypedDict):
+    """The machine a run ran on."""
+
+    system: str  # Linux, Darwin, Windows
+    release: str  # the kernel's release
+    machine: str  # x86_64, arm64, aarch64
+    cpus: int
+
+
 class Check(TypedDict):
     """One claim of the scenario's expectation, checked against the outcome."""
 
@@ -218,6 +227,7 @@ class RunDocument(TypedDict):
     program: NotRequired[Program]  # poolctl trace only
     params: RunParams
     python: Interpreter
+    platform: NotRequired[Platform]  # absent from documents saved before it existed
     events: list[Event]
     output: list[OutputLine]
     outcome: Outcome
@@ -247,6 +257,7 @@ class CompareRow(TypedDict, total=False):
     incomplete: int  # runs not completely observed: no verdict
     hung: int
     unobserved: list[str]
+    run_indexes: list[int]  # where its observed runs are in the document's runs
     observed: dict[str, dict[str, int]]
     failed_checks: dict[str, int]
     not_applicable: dict[str, str]

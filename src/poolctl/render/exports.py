@@ -217,18 +217,50 @@ def _write_fd(fd: int, data: bytes) -> None:
 
 def load(path: str) -> dict[str, Any]:
     """A saved ``--json`` document, checked to be one poolctl can render."""
+    found = load_all(path)
+    if len(found) != 1:
+        raise UsageError(f"{path}: {len(found)} documents (a --jsonl stream); render merges them")
+    return found[0]
+
+
+def load_all(path: str) -> list[dict[str, Any]]:
+    """The documents of a saved file: one ``--json`` document, or a ``--jsonl`` stream (a
+    run document a line), each checked to be one poolctl can render."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or "not a text file"
         raise UsageError(f"{path}: cannot read it: {reason}") from exc
     try:
-        document = json.loads(text)
+        values = [json.loads(text)]
     except ValueError as exc:
-        raise UsageError(f"{path}: not a JSON document ({exc.msg} at line {exc.lineno})") from exc
+        lines = [line for line in text.splitlines() if line.strip()]
+        if exc.msg != "Extra data" or len(lines) < 2:
+            raise UsageError(
+                f"{path}: not a JSON document ({exc.msg} at line {exc.lineno})"
+            ) from exc
+        values = [_line(path, number, line) for number, line in enumerate(lines, start=1)]
     except RecursionError as exc:  # the json module parses nested arrays recursively
         raise UsageError(f"{path}: not a poolctl document (nested too deeply)") from exc
+    return [_checked(path, value) for value in values]
+
+
+def _line(path: str, number: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError as exc:
+        raise UsageError(f"{path}: line {number}: not a JSON document ({exc.msg})") from exc
+    except RecursionError as exc:
+        raise UsageError(f"{path}: line {number}: nested too deeply") from exc
+
+
+def _checked(path: str, document: Any) -> dict[str, Any]:
     schema = document.get("schema") if isinstance(document, dict) else None
+    if schema is None and isinstance(document, dict) and "traceEvents" in document:
+        raise UsageError(
+            f"{path}: a Chrome/Perfetto trace (what --trace writes), not a run document:"
+            " open it in https://ui.perfetto.dev; render the --json document instead"
+        )
     if schema not in SCHEMAS:
         raise UsageError(
             f"{path}: unknown document schema {schema!r}; poolctl renders {' and '.join(SCHEMAS)}"

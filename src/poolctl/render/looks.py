@@ -82,6 +82,8 @@ TASKS: dict[str, Look] = {
 # Where a task begins right where the worker's previous one ended (drawn in its bar's
 # style): back-to-back tasks would otherwise draw as one bar.
 TASK_START = Look("next task", "┣", "bold")
+# Tasks that never started have no bar: the SVG draws them queued, from their submission.
+NEVER_STARTED = Look("task never started", colour="#9e9e9e")
 # A mark where a task in this state ended: where a failed task raised.
 TASK_ENDS: dict[str, Look] = {"failed": Look("task failed", "✗", "bold yellow")}
 
@@ -147,7 +149,8 @@ def terminal_legend() -> str:
 
 
 def svg_legend() -> tuple[list[tuple[str, str]], str]:
-    """The SVG legend: its colour boxes (colour, words), then the text for the exit shapes."""
-    boxes = [(look.colour, look.legend) for look in (*TASKS.values(), CALL)]
-    shapes = "  ".join(f"{look.svg_mark} {look.legend}" for look in (EXITED, KILLED))
+    """The SVG legend: its colour boxes (colour, words), then the text for the shapes."""
+    boxes = [(look.colour, look.legend) for look in (*TASKS.values(), NEVER_STARTED, CALL)]
+    marks = (EXITED, KILLED, Look(READY.legend, svg_mark="●"), Look("error", svg_mark="!"))
+    shapes = "  ".join(f"{look.svg_mark} {look.legend}" for look in marks)
     return boxes, shapes

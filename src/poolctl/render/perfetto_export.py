@@ -83,9 +83,10 @@ def run_events(doc: dict[str, Any], index: int = 0, label: str = "") -> list[dic
                     "args": thing.details,
                 }
             )
-    for span in drawn.calls:  # never returned (a hang): open to the end
+    for span in drawn.calls:  # never returned: raised, or a hang (open to the end)
         if span.end is None:
-            events.append(_call(span, main_pid, offset, f"{span.name}() (never returned)"))
+            how = "raised" if span.raised else "never returned"
+            events.append(_call(span, main_pid, offset, f"{span.name}() ({how})"))
     for bar in drawn.tasks:
         events.append(
             _slice(

@@ -26,11 +26,13 @@ class CallSpan:
     name: str  # the step's name (a row of steps.STEPS)
     start: float
     end: float | None  # None: the call never returned
-    drawn_to: float  # ``end``, or for a call that never returned, ``Timeline.until``
+    # ``end``; for a call that raised, when it raised; else (a hang) ``Timeline.until``
+    drawn_to: float
     pool: int
     details: dict[str, Any]  # the ``.called`` event's own fields (signal, wait, ...)
     seq: int  # where its ``.called`` event is in the document's events
     end_seq: int | None  # where its ``.returned`` event is
+    raised: bool = False  # it never returned because it raised (``error.raised``)
 
 
 @dataclass(frozen=True)
@@ -162,19 +164,34 @@ def _calls(events: list[dict[str, Any]], until: float) -> list[CallSpan]:
         if phase != "called" or not _is_call(e, name):
             continue
         end_seq, end = ended.get(seq, (None, None))
+        raised = None if end is not None else _raised(events, seq, name)
         spans.append(
             CallSpan(
                 name=name,
                 start=e["t"],
                 end=end,
-                drawn_to=end if end is not None else until,
+                drawn_to=end if end is not None else raised if raised is not None else until,
                 pool=e.get("pool", ONE_POOL),
                 details=_details(e),
                 seq=seq,
                 end_seq=end_seq,
+                raised=raised is not None,
             )
         )
     return spans
+
+
+def _raised(events: list[dict[str, Any]], called: int, name: str) -> float | None:
+    """When the call whose ``.called`` is at ``called`` raised: the main process's next
+    ``error.raised`` naming that step, before any other call; None if it did not."""
+    for e in events[called + 1 :]:
+        if e["role"] != "main":
+            continue
+        if e["kind"] == "error.raised":
+            return float(e["t"]) if e.get("step") == name else None
+        if e["kind"].endswith(".called") and _is_call(e, e["kind"].partition(".")[0]):
+            return None
+    return None
 
 
 def _marker(event: dict[str, Any], seq: int, main_pid: int) -> Marker:
