@@ -170,7 +170,7 @@ def test_trace_leaves_quiet_to_the_program(marker: str, tmp_path: Path) -> None:
     """-q is the traced program's (``poolctl trace -m pytest -q``), not poolctl's."""
     program = tmp_path / "argv.py"
     program.write_text("import sys\nprint('args', sys.argv[1:])\n")
-    done = run_cli("trace", str(program), "-q", "--quiet", "--json")
+    done = run_cli("trace", "--json", str(program), "-q", "--quiet")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["program"]["argv"] == [str(program), "-q", "--quiet"]
     assert "args ['-q', '--quiet']" in done.stderr  # its stdout, on stderr under --json
