@@ -146,7 +146,12 @@ def _all(parts: list[Checker]) -> Checker:
         first, second = tests
         valid: Valid = lambda v: first(v) and second(v)  # noqa: E731
     else:
-        valid = lambda v: all(test(v) for test in tests)  # noqa: E731
+
+        def valid(v: Any) -> bool:
+            for test in tests:  # noqa: SIM110 (a loop: all() over a generator is slower)
+                if not test(v):
+                    return False
+            return True
 
     def explain(v: Any, where: Where) -> Found | None:
         for part in parts:
@@ -390,11 +395,28 @@ def _scalar(rule: dict[str, Any]) -> list[Checker]:
     if "const" in rule:
         const = _key(rule["const"])
         shown = json.dumps(rule["const"])
-        parts.append(_leaf(lambda v: _key(v) == const, lambda v: f"expected {shown}"))
+        text = rule["const"]
+        if type(text) is str:  # most consts: a string compares as itself, no key built
+            parts.append(
+                _leaf(lambda v: v == text and type(v) is str, lambda v: f"expected {shown}")
+            )
+        else:
+            parts.append(_leaf(lambda v: _key(v) == const, lambda v: f"expected {shown}"))
     if "enum" in rule:
         options = frozenset(map(_key, rule["enum"]))
         listed = ", ".join(map(json.dumps, rule["enum"]))
-        parts.append(_leaf(lambda v: _member(v, options), lambda v: f"expected one of {listed}"))
+        if all(type(option) is str for option in rule["enum"]):
+            strings = frozenset(rule["enum"])
+            parts.append(
+                _leaf(
+                    lambda v: type(v) is str and v in strings,
+                    lambda v: f"expected one of {listed}",
+                )
+            )
+        else:
+            parts.append(
+                _leaf(lambda v: _member(v, options), lambda v: f"expected one of {listed}")
+            )
     if "minimum" in rule:
         least = rule["minimum"]
         parts.append(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..document import incomplete, pool_label, program_ending
+from ..document import detail_cut, incomplete, pool_label, program_ending
 from ..interpreter import describe
 from . import looks
 from .markup import escape
@@ -78,6 +78,9 @@ def _run_group(doc: dict[str, Any], top: int) -> tuple[str, int]:
             f"{describe(python)} · {params['start_method'] or '-'}"
             f" · {params['tasks']} task(s) × {params['duration']:g} s"
         )
+    cut = detail_cut(doc)
+    if cut is not None:
+        sub = f"{sub} · {cut}"
     out.append(f"<text x='10' y='52' fill='#555'>{escape(sub)}</text>")
     y = 70
     out += _axis(end, x, y)
