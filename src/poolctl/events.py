@@ -84,15 +84,24 @@ def parse(
     latest = time.monotonic_ns()  # no genuine event is stamped after it was read
     shape = schema_check.checker("run-1.schema.json", "event")
     is_shaped = shape.valid
-    detail = _TaskDetail(task_detail) if task_detail is not None else None
+    detail = _TaskDetail(task_detail, t0) if task_detail is not None else None
     for raw in _decoded(obs, problems):
         if not _is_event(raw, t0, latest):
             problems.invalid("not an event (t, pid, role or kind)")
             continue
+        kind = raw["kind"]
+        if detail is not None and kind in TASK_KINDS:
+            # Past the bound a task event is a count: only its task and pool are used,
+            # so only they are checked (the whole check costs a few us an event).
+            if not _countable(raw):
+                problems.invalid(f"an invalid {kind} event")
+                continue
+            if not detail.wanted(raw):
+                detail.count(raw, raw["t"])  # t is still the raw stamp
+                continue
         # In place: t arrives first, as a raw monotonic_ns stamp (50,000 events at 10,000
         # tasks: rebuilding each dict cost a third of a second).
         t = raw["t"] = round((raw["t"] - t0) / 1e9, 6)
-        kind = raw["kind"]
         if kind == "output":
             if _is_output(raw):
                 _add_output(raw, t, output, pending)
@@ -105,15 +114,6 @@ def parse(
         if kind in OBSERVER_KINDS:
             problems.invalid("an observer's event sent by the run")
             continue
-        if detail is not None and kind in TASK_KINDS:
-            # Past the bound a task event is a count: only its task and pool are used,
-            # so only they are checked (the whole check costs 10 us an event).
-            if not _countable(raw):
-                problems.invalid(f"an invalid {kind} event")
-                continue
-            if not detail.wanted(raw):
-                detail.count(raw)
-                continue
         if kind == "worker.exited" or kind == "worker.reaped":
             code = raw.get("exit_code")
             raw["signal"] = signal_name(code) if type(code) is int else None
@@ -143,12 +143,13 @@ class _TaskDetail:
     files are read in (a max-heap of the numbers kept; a lower one evicts the highest),
     and per pool, how many events of each kind the other tasks had."""
 
-    def __init__(self, bound: int) -> None:
+    def __init__(self, bound: int, t0: int) -> None:
         self.bound = bound
+        self.t0 = t0
         self.tasks: dict[Any, dict[int, list[dict[str, Any]]]] = {}  # pool → task → events
         self.highest: dict[Any, list[int]] = {}  # pool → its kept numbers, negated (a heap)
         self.beyond: dict[Any, Counter[str]] = {}  # pool → kind → events not kept
-        self.last: dict[Any, float] = {}  # pool → the latest event not kept
+        self.last: dict[Any, int] = {}  # pool → the latest event not kept (monotonic_ns)
 
     def wanted(self, event: dict[str, Any]) -> bool:
         """Whether ``event``'s task is among the lowest of its pool seen so far."""
@@ -176,17 +177,18 @@ class _TaskDetail:
         else:
             evicted = -heapq.heapreplace(self.highest[pool], -task)
             for old in kept.pop(evicted):
-                self.count(old)
+                self.count(old, self.t0 + round(old["t"] * 1e9))
             kept[task] = [event]
 
-    def count(self, event: dict[str, Any]) -> None:
-        """Count ``event``, of a task not kept."""
+    def count(self, event: dict[str, Any], ns: int) -> None:
+        """Count ``event``, of a task not kept, stamped ``ns``."""
         pool = event.get("pool", 1)
         counts = self.beyond.get(pool)
         if counts is None:
             counts = self.beyond[pool] = Counter()
         counts[event["kind"]] += 1
-        self.last[pool] = max(self.last.get(pool, 0.0), event["t"])
+        if ns > self.last.get(pool, 0):
+            self.last[pool] = ns
 
     def kept(self) -> Iterator[dict[str, Any]]:
         """The events of the tasks kept."""
@@ -198,7 +200,7 @@ class _TaskDetail:
         """One ``tasks.counted`` event per pool whose tasks were not all kept."""
         return [
             {
-                "t": self.last[pool],
+                "t": _seconds(self.last[pool], self.t0),
                 "pid": pid,
                 "role": "observer",
                 "kind": "tasks.counted",
