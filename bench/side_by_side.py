@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -100,8 +99,11 @@ def _high_water(pid: int, peak: list[int]) -> None:
         time.sleep(0.05)
 
 
-def commands(program: Program, viz: str | None) -> dict[str, tuple[list[str], Any] | str]:
-    """The three ways to run ``program``: a command and its environment, or why not."""
+def commands(
+    program: Program, viz: str | None, scratch: Path
+) -> dict[str, tuple[list[str], Any] | str]:
+    """The three ways to run ``program``: a command and its environment, or why not
+    (viztracer writes its trace into ``scratch``)."""
     plain = [program.python, *program.args]
     traced = [*POOLCTL, "trace", "--json", "--python", program.python, *program.args]
     ways: dict[str, tuple[list[str], Any] | str] = {"plain": (plain, None), "trace": (traced, None)}
@@ -110,17 +112,23 @@ def commands(program: Program, viz: str | None) -> dict[str, tuple[list[str], An
     elif Path(program.python).resolve() != Path(sys.executable).resolve():
         ways["viztracer"] = f"viztracer's wheel is for {sys.version.split()[0]} only"
     else:
-        scratch = tempfile.mkdtemp(prefix="side-by-side-")
-        # --ignore_frozen and a large buffer: viztracer's own advice for long programs.
+        # Its default buffer (a ring of 1,000,000 entries a process: the oldest are
+        # dropped), as a user would run it; frozen modules are not traced.
         vz = [program.python, "-m", "viztracer", "--quiet", "--ignore_frozen"]
-        vz += ["--tracer_entries", "10000000", "-o", str(Path(scratch, "trace.json"))]
+        vz += ["-o", str(scratch / "trace.json")]
         ways["viztracer"] = ([*vz, *program.args], {**os.environ, "PYTHONPATH": viz})
     return ways
 
 
 def measure(program: Program, rounds: int, viz: str | None) -> dict[str, Any]:
     """Rounds of the three commands, rotated; the medians and ratios to plain."""
-    ways = commands(program, viz)
+    with tempfile.TemporaryDirectory(prefix="side-by-side-") as scratch:
+        return _measure(program, rounds, commands(program, viz, Path(scratch)))
+
+
+def _measure(
+    program: Program, rounds: int, ways: dict[str, tuple[list[str], Any] | str]
+) -> dict[str, Any]:
     runnable = [name for name, way in ways.items() if not isinstance(way, str)]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in runnable}
     for n in range(program.rounds or rounds):
@@ -152,9 +160,6 @@ def measure(program: Program, rounds: int, viz: str | None) -> dict[str, Any]:
             figures["tasks_detail"] = done[0]["tasks_detail"]
             figures["complete"] = all(r["complete"] for r in done)
         summary[name] = figures
-    for way in ways.values():
-        if not isinstance(way, str) and way[1] is not None:
-            shutil.rmtree(Path(way[0][way[0].index("-o") + 1]).parent, ignore_errors=True)
     return summary
 
 
@@ -243,10 +248,13 @@ def main() -> int:
     viz = viztracer_site()
     if viz is None:
         print("viztracer: could not be installed (pip install viztracer)", file=sys.stderr)
-    results = {p.name: measure(p, args.rounds, viz) for p in programs(args)}
+    results: dict[str, dict[str, Any]] = {}
+    for program in programs(args):
+        results[program.name] = measure(program, args.rounds, viz)
+        print(table({program.name: results[program.name]}).splitlines()[-1], file=sys.stderr)
+        if args.json:  # as it goes: the long programs come last
+            args.json.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
 
 

@@ -191,6 +191,8 @@ class _Compiler:
             *self._one_of(rule),
             *self._branch(rule),
         ]
+        if set(rule) - ANNOTATIONS == {"type", "required", "properties", "additionalProperties"}:
+            return _object_of(rule, parts)
         return _all(parts) if parts else _TRUE
 
     def _ref(self, rule: dict[str, Any]) -> list[Checker]:
@@ -445,6 +447,21 @@ def _scalar(rule: dict[str, Any]) -> list[Checker]:
     if len(parts) == 2 and set(rule) - ANNOTATIONS == {"type", "minimum"}:
         return [_typed_minimum(rule, parts)]
     return parts
+
+
+def _object_of(rule: dict[str, Any], parts: list[Checker]) -> Checker:
+    """``{"type": "object", "required": [...], "properties": {...}, "additionalProperties":
+    ...}``, each event kind's shape, as one test (its parts: type, required, members)."""
+    whole = _all(parts)
+    if rule["type"] != "object":
+        return whole
+    keys = frozenset(rule["required"])
+    members = parts[-1].valid
+
+    def valid(v: Any) -> bool:
+        return type(v) is dict and keys <= v.keys() and members(v)
+
+    return Checker(valid, whole.explain, whole.cases)
 
 
 def _typed_minimum(rule: dict[str, Any], parts: list[Checker]) -> Checker:
