@@ -105,7 +105,12 @@ def commands(
     """The three ways to run ``program``: a command and its environment, or why not
     (viztracer writes its trace into ``scratch``)."""
     plain = [program.python, *program.args]
-    traced = [*POOLCTL, "trace", "--json", "--python", program.python, *program.args]
+    # "--": every word after it is the program's (its own --match, -m, -h ...).
+    if program.args[0] == "-m":
+        words = ["-m", program.args[1], "--", *program.args[2:]]
+    else:
+        words = ["--", *program.args]
+    traced = [*POOLCTL, "trace", "--json", "--python", program.python, *words]
     ways: dict[str, tuple[list[str], Any] | str] = {"plain": (plain, None), "trace": (traced, None)}
     if viz is None:
         ways["viztracer"] = "viztracer could not be installed"
@@ -188,7 +193,7 @@ def programs(args: argparse.Namespace) -> list[Program]:
                 ("test_multiprocessing_forkserver", ["--match", "*Pool*"]),
                 ("test_concurrent_futures", []),
             ):
-                test = ["-m", "test", "--", module, *match] if match else ["-m", "test", module]
+                test = ["-m", "test", module, *match]
                 chosen.append(Program(f"{CPYTHON} -m test {module}", test, python, rounds=1))
     return chosen
 
