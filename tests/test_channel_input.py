@@ -317,3 +317,16 @@ def test_the_files_are_read_after_their_directory_is_gone(
     assert [line for batch in batches for line in batch] == expected
     assert len(batches) > 3  # a few lines a batch, never a line cut in two
     assert len(os.listdir("/proc/self/fd")) == open_before  # each closed once read
+
+
+def test_a_line_with_no_end_costs_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line longer than any event is kept to its first LONGEST_LINE bytes (then dropped
+    as not JSON); the lines after it are read as usual."""
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(workspace, "LONGEST_LINE", 1000)
+    (tmp_path / "events-1").write_bytes(b"x" * 100_000 + b"\n" + b'{"a":1}\n')
+    long, short = workspace.read_events(tmp_path)
+    assert long.startswith(b"xxx") and len(long) <= 1000 + 4096
+    assert short == b'{"a":1}'

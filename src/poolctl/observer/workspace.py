@@ -58,6 +58,8 @@ MAX_LINES = 25_000_000
 MAX_FILES = 100_000
 MAX_OPEN = 256
 CHUNK_BYTES = 1 << 20
+# The most kept of one line while looking for its end (the longest event is far shorter).
+LONGEST_LINE = 16 << 20
 
 # A note begins with NUL, which no line read from a file can hold (a file is read up to
 # its first NUL), so a note can never come from the run. Then its category, ":", reason.
@@ -265,32 +267,59 @@ class EventFiles:
                 limit = min(budget, MAX_FILE_BYTES)
                 if isinstance(source, int):
                     sources[n] = b""  # the reader closes it, read or abandoned
-                    chunks: Iterator[bytes] = _chunks_to_nul(source, limit)
+                    chunks = _chunks_to_nul(source, limit)
                 else:
-                    chunks = iter(
-                        [source[:limit], _cut(limit)] if len(source) > limit else [source]
-                    )
-                rest = b""
-                for chunk in chunks:
-                    if chunk.startswith(NOTE):  # the file's bound: what follows is unread
-                        yield [chunk]
-                        break
-                    budget -= len(chunk)
-                    data = rest + chunk
-                    end = data.rfind(b"\n") + 1
-                    rest = data[end:]
-                    count = data.count(b"\n", 0, end)
-                    if count > room:  # split no more than the room left: newlines are cheap
-                        yield [line for line in data.split(b"\n", room)[:room] if line]
-                        yield [note(UNREAD, f"lines past {MAX_LINES} in all")]
-                        room = 0
-                        break
-                    room -= count
-                    yield [line for line in data[:end].split(b"\n") if line]
+                    chunks = _chunks_of(source, limit)
+                with contextlib.closing(chunks):
+                    for lines, read in _lines(chunks):
+                        if lines and lines[0].startswith(NOTE):
+                            yield lines  # the file's bound: what follows is unread
+                            break
+                        budget -= read
+                        if len(lines) > room:
+                            yield lines[:room]
+                            yield [note(UNREAD, f"lines past {MAX_LINES} in all")]
+                            room = 0
+                            break
+                        room -= len(lines)
+                        yield [line for line in lines if line]
         finally:
             for source in sources:
                 if isinstance(source, int):
                     os.close(source)
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[tuple[list[bytes], int]]:
+    """The complete lines of ``chunks``, a list for each chunk that ends one (empty lines
+    included, so that a file of newlines counts against ``MAX_LINES``), with the bytes read
+    for them; a note as it comes.
+    A line is kept to its first ``LONGEST_LINE`` bytes (no event is as long: it will be
+    dropped as one that is not JSON), so a file with no newline costs no more memory."""
+    parts: list[bytes] = []
+    size = 0
+    read = 0
+    for chunk in chunks:
+        if chunk.startswith(NOTE):
+            yield [chunk], 0
+            return
+        read += len(chunk)
+        end = chunk.rfind(b"\n") + 1
+        if end == 0:
+            if size < LONGEST_LINE:
+                parts.append(chunk[: LONGEST_LINE - size])
+                size += len(parts[-1])
+            continue
+        lines = b"".join([*parts, chunk[:end]]).split(b"\n")[:-1]
+        parts, size = [chunk[end:]], len(chunk) - end
+        yield lines, read
+        read = 0
+
+
+def _chunks_of(data: bytes, limit: int) -> Iterator[bytes]:
+    """What was read of a file already, as ``_chunks_to_nul`` gives it."""
+    yield data[:limit]
+    if len(data) > limit:
+        yield _cut(limit)
 
 
 def _open_file(path: Path, keep: bool) -> int | bytes:
