@@ -118,8 +118,8 @@ def detail_cut(document: dict[str, Any]) -> str | None:
     """In words, that the document keeps the events of only some of its tasks (None when it
     keeps every task's, or was saved before it said)."""
     detail = document.get("tasks_detail")
-    if not detail or detail["kept"] >= detail["total"]:
-        return None
+    if not detail or detail["bound"] is None or detail["kept"] >= detail["total"]:
+        return None  # no bound (a scenario's run): every task it had is kept
     return (
         f"task detail: the first {detail['bound']:,} tasks of each pool,"
         f" {detail['kept']:,} of {detail['total']:,}; the rest are counted, not drawn"

@@ -152,3 +152,5 @@ def test_the_views_say_when_detail_was_cut() -> None:
     assert "10,000 of 2,200,000" in said
     assert document.detail_cut({"tasks_detail": {"bound": 10, "kept": 5, "total": 5}}) is None
     assert document.detail_cut({}) is None
+    # No bound (a scenario's run, whose counts a compare may have summed): nothing was cut.
+    assert document.detail_cut({"tasks_detail": {"bound": None, "kept": 1, "total": 5}}) is None
