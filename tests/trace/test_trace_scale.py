@@ -1,6 +1,6 @@
 """Cost proportional to what is kept: a traced program's document keeps the events of each
-pool's first ``TASK_DETAIL`` tasks and counts the rest, so a map of hundreds of thousands
-of items gives a small document with exact counts."""
+pool's first ``TASK_DETAIL`` tasks and counts the rest, so a map of a hundred thousand
+items (ten times the bound) gives a small document with exact counts."""
 
 from __future__ import annotations
 
@@ -25,15 +25,15 @@ def same(x):
 
 if __name__ == '__main__':
     with Pool(2) as pool:
-        print(sum(pool.map(same, range({n}), chunksize=25000)))
+        print(sum(pool.map(same, range({n}), chunksize=12500)))
 """
 
 
 @pytest.mark.timeout(180)
-def test_a_map_of_200000_items_keeps_a_bounded_document(tmp_path: Path) -> None:
+def test_a_map_of_100000_items_keeps_a_bounded_document(tmp_path: Path) -> None:
     """Every item counted, the first TASK_DETAIL kept, the rest in one tasks.counted event;
-    the document stays a few MB (all 600,000 events would be about 60 MB)."""
-    n = 200_000
+    the document stays a few MB (all 300,000 events would be about 30 MB)."""
+    n = 100_000
     done = trace(str(write(tmp_path, "many.py", MANY.format(n=n))))
     assert done.status == 0, done.stderr
     doc = done.doc
