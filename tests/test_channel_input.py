@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -292,3 +293,40 @@ def test_the_reader_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "unread",
         "more than 2 files: the rest",
     )
+
+
+def test_the_files_are_read_after_their_directory_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opened (and checked) while the directory exists, read a batch at a time after it
+    was removed: past MAX_OPEN files the rest are read at once, with the same lines."""
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(workspace, "MAX_OPEN", 2)
+    directory = tmp_path / "run"
+    directory.mkdir()
+    expected = []
+    for pid in (1, 2, 3):
+        lines = [b'{"n":%d,"pid":%d}' % (n, pid) for n in range(20)]
+        (directory / f"events-{pid}").write_bytes(b"\n".join(lines) + b"\n" + b"\0" * 100)
+        expected += lines
+    open_before = len(os.listdir("/proc/self/fd"))
+    files = workspace.open_events(directory)
+    assert len(os.listdir("/proc/self/fd")) == open_before + 2  # the first MAX_OPEN files
+    shutil.rmtree(directory)
+    batches = list(files.batches())
+    assert [line for batch in batches for line in batch] == expected
+    assert len(batches) > 3  # a few lines a batch, never a line cut in two
+    assert len(os.listdir("/proc/self/fd")) == open_before  # each closed once read
+
+
+def test_a_line_with_no_end_costs_bounded_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A line longer than any event is kept to its first LONGEST_LINE bytes (then dropped
+    as not JSON); the lines after it are read as usual."""
+    monkeypatch.setattr(workspace, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(workspace, "LONGEST_LINE", 1000)
+    (tmp_path / "events-1").write_bytes(b"x" * 100_000 + b"\n" + b'{"a":1}\n')
+    long, short = workspace.read_events(tmp_path)
+    assert long.startswith(b"xxx") and len(long) <= 1000 + 4096
+    assert short == b'{"a":1}'

@@ -182,6 +182,20 @@ BREAKAGES: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
         lambda d: d["scenario"]["steps"].append({"step": "explode"}),
         "$.scenario.steps[2].step",
     ),
+    "a negative count of tasks kept": (
+        lambda d: d["tasks_detail"].update(kept=-1),
+        "$.tasks_detail.kept: -1 is less than the minimum of 0",
+    ),
+    "a bound of no tasks": (
+        lambda d: d["tasks_detail"].update(bound=0),
+        "$.tasks_detail.bound: 0 is less than the minimum of 1",
+    ),
+    "a tasks.counted event without its counts": (
+        lambda d: d["events"].append(
+            {"t": 1.0, "pid": 1, "role": "observer", "kind": "tasks.counted", "pool": 1}
+        ),
+        "'bound' is a required property",
+    ),
     "a scenario's run with no verdict": (
         lambda d: d.update(matches=None),
         "$.matches: None is not of type 'boolean'",

@@ -47,6 +47,7 @@ def build_run(
         "output": output,
         "outcome": outcome,
         "observation": observation,
+        "tasks_detail": tasks_detail(outcome, None),
         "expected": scenario.expect,
         "checks": checks,
         "races": races,
@@ -63,9 +64,11 @@ def build_trace(
     output: list[dict[str, Any]],
     outcome: dict[str, Any],
     observation: dict[str, Any],
+    task_detail: int | None = None,
 ) -> dict[str, Any]:
     """The document of a traced program: a run document with the program in place of a
-    scenario, and no expectation (there is nothing documented to compare with)."""
+    scenario, and no expectation (there is nothing documented to compare with); the events
+    of each pool's first ``task_detail`` tasks (events.parse kept them)."""
     pools = outcome["pools"]
     return {
         "schema": RUN_SCHEMA,
@@ -90,6 +93,7 @@ def build_trace(
         "output": output,
         "outcome": outcome,
         "observation": observation,
+        "tasks_detail": tasks_detail(outcome, task_detail),
         "expected": None,
         "checks": [],
         "races": [],
@@ -159,6 +163,26 @@ def platform_label(section: dict[str, Any] | None) -> str:
     return (
         f"{section['system']} {section['release']} {section['machine']},"
         f" {cpus} CPU{'s' if cpus != 1 else ''}"
+    )
+
+
+def tasks_detail(outcome: dict[str, Any], bound: int | None) -> dict[str, Any]:
+    """The document's ``tasks_detail``: the bound on the tasks whose events it keeps (None:
+    all), how many it kept and how many there were (each task has one state)."""
+    # Every task is in one state; submitted and started are not states.
+    total = sum(n for key, n in outcome["tasks"].items() if key not in ("submitted", "started"))
+    return {"bound": bound, "kept": len(outcome["task_runs"]), "total": total}
+
+
+def detail_cut(document: dict[str, Any]) -> str | None:
+    """In words, that the document keeps the events of only some of its tasks (None when it
+    keeps every task's, or was saved before it said)."""
+    detail = document.get("tasks_detail")
+    if not detail or detail["bound"] is None or detail["kept"] >= detail["total"]:
+        return None  # no bound (a scenario's run): every task it had is kept
+    return (
+        f"task detail: the first {detail['bound']:,} tasks of each pool,"
+        f" {detail['kept']:,} of {detail['total']:,}; the rest are counted, not drawn"
     )
 
 

@@ -9,14 +9,21 @@ The channel is input, not truth: the observed program can write into its files. 
 event is checked against the published schema (``schema_check``); what is not an
 event, and what could not be read at all, is dropped, counted, and reported in one
 ``channel.incomplete`` event, so that a view can say the run was incompletely observed.
+
+Cost proportional to what is kept: the event files are read a batch at a time, and a
+traced program's task events are kept for the first ``TASK_DETAIL`` tasks of each pool
+(by task number, which follows submission); the rest are counted, per pool, in one
+``tasks.counted`` event. A map of millions of items is a few counters, not gigabytes.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from . import schema_check
@@ -33,7 +40,13 @@ OBSERVER_KINDS = {
     "cleanup.killed",
     "channel.incomplete",
     "interrupt.passed",
+    "tasks.counted",
 }
+TASK_KINDS = {"task.submitted", "task.started", "task.finished", "task.failed"}
+# The tasks of each pool whose events a traced program's document keeps (its first, by
+# task number); the events of the rest are counted (``tasks.counted``). 10,000 tasks keep
+# every event of the benchmarks' largest run and about 15 MB of poolctl's memory per pool.
+TASK_DETAIL = 10_000
 # What the subject writes when it could reserve no more space (see channel.py).
 CHANNEL_FULL = "channel.full"
 # The most distinct reasons a channel.incomplete event lists (the rest are counted).
@@ -54,12 +67,15 @@ def _seconds(ns: int, t0: int) -> float:
     return round((ns - t0) / 1e9, 6)
 
 
-def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def parse(
+    obs: Observation, task_detail: int | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return ``(events, output)`` for ``obs``, both in time order.
 
     Lines that are not valid events are left out; a ``channel.incomplete`` event says how
     many, and why (with the files that could not be read, and processes that stopped
-    recording for want of space).
+    recording for want of space). With ``task_detail``, the task events of each pool's
+    first ``task_detail`` tasks are kept and the rest counted (``tasks.counted``).
     """
     events: list[dict[str, Any]] = []
     output: list[dict[str, Any]] = []
@@ -69,14 +85,24 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     latest = time.monotonic_ns()  # no genuine event is stamped after it was read
     shape = schema_check.checker("run-1.schema.json", "event")
     is_shaped = shape.valid
-    for raw in _decode_all(obs.event_lines, problems):
+    detail = _TaskDetail(task_detail, t0) if task_detail is not None else None
+    for raw in _decoded(obs, problems):
         if not _is_event(raw, t0, latest):
             problems.invalid("not an event (t, pid, role or kind)")
             continue
+        kind = raw["kind"]
+        if detail is not None and kind in TASK_KINDS:
+            # Past the bound a task event is a count: only its task and pool are used,
+            # so only they are checked (the whole check costs a few us an event).
+            if not _countable(raw):
+                problems.invalid(f"an invalid {kind} event")
+                continue
+            if not detail.wanted(raw):
+                detail.count(raw, raw["t"])  # t is still the raw stamp
+                continue
         # In place: t arrives first, as a raw monotonic_ns stamp (50,000 events at 10,000
         # tasks: rebuilding each dict cost a third of a second).
         t = raw["t"] = round((raw["t"] - t0) / 1e9, 6)
-        kind = raw["kind"]
         if kind == "output":
             if _is_output(raw):
                 _add_output(raw, t, output, pending)
@@ -93,11 +119,17 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
             code = raw.get("exit_code")
             raw["signal"] = signal_name(code) if type(code) is int else None
         if is_shaped(raw):
-            events.append(raw)
+            if detail is not None and kind in TASK_KINDS:
+                detail.add(raw)
+            else:
+                events.append(raw)
         elif kind in shape.cases:
             problems.invalid(f"an invalid {kind} event")
         else:
             problems.invalid("an unknown kind of event")
+    if detail is not None:
+        events.extend(detail.kept())
+        events.extend(detail.counted(obs.pid))
     output.extend(piece.line() for piece in pending.values())
     output.extend(_raw_lines(obs))
     events.extend(_observer_events(obs))
@@ -105,6 +137,98 @@ def parse(obs: Observation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     events.sort(key=lambda e: e["t"])
     output.sort(key=lambda o: o["t"])
     return events, _bounded(output, obs)
+
+
+class _TaskDetail:
+    """The task events of each pool's ``bound`` lowest task numbers, whatever order the
+    files are read in (a max-heap of the numbers kept; a lower one evicts the highest),
+    and per pool, how many events of each kind the other tasks had."""
+
+    def __init__(self, bound: int, t0: int) -> None:
+        self.bound = bound
+        self.t0 = t0
+        self.tasks: dict[Any, dict[int, list[dict[str, Any]]]] = {}  # pool → task → events
+        self.highest: dict[Any, list[int]] = {}  # pool → its kept numbers, negated (a heap)
+        self.beyond: dict[Any, Counter[str]] = {}  # pool → kind → events not kept
+        self.last: dict[Any, int] = {}  # pool → the latest event not kept (monotonic_ns)
+
+    def wanted(self, event: dict[str, Any]) -> bool:
+        """Whether ``event``'s task is among the lowest of its pool seen so far."""
+        pool = event.get("pool", 1)
+        kept = self.tasks.get(pool)
+        if kept is None or len(kept) < self.bound or event["task"] in kept:
+            return True
+        return bool(event["task"] < -self.highest[pool][0])
+
+    def add(self, event: dict[str, Any]) -> None:
+        """Keep ``event`` with its task's (a ``wanted`` one), evicting the highest task
+        kept when the pool has its ``bound`` already."""
+        pool = event.get("pool", 1)
+        task = event["task"]
+        kept = self.tasks.get(pool)
+        if kept is None:
+            kept = self.tasks[pool] = {}
+            self.highest[pool] = []
+        mine = kept.get(task)
+        if mine is not None:
+            mine.append(event)
+        elif len(kept) < self.bound:
+            kept[task] = [event]
+            heapq.heappush(self.highest[pool], -task)
+        else:
+            evicted = -heapq.heapreplace(self.highest[pool], -task)
+            for old in kept.pop(evicted):
+                self.count(old, self.t0 + round(old["t"] * 1e9))
+            kept[task] = [event]
+
+    def count(self, event: dict[str, Any], ns: int) -> None:
+        """Count ``event``, of a task not kept, stamped ``ns``."""
+        pool = event.get("pool", 1)
+        counts = self.beyond.get(pool)
+        if counts is None:
+            counts = self.beyond[pool] = Counter()
+        counts[event["kind"]] += 1
+        if ns > self.last.get(pool, 0):
+            self.last[pool] = ns
+
+    def kept(self) -> Iterator[dict[str, Any]]:
+        """The events of the tasks kept."""
+        for kept in self.tasks.values():
+            for events in kept.values():
+                yield from events
+
+    def counted(self, pid: int) -> list[dict[str, Any]]:
+        """One ``tasks.counted`` event per pool whose tasks were not all kept."""
+        return [
+            {
+                "t": _seconds(self.last[pool], self.t0),
+                "pid": pid,
+                "role": "observer",
+                "kind": "tasks.counted",
+                "pool": pool,
+                "bound": self.bound,
+                **{kind.partition(".")[2]: counts[kind] for kind in sorted(TASK_KINDS)},
+            }
+            for pool, counts in self.beyond.items()
+        ]
+
+
+def _countable(raw: dict[str, Any]) -> bool:
+    """A task event's task number and pool, all a count of it uses, as the schema has them."""
+    task = raw.get("task")
+    pool = raw.get("pool")
+    return type(task) is int and task >= 0 and (pool is None or (type(pool) is int and pool >= 1))
+
+
+def _decoded(obs: Observation, problems: _Problems) -> Iterator[Any]:
+    """The lines of ``obs``, decoded a batch at a time (the event files are closed once
+    read, or when this is abandoned)."""
+    if obs.event_lines:
+        yield from _decode_all(obs.event_lines, problems)
+    if obs.event_files is not None:
+        with obs.event_files as files:
+            for batch in files.batches():
+                yield from _decode_all(batch, problems)
 
 
 def _reject_constant(name: str) -> Any:

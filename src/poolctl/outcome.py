@@ -35,6 +35,7 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
     pool: dict[str, Any] = {"start_method": None, "size": None, "creating": None, "created": None}
     # Every pool, by id (poolctl trace follows several; a scenario's events carry no id).
     pools: dict[int, dict[str, Any]] = {}
+    counted: list[dict[str, Any]] = []  # the tasks whose events were counted, not kept
     raised = None
 
     def worker(pid: int) -> dict[str, Any]:
@@ -97,18 +98,23 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
             hung = True
         elif kind == "cleanup.killed":
             leftovers.extend(e.get("processes", []))
+        elif kind == "tasks.counted":
+            counted.append(e)
         if kind in SHUTDOWN_CALLS and first_shutdown is None:
             first_shutdown = t
 
     _settle_tasks(tasks, workers, main.get("exited"))
-    _unknown_tasks(tasks, problems(events))
+    found = problems(events)
+    _unknown_tasks(tasks, found)
+    beyond = _counted_tasks(counted, found)
     for w in workers.values():
         w["signal"] = signal_name(w["exit_code"])
         w["killed_by_poolctl"] = hung and w["exited"] is None
-    counts = _count(tasks.values())
+    counts = _count(tasks.values(), *beyond.values())
     for this in pools.values():
         this["workers"] = [w["pid"] for w in workers.values() if w["pool"] == this["pool"]]
-        this["tasks"] = _count(t for t in tasks.values() if t["pool"] == this["pool"])
+        these = (t for t in tasks.values() if t["pool"] == this["pool"])
+        this["tasks"] = _count(these, *[c for p, c in beyond.items() if p == this["pool"]])
     if pools:
         first = pools[min(pools)]
         pool.update({key: first[key] for key in pool})
@@ -239,14 +245,44 @@ def _unknown_tasks(tasks: dict[int, dict[str, Any]], found: list[dict[str, Any]]
             task["status"] = "unknown"
 
 
-def _count(tasks: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """How many tasks were submitted, started, and ended in each state."""
+def _count(tasks: Iterable[dict[str, Any]], *more: dict[str, int]) -> dict[str, int]:
+    """How many tasks were submitted, started, and ended in each state (``more``: counts
+    to add, those of the tasks whose events were not kept)."""
     counts = dict.fromkeys(("submitted", "started", *TASK_STATES), 0)
     for task in tasks:
         counts["submitted"] += task["submitted"] is not None
         counts["started"] += task["started"] is not None
         counts[task["status"]] += 1
+    for other in more:
+        for key, n in other.items():
+            counts[key] += n
     return counts
+
+
+def _counted_tasks(
+    counted: list[dict[str, Any]], found: list[dict[str, Any]]
+) -> dict[Any, dict[str, int]]:
+    """Pool → the counts of its tasks known by ``tasks.counted`` events alone: every task
+    submitted, started or ended once, so a start without an end is an interrupted task and
+    a submission without a start one never started (unknown where workers went unseen)."""
+    blind = {p.get("pool") for p in found if p["kind"] in ("channel-lost", "worker-silent")}
+    beyond: dict[Any, dict[str, int]] = {}
+    for e in counted:
+        ended = e["finished"] + e["failed"]
+        waiting = max(0, e["submitted"] - e["started"])
+        counts = {
+            "submitted": e["submitted"],
+            "started": e["started"],
+            "completed": e["finished"],
+            "failed": e["failed"],
+            "interrupted": max(0, e["started"] - ended),
+            "never_started": 0 if e["pool"] in blind else waiting,
+            "unknown": waiting if e["pool"] in blind else 0,
+        }
+        mine = beyond.setdefault(e["pool"], dict.fromkeys(counts, 0))
+        for key, n in counts.items():
+            mine[key] += n
+    return beyond
 
 
 def _new_pool(pool_id: int, api: str | None, creating: float) -> dict[str, Any]:

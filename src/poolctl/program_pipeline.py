@@ -86,7 +86,7 @@ def run(
     from .outcome import derive, observation, observer_failure
 
     try:
-        events, output = events_mod.parse(obs)
+        events, output = events_mod.parse(obs, events_mod.TASK_DETAIL)
     except ObserveError as exc:
         raise TraceError(str(exc), FAILED) from exc
     _require_started(chosen, events, output)
@@ -103,6 +103,7 @@ def run(
         output=output,
         outcome=outcome,
         observation=observation(events),
+        task_detail=events_mod.TASK_DETAIL,
     )
 
 

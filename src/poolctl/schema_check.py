@@ -146,7 +146,12 @@ def _all(parts: list[Checker]) -> Checker:
         first, second = tests
         valid: Valid = lambda v: first(v) and second(v)  # noqa: E731
     else:
-        valid = lambda v: all(test(v) for test in tests)  # noqa: E731
+
+        def valid(v: Any) -> bool:
+            for test in tests:  # noqa: SIM110 (a loop: all() over a generator is slower)
+                if not test(v):
+                    return False
+            return True
 
     def explain(v: Any, where: Where) -> Found | None:
         for part in parts:
@@ -186,6 +191,8 @@ class _Compiler:
             *self._one_of(rule),
             *self._branch(rule),
         ]
+        if set(rule) - ANNOTATIONS == {"type", "required", "properties", "additionalProperties"}:
+            return _object_of(rule, parts)
         return _all(parts) if parts else _TRUE
 
     def _ref(self, rule: dict[str, Any]) -> list[Checker]:
@@ -390,11 +397,28 @@ def _scalar(rule: dict[str, Any]) -> list[Checker]:
     if "const" in rule:
         const = _key(rule["const"])
         shown = json.dumps(rule["const"])
-        parts.append(_leaf(lambda v: _key(v) == const, lambda v: f"expected {shown}"))
+        text = rule["const"]
+        if type(text) is str:  # most consts: a string compares as itself, no key built
+            parts.append(
+                _leaf(lambda v: v == text and type(v) is str, lambda v: f"expected {shown}")
+            )
+        else:
+            parts.append(_leaf(lambda v: _key(v) == const, lambda v: f"expected {shown}"))
     if "enum" in rule:
         options = frozenset(map(_key, rule["enum"]))
         listed = ", ".join(map(json.dumps, rule["enum"]))
-        parts.append(_leaf(lambda v: _member(v, options), lambda v: f"expected one of {listed}"))
+        if all(type(option) is str for option in rule["enum"]):
+            strings = frozenset(rule["enum"])
+            parts.append(
+                _leaf(
+                    lambda v: type(v) is str and v in strings,
+                    lambda v: f"expected one of {listed}",
+                )
+            )
+        else:
+            parts.append(
+                _leaf(lambda v: _member(v, options), lambda v: f"expected one of {listed}")
+            )
     if "minimum" in rule:
         least = rule["minimum"]
         parts.append(
@@ -423,6 +447,21 @@ def _scalar(rule: dict[str, Any]) -> list[Checker]:
     if len(parts) == 2 and set(rule) - ANNOTATIONS == {"type", "minimum"}:
         return [_typed_minimum(rule, parts)]
     return parts
+
+
+def _object_of(rule: dict[str, Any], parts: list[Checker]) -> Checker:
+    """``{"type": "object", "required": [...], "properties": {...}, "additionalProperties":
+    ...}``, each event kind's shape, as one test (its parts: type, required, members)."""
+    whole = _all(parts)
+    if rule["type"] != "object":
+        return whole
+    keys = frozenset(rule["required"])
+    members = parts[-1].valid
+
+    def valid(v: Any) -> bool:
+        return type(v) is dict and keys <= v.keys() and members(v)
+
+    return Checker(valid, whole.explain, whole.cases)
 
 
 def _typed_minimum(rule: dict[str, Any], parts: list[Checker]) -> Checker:

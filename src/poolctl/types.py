@@ -28,6 +28,7 @@ __all__ = [
     "ScenarioInfo",
     "TaskCounts",
     "TaskRun",
+    "TasksDetail",
     "Worker",
 ]
 
@@ -218,6 +219,15 @@ class Observation(TypedDict):
     problems: list[Problem]
 
 
+class TasksDetail(TypedDict):
+    """How many tasks' events a document keeps (a traced program: each pool's first
+    ``bound``; the rest are counted, in ``tasks.counted`` events)."""
+
+    bound: int | None  # None: every task kept (a scenario's run)
+    kept: int  # tasks with an entry in the outcome's task_runs
+    total: int  # every task the outcome counts
+
+
 class RunDocument(TypedDict):
     """A ``poolctl.run/1`` document: one observed run (``poolctl run --json``)."""
 
@@ -232,6 +242,7 @@ class RunDocument(TypedDict):
     output: list[OutputLine]
     outcome: Outcome
     observation: NotRequired[Observation]  # absent from documents saved before it existed
+    tasks_detail: NotRequired[TasksDetail]  # absent from documents saved before it existed
     expected: dict[str, Any] | None  # None for a traced program
     checks: list[Check]
     races: list[dict[str, Any]]  # observed, never checked

@@ -27,7 +27,7 @@ from typing import BinaryIO
 from ..errors import Cancelled, ObserveError
 from . import process_group, signals, watchdog
 from .output import ECHO_BACKLOG, Echo, RawOutput
-from .workspace import private_dir, read_events
+from .workspace import EventFiles, open_events, private_dir
 
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
 # argv: the subject's root, the file of its spec (a spec of thousands of steps would not
@@ -83,6 +83,9 @@ class Observation:
     t0_ns: int
     pid: int
     event_lines: list[bytes] = field(default_factory=list)
+    # The run's event files, opened before their directory was removed: read a batch at a
+    # time by events.parse (after event_lines), which closes them.
+    event_files: EventFiles | None = None
     # What bypassed the recorders (a traced program's whole output), in bounded lines.
     raw_output: RawOutput = field(default_factory=RawOutput)
     exit_code: int | None = None
@@ -311,7 +314,7 @@ def _observe(
                 with signals.deferred():
                     _clean_up(run)
                     # No process of the run is left to write: the files are complete.
-                    run.obs.event_lines = read_events(directory)
+                    run.obs.event_files = open_events(directory)
     # The run is over (and every process of it gone): what its pass-through still holds
     # goes to the reader now, at the reader's pace, as a pipe's buffer would.
     run.echo.finish()

@@ -45,16 +45,21 @@ _sweeping = threading.Lock()
 # process of the run reserves 64 KiB at its first event (a full filesystem would make
 # its stores a SIGBUS; the subject then stops recording, see channel.py).
 MIN_FREE_BYTES = 1 << 20
-# The most read of one file, and of all of them, and the most lines kept (each becomes a
-# dict of a few hundred bytes): the rest is left unread and counted. A 10,000-task run
-# writes about 5 MiB, 50,000 lines; the largest scenario run (100,000 tasks) ten times
-# that.
-MAX_FILE_BYTES = 64 << 20
-MAX_TOTAL_BYTES = 256 << 20
-MAX_LINES = 2_000_000
-# The most event files read (one per process of the run).
+# The most read of one file, and of all of them, and the most lines read: the rest is
+# left unread and counted. Files are read a batch at a time and what is kept of their
+# lines is bounded by the parser (events.parse), so these bound the time spent reading,
+# not memory: a 10,000-task run writes about 5 MiB, 50,000 lines; a traced map of 2.2
+# million items, three events each, about 600 MiB.
+MAX_FILE_BYTES = 1 << 30
+MAX_TOTAL_BYTES = 2 << 30
+MAX_LINES = 25_000_000
+# The most event files read (one per process of the run), and the most kept open to be
+# read after the directory is gone (the rest, usually small, are read at once).
 MAX_FILES = 100_000
+MAX_OPEN = 256
 CHUNK_BYTES = 1 << 20
+# The most kept of one line while looking for its end (the longest event is far shorter).
+LONGEST_LINE = 16 << 20
 
 # A note begins with NUL, which no line read from a file can hold (a file is read up to
 # its first NUL), so a note can never come from the run. Then its category, ":", reason.
@@ -181,101 +186,212 @@ def _require_space(directory: Path) -> None:
 
 def read_events(directory: Path) -> list[bytes]:
     """Every complete event line the run's processes stored, file by file, and a note
-    (``note``) for each file, or rest of a file, that was not read.
+    (``note``) for each file, or rest of a file, that was not read (all in memory: see
+    ``open_events`` for the same, a batch at a time)."""
+    with open_events(directory) as files:
+        return [line for batch in files.batches() for line in batch]
+
+
+def open_events(directory: Path) -> EventFiles:
+    """The run's event files, checked and opened while ``directory`` exists, to be read a
+    batch at a time (``EventFiles.batches``) after it is gone.
 
     A file is read up to its first NUL (the unused rest of the mapping). A last line with
     no newline is a store cut short by the process's death, and is left out.
     """
-    lines: list[bytes] = []
-    budget = MAX_TOTAL_BYTES
-    room = MAX_LINES
+    files = EventFiles()
     try:
         names = [e.name for e in os.scandir(directory)]
     except OSError as exc:
-        return [note(UNREAD, f"the event directory: {_why(exc)}")]
+        files.sources.append(note(UNREAD, f"the event directory: {_why(exc)}"))
+        return files
     entries = sorted(name for name in names if name.startswith("events-"))
     # A process that could reserve no space renamed its empty file (see channel.py).
     full = [name for name in names if name.startswith("full-") and name[5:].isdigit()]
-    lines.extend(note(STOPPED, "no space could be reserved for its events") for _ in full)
+    files.sources.extend(note(STOPPED, "no space could be reserved for its events") for _ in full)
     for count, name in enumerate(entries):
         if count == MAX_FILES:
-            lines.append(note(UNREAD, f"more than {MAX_FILES} files: the rest"))
+            files.sources.append(note(UNREAD, f"more than {MAX_FILES} files: the rest"))
             break
         if not name[len("events-") :].isdigit():
-            lines.append(note(UNREAD, "a file not named events-<pid>"))
+            files.sources.append(note(UNREAD, "a file not named events-<pid>"))
             continue
-        if budget <= 0:
-            lines.append(note(UNREAD, f"files past {MAX_TOTAL_BYTES >> 20} MiB in all"))
-            continue
-        data, problem = _read_file(directory / name, min(budget, MAX_FILE_BYTES))
-        budget -= len(data)
-        if problem is not None:
-            lines.append(problem)
-        complete = data[: data.rfind(b"\n") + 1]
-        count = complete.count(b"\n")
-        if count > room:  # split no more than the room left: a file of newlines is cheap
-            lines.append(note(UNREAD, f"lines past {MAX_LINES} in all"))
-            pieces = complete.split(b"\n", room)[:room]
-        else:
-            pieces = complete.split(b"\n")
-        room -= min(count, room)
-        lines.extend(line for line in pieces if line)
-    return lines
+        files.sources.append(_open_file(directory / name, keep=files.opened < MAX_OPEN))
+        files.opened += isinstance(files.sources[-1], int)
+    return files
 
 
-def _read_file(path: Path, limit: int) -> tuple[bytes, bytes | None]:
-    """The data of one event file up to its first NUL (at most ``limit`` bytes), and a
-    note if it was refused, not read to its end, or empty."""
+class EventFiles:
+    """The event files of a run, opened: each a descriptor still to read (it outlives the
+    directory's removal), its data already read (past ``MAX_OPEN`` files), or a note.
+
+    Read a batch of lines at a time, so that millions of events never sit in memory as
+    lines at once: what is kept of them is the parser's choice (``events.parse``).
+    """
+
+    def __init__(self) -> None:
+        self.sources: list[int | bytes] = []
+        self.opened = 0
+
+    def __enter__(self) -> EventFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the descriptors not read yet."""
+        for source in self.sources:
+            if isinstance(source, int):
+                os.close(source)
+        self.sources = []
+
+    def batches(self) -> Iterator[list[bytes]]:
+        """Lists of complete lines (notes included, each where it arose), each from at most
+        ``CHUNK_BYTES`` of one file, within ``MAX_FILE_BYTES``, ``MAX_TOTAL_BYTES`` and
+        ``MAX_LINES``; the descriptors are closed as they are read."""
+        budget = MAX_TOTAL_BYTES
+        room = MAX_LINES
+        sources, self.sources = self.sources, []
+        try:
+            for n, source in enumerate(sources):
+                if isinstance(source, bytes) and source.startswith(NOTE):
+                    yield [source]
+                    continue
+                if room == 0:
+                    yield [note(UNREAD, f"lines past {MAX_LINES} in all")]
+                    continue
+                if budget <= 0:
+                    yield [note(UNREAD, f"files past {MAX_TOTAL_BYTES >> 20} MiB in all")]
+                    continue
+                limit = min(budget, MAX_FILE_BYTES)
+                if isinstance(source, int):
+                    sources[n] = b""  # the reader closes it, read or abandoned
+                    chunks = _chunks_to_nul(source, limit)
+                else:
+                    chunks = _chunks_of(source, limit)
+                with contextlib.closing(chunks):
+                    for lines, read in _lines(chunks):
+                        if lines and lines[0].startswith(NOTE):
+                            yield lines  # the file's bound: what follows is unread
+                            break
+                        budget -= read
+                        if len(lines) > room:
+                            yield lines[:room]
+                            yield [note(UNREAD, f"lines past {MAX_LINES} in all")]
+                            room = 0
+                            break
+                        room -= len(lines)
+                        yield [line for line in lines if line]
+        finally:
+            for source in sources:
+                if isinstance(source, int):
+                    os.close(source)
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[tuple[list[bytes], int]]:
+    """The complete lines of ``chunks``, a list for each chunk that ends one (empty lines
+    included, so that a file of newlines counts against ``MAX_LINES``), with the bytes read
+    for them; a note as it comes.
+    A line is kept to its first ``LONGEST_LINE`` bytes (no event is as long: it will be
+    dropped as one that is not JSON), so a file with no newline costs no more memory."""
+    parts: list[bytes] = []
+    size = 0
+    read = 0
+    for chunk in chunks:
+        if chunk.startswith(NOTE):
+            yield [chunk], 0
+            return
+        read += len(chunk)
+        end = chunk.rfind(b"\n") + 1
+        if end == 0:
+            if size < LONGEST_LINE:
+                parts.append(chunk[: LONGEST_LINE - size])
+                size += len(parts[-1])
+            continue
+        lines = b"".join([*parts, chunk[:end]]).split(b"\n")[:-1]
+        parts, size = [chunk[end:]], len(chunk) - end
+        yield lines, read
+        read = 0
+
+
+def _chunks_of(data: bytes, limit: int) -> Iterator[bytes]:
+    """What was read of a file already, as ``_chunks_to_nul`` gives it."""
+    yield data[:limit]
+    if len(data) > limit:
+        yield _cut(limit)
+
+
+def _open_file(path: Path, keep: bool) -> int | bytes:
+    """One event file: its descriptor, checked (``keep``), or its data up to its first NUL
+    (at most ``MAX_FILE_BYTES``), or a note if it was refused; empty if it was empty."""
     try:
         # lstat first: opening a device file may itself do something.
         mode = os.lstat(path).st_mode
         if not stat.S_ISREG(mode):
-            return b"", note(UNREAD, _not_regular(mode))
+            return note(UNREAD, _not_regular(mode))
         flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
         fd = os.open(path, flags)
     except OSError as exc:
-        return b"", note(UNREAD, _why(exc))
+        return note(UNREAD, _why(exc))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # replaced between lstat and open
-            return b"", note(UNREAD, _not_regular(info.st_mode))
+            return note(UNREAD, _not_regular(info.st_mode))
         if info.st_uid != os.geteuid():
-            return b"", note(UNREAD, "owned by another user")
+            return note(UNREAD, "owned by another user")
         if info.st_nlink != 1:
-            return b"", note(UNREAD, "a hard link to another file")
+            return note(UNREAD, "a hard link to another file")
         if info.st_size == 0:  # killed before its first store: nothing was recorded
-            return b"", None
-        return _read_to_nul(fd, limit)
+            return b""
+        if keep:
+            kept, fd = fd, -1
+            return kept
+        # Past MAX_OPEN descriptors: read now (such runs have many small files), a byte
+        # past the bound so that the reader notes the cut.
+        chunks = _chunks_to_nul(fd, MAX_FILE_BYTES + 1, close=False)
+        return b"".join(chunk for chunk in chunks if not chunk.startswith(NOTE))
     except OSError as exc:
-        return b"", note(UNREAD, _why(exc))
+        return note(UNREAD, _why(exc))
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
 
-def _read_to_nul(fd: int, limit: int) -> tuple[bytes, bytes | None]:
+def _chunks_to_nul(fd: int, limit: int, close: bool = True) -> Iterator[bytes]:
     """Read ``fd`` in chunks up to its first NUL, its end, or ``limit`` bytes (a mapping
-    is mostly NULs past its data: a huge sparse file costs one chunk)."""
-    chunks: list[bytes] = []
+    is mostly NULs past its data: a huge sparse file costs one chunk); a note last if the
+    limit cut it. An unreadable rest ends it quietly, as the end of the file would."""
     size = 0
-    while True:
-        chunk = os.read(fd, min(CHUNK_BYTES, limit - size + 1))
-        if not chunk:
-            return b"".join(chunks), None
-        end = chunk.find(b"\0")
-        if end >= 0:
-            chunks.append(chunk[:end])
-            size += end
-            if size > limit:
-                break
-            return b"".join(chunks), None
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            break
-    data = b"".join(chunks)[:limit]
+    try:
+        while True:
+            try:
+                chunk = os.read(fd, min(CHUNK_BYTES, limit - size + 1))
+            except OSError:
+                return
+            if not chunk:
+                return
+            end = chunk.find(b"\0")
+            if end >= 0:
+                chunk = chunk[:end]
+            if size + len(chunk) > limit:
+                yield chunk[: limit - size]
+                yield _cut(limit)
+                return
+            size += len(chunk)
+            yield chunk
+            if end >= 0:
+                return
+    finally:
+        if close:
+            os.close(fd)
+
+
+def _cut(limit: int) -> bytes:
+    """The note for a file read only to ``limit`` bytes: its own bound, or all files'."""
     if limit < MAX_FILE_BYTES:
-        return data, note(UNREAD, f"files past {MAX_TOTAL_BYTES >> 20} MiB in all")
-    return data, note(UNREAD, f"the part of a file past {MAX_FILE_BYTES >> 20} MiB")
+        return note(UNREAD, f"files past {MAX_TOTAL_BYTES >> 20} MiB in all")
+    return note(UNREAD, f"the part of a file past {MAX_FILE_BYTES >> 20} MiB")
 
 
 def _not_regular(mode: int) -> str:

@@ -15,7 +15,6 @@ import contextlib
 import errno
 import json
 import os
-import secrets
 import stat
 import sys
 from collections.abc import Callable
@@ -192,6 +191,8 @@ def _final_name(path: Path) -> Path | None:
 
 def _replace(named: Path, data: bytes, old: os.stat_result | None) -> None:
     """Write a temporary file beside ``named`` and rename it over it."""
+    import secrets  # here: 19 ms (hashlib, random) that a run without exports never needs
+
     temporary = named.with_name(f".{named.name}.{secrets.token_hex(4)}.tmp")
     # A new file: 0666 less the umask (the kernel applies it), as any tool's output file.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC

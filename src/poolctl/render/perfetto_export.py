@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..document import detail_cut
 from ..document import title as document_title
 from . import looks
 from .markup import json_safe
@@ -138,13 +139,12 @@ def trace(document: dict[str, Any]) -> dict[str, Any]:
             label = f"run {index} {doc['scenario']['name']} {doc['params']['start_method']}"
             events += run_events(doc, index, label)
         name = "poolctl compare"
+        cut = None
     else:
         events = run_events(document)
         name = document_title(document)
-    return json_safe(
-        {
-            "traceEvents": events,
-            "displayTimeUnit": "ms",
-            "otherData": {"generator": name, "schema": document["schema"]},
-        }
-    )
+        cut = detail_cut(document)
+    other = {"generator": name, "schema": document["schema"]}
+    if cut is not None:
+        other["tasks_detail"] = cut  # task slices are drawn for the tasks kept only
+    return json_safe({"traceEvents": events, "displayTimeUnit": "ms", "otherData": other})

@@ -13,7 +13,7 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from .. import pool_kinds
-from ..document import incomplete, pool_label, program_ending, title
+from ..document import detail_cut, incomplete, pool_label, program_ending, title
 from ..interpreter import describe
 from ..outcome import channel_incomplete
 from ..printable import printable
@@ -457,11 +457,16 @@ def _task_counts(tasks: dict[str, Any], *, compact: bool = False) -> str:
 
 
 def _unseen(document: dict[str, Any]) -> list[Text]:
-    """What poolctl could not see, a line each: the run was not completely observed."""
-    return [
+    """What poolctl could not see, a line each: the run was not completely observed; and
+    what the document does not hold (the events of tasks past its bound: counted only)."""
+    lines = [
         Text(printable(f"⚠ not completely observed: {message}"), "bold yellow")
         for message in incomplete(document)
     ]
+    cut = detail_cut(document)
+    if cut is not None:
+        lines.append(Text(cut, "dim"))
+    return lines
 
 
 def _workers_line(workers: list[Lifeline]) -> Text:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import pool_kinds
-from ..document import pool_label, program_ending
+from ..document import detail_cut, incomplete, pool_label, program_ending
 from ..interpreter import describe
 from . import looks
 from .markup import escape
@@ -105,6 +105,9 @@ def _run_group(
             f"{describe(doc['python'])} · {_start_method(doc)}"
             f" · {workers} · {params['tasks']} task(s) × {params['duration']:g} s"
         )
+    cut = detail_cut(doc)
+    if cut is not None:
+        sub = f"{sub} · {cut}"
     out.append(f"<text x='10' y='52' fill='#555'>{escape(sub)}</text>")
     y = 80
     out += _axis(end, x, y)
