@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..compare_document import worker_endings
-from ..document import incomplete, platform_label, program_ending
+from ..document import detail_cut, incomplete, platform_label, program_ending
 from ..interpreter import build_label, describe
 
 # Output lines shown: the first few and the last ones (a traceback ends there).
@@ -108,6 +108,9 @@ def _main_ending(outcome: dict[str, Any]) -> tuple[str, str]:
 def _facts(doc: dict[str, Any]) -> list[Fact]:
     outcome = doc["outcome"]
     facts = [Fact("tasks", task_totals(outcome["tasks"]))]
+    cut = detail_cut(doc)
+    if cut is not None:
+        facts.append(Fact("detail", cut))
     workers = outcome["workers"]
     noun = "worker thread" if any(w.get("thread") for w in workers) else "worker"
     count = f"{len(workers)} {noun}{'s' if len(workers) != 1 else ''}"

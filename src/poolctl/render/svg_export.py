@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import pool_kinds
-from ..document import detail_cut, incomplete, pool_label, program_ending
+from ..document import detail_cut, pool_label, program_ending
 from ..interpreter import describe
 from . import looks
 from .markup import escape
