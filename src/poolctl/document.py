@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import __version__, pool_kinds
+from . import __version__, findings, pool_kinds
 from .interpreter import Interpreter
 from .scenario import Scenario
 
@@ -43,6 +43,7 @@ def build_run(
         "output": output,
         "outcome": outcome,
         "observation": observation,
+        "findings": findings.find(events, outcome, output),
         "expected": scenario.expect,
         "checks": checks,
         "races": races,
@@ -85,6 +86,7 @@ def build_trace(
         "output": output,
         "outcome": outcome,
         "observation": observation,
+        "findings": findings.find(events, outcome, output),
         "expected": None,
         "checks": [],
         "races": [],
