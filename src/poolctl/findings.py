@@ -22,8 +22,8 @@ Finding = dict[str, Any]
 # The calls whose end stops a Pool's workers at once, and how a finding names each.
 _STOPPERS = {
     "terminate": "terminate()",
-    "with-exit": "the with-block's __exit__, which calls terminate()",
-    "del": "del pool (which frees no pool with pending results; the finalizer at exit)",
+    "with-exit": "the end of its with-block (__exit__ calls terminate())",
+    "del": "the exit-time finalizer after del pool (a pool with pending results is not freed)",
     "terminate-workers": "terminate_workers()",
     "kill-workers": "kill_workers()",
 }
@@ -251,15 +251,14 @@ def _lost(
             f" {'the block ends' if name == 'with-exit' else 'stopping the pool'}."
         )
     else:
-        how, site = "the exit-time finalizer, which calls terminate(),", pool.site
+        how, site = "the exit-time finalizer (terminate())", pool.site
         close = pool.called("close")
         if close is not None and "join" not in shut:
-            how += (
-                f" after close() at {where(close.get('site')) or 'an unknown line'} without join()"
-            )
+            at = where(close.get("site")) or "an unknown line"
+            how += f": close() at {at} was never followed by join()"
         missing = "join()" if close is not None else "close() and join()"
         remedy = f"Call {missing} before the program ends, so that the tasks can finish."
-    message = f"{how} stopped {_label(pool)} before its tasks ended: {_counted(counts)}"
+    message = f"{_label(pool)} was stopped with {_counted(counts)}, by {how}"
     return [_finding("lost-to-terminate", pool, site, message, remedy, **counts)]
 
 

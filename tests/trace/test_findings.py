@@ -135,7 +135,8 @@ def test_a_pool_closed_never_joined_names_the_pool_and_the_missing_join(tmp_path
     assert finding["site"]["function"] == "make_pool"
     assert finding["counts"] == {"interrupted": 2, "never_started": 4}
     assert (
-        f"close() at {program}:{line_of(program, 'close')} without join()" in (finding["message"])
+        f"close() at {program}:{line_of(program, 'close')} was never followed by join()"
+        in (finding["message"])
     )
     assert "join()" in finding["remedy"]
 

@@ -9,6 +9,7 @@ from ..document import incomplete, program_ending
 from ..document import title as document_title
 from ..interpreter import build_label
 from ..python_differences import describe
+from . import findings_view
 from .markup import escape
 from .svg_export import run_svg
 
@@ -137,7 +138,7 @@ def _run_section(doc: dict[str, Any], index: int) -> str:
     return (
         f"<section id='run-{index}'><h2>{index}. {escape(doc['scenario']['name'])} · "
         f"{escape(doc['params']['start_method'])} · {escape(build_label(doc['python']))}"
-        f"</h2>{run_svg(doc)}<ul>{checks}{races}</ul></section>"
+        f"</h2>{run_svg(doc)}{findings_view.html(doc)}<ul>{checks}{races}</ul></section>"
     )
 
 

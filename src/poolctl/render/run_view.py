@@ -14,7 +14,7 @@ from ..interpreter import describe
 from ..outcome import channel_incomplete
 from ..printable import printable
 from ..steps import STEPS
-from . import lanes
+from . import findings_view, lanes
 from .console import make_console
 from .timeline_model import Lifeline, timeline
 
@@ -64,6 +64,7 @@ def render(document: dict[str, Any], console: Console) -> Group:
         _title("Outcome"),
         outcome_table(document),
         Text(""),
+        findings_view.render(document),
         verdict(document),
     )
 
