@@ -137,3 +137,18 @@ def test_a_compare_row_counts_its_findings(marker: str) -> None:
     rows = {row["scenario"]: row for row in document["summary"]["rows"]}
     assert rows["terminate-join"]["findings"] == {LOST: 2}
     assert rows["close-join"]["findings"] == {}
+
+
+def test_docs_show_every_kind_of_finding() -> None:
+    """docs/findings.md has a section, with a program, for each kind the schema allows."""
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    schema = json.loads((root / "src/poolctl/schemas/run-1.schema.json").read_text())
+    kinds = schema["$defs"]["finding"]["properties"]["kind"]["enum"]
+    text = (root / "docs/findings.md").read_text()
+    for kind in kinds:
+        section = text.split(f"## `{kind}`\n", 1)
+        assert len(section) == 2, f"docs/findings.md has no section for {kind}"
+        assert "```python" in section[1].split("\n## ", 1)[0], f"no program for {kind}"

@@ -17,6 +17,7 @@ __all__ = [
     "CompareRow",
     "CompareRun",
     "Event",
+    "Finding",
     "Interpreter",
     "Main",
     "Outcome",
@@ -26,12 +27,34 @@ __all__ = [
     "RunDocument",
     "RunParams",
     "ScenarioInfo",
+    "Site",
     "TaskCounts",
     "TaskRun",
     "Worker",
 ]
 
 TaskStatus = Literal["completed", "interrupted", "never_started", "failed", "unknown"]
+
+
+class Site(TypedDict):
+    """Where the program made a call: its file, line and function (for a scenario, the
+    program ``poolctl show NAME --code`` writes, in ``<poolctl show NAME --code>``)."""
+
+    file: str
+    line: int
+    function: str
+
+
+class Finding(TypedDict):
+    """One thing that went wrong with a pool (docs/findings.md): its kind, the pool (None:
+    the program), where, what happened in numbers, and what to do."""
+
+    kind: str
+    pool: int | None
+    site: Site | None
+    message: str
+    counts: dict[str, int]
+    remedy: str
 
 
 class Event(TypedDict, total=False):
@@ -50,6 +73,7 @@ class Event(TypedDict, total=False):
     pool: int
     exit_code: int | None
     signal: str | None
+    site: Site | None  # pool.creating/created, task.submitted, <call>.called
 
 
 class OutputLine(TypedDict):
@@ -112,6 +136,7 @@ class Pool(TypedDict, total=False):
     size: Required[int | None]
     creating: Required[float | None]
     created: Required[float | None]
+    site: Site | None  # where the program created it
     workers: list[int]
     tasks: TaskCounts
 
@@ -222,6 +247,7 @@ class RunDocument(TypedDict):
     output: list[OutputLine]
     outcome: Outcome
     observation: NotRequired[Observation]  # absent from documents saved before it existed
+    findings: NotRequired[list[Finding]]  # absent from documents saved before it existed
     expected: dict[str, Any] | None  # None for a traced program
     checks: list[Check]
     races: list[dict[str, Any]]  # observed, never checked
@@ -249,6 +275,7 @@ class CompareRow(TypedDict, total=False):
     unobserved: list[str]
     observed: dict[str, dict[str, int]]
     failed_checks: dict[str, int]
+    findings: dict[str, int]  # kind → how many over the row's runs
     not_applicable: dict[str, str]
     races: dict[str, dict[str, int]]
     shutdown_seconds: dict[str, float] | None
