@@ -20,7 +20,8 @@ EXPECTED: dict[str, tuple[list[str], str | None]] = {
     "threadpool-close-join": ([], None),
     "task-raises": ([], None),
     "maxtasksperchild": ([], None),
-    "idle-worker-killed": ([], None),
+    # It hangs when the worker died holding the task queue's lock, or had taken the task.
+    "idle-worker-killed": (["join-cannot-return"], "pool.join()"),
     "executor-shutdown-wait": ([], None),
     "executor-shutdown-nowait": ([], None),
     "executor-worker-killed": ([], None),
@@ -43,6 +44,10 @@ EXPECTED: dict[str, tuple[list[str], str | None]] = {
     "thread-executor-cancel-futures": (["cancelled-futures-awaited"], "cancel_futures=True"),
     "interpreter-executor-cancel-futures": (["cancelled-futures-awaited"], "cancel_futures=True"),
 }
+
+
+# Scenarios whose finding comes with a hang that is a race.
+RACES = {"idle-worker-killed"}
 
 
 def test_every_bundled_scenario_has_its_expected_findings() -> None:
@@ -75,6 +80,8 @@ def test_the_catalogue_yields_the_findings_it_is_about(name: str, marker: str) -
     method = "fork" if chosen.api in ("pool", "executor") else None
     doc = run_pipeline(name, python=python, start_method=method)
     found = doc["findings"]
+    if name in RACES and not doc["outcome"]["hung"]:
+        kinds = []
     assert [f["kind"] for f in found] == kinds, found
     for finding in found:
         assert call is not None and call in program_line(doc, finding["site"]), finding

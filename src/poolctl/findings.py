@@ -132,6 +132,11 @@ def _finding(
     }
 
 
+def _call(event: dict[str, Any]) -> str:
+    """The call a ``<call>.called`` event is about: ``with-exit``, ``terminate`` ..."""
+    return str(event["kind"]).rsplit(".", 1)[0]
+
+
 def where(site: dict[str, Any] | None) -> str:
     """A site in words: 'prog.py:12 in main' ('' when unknown)."""
     if not site:
@@ -178,8 +183,9 @@ def _join_cannot_return(
     workers: dict[int, dict[str, Any]],
     outcome: dict[str, Any],
 ) -> Iterable[Finding]:
-    """A join() that never returned, and a worker of the pool killed by a signal while it
-    ran a task: a Pool never learns that task's fate, so join() waits for ever."""
+    """A join() that never returned, and a worker of the pool killed by a signal: while it
+    ran a task (a Pool never learns that task's fate, so join() waits for ever), else while
+    it waited for one (it may have died holding the task queue's lock)."""
     join = pool.called("join")
     # Still waiting when the run ended: stopped at --timeout, or poolctl interrupted.
     waiting = outcome["hung"] or outcome["main"]["exit_code"] is None
@@ -202,6 +208,20 @@ def _join_cannot_return(
         )
         counts = {"worker": w["pid"], "task": task["task"]}
         return [_finding("join-cannot-return", pool, join.get("site"), message, remedy, **counts)]
+    for w in workers.values():
+        if w["pool"] != pool.pool or not w["signal"] or w["killed_by_poolctl"]:
+            continue
+        message = (
+            f"join() of {_label(pool)} cannot return: worker {w['pid']} was killed by"
+            f" {w['signal']} while it waited for a task; it may have died holding the task"
+            " queue's lock, and then no worker takes a task again"
+        )
+        remedy = (
+            "Never kill a Pool's worker: stop the pool with terminate(), or use"
+            " concurrent.futures.ProcessPoolExecutor, which raises BrokenProcessPool."
+        )
+        counts = {"worker": w["pid"]}
+        return [_finding("join-cannot-return", pool, join.get("site"), message, remedy, **counts)]
     return []
 
 
@@ -215,7 +235,7 @@ def _lost(
     one, the with-block's end, ``del``, or (no call at all) the exit-time finalizer."""
     kind = pool_kinds.kind(pool.api)
     closes = kind is not None and "close" in kind.steps
-    stopper = next((c for c in pool.calls if c["kind"][: -len(".called")] in _STOPPERS), None)
+    stopper = next((c for c in pool.calls if _call(c) in _STOPPERS), None)
     if stopper is None and not closes:
         return []  # an executor left alone is joined at exit: its tasks run
     start = stopper["t"] if stopper is not None else ended
@@ -224,10 +244,11 @@ def _lost(
     ]
     never = [t for t in tasks if t["status"] == "never_started"]
     # A task whose result the program stopped waiting for (a read that timed out) was
-    # given up knowingly, as CPython's own example of get(timeout=1) does.
-    for _ in range(sum(e.get("type") == "TimeoutError" for e in pool.reads_raised)):
-        (interrupted or never or [None]).pop()
-    shut = {c["kind"][: -len(".called")] for c in pool.calls}
+    # given up knowingly, as CPython's own example of get(timeout=1) does: not counted.
+    given_up = sum(e.get("type") == "TimeoutError" for e in pool.reads_raised)
+    cut = min(given_up, len(interrupted))
+    interrupted, never = interrupted[cut:], never[given_up - cut :]
+    shut = {_call(c) for c in pool.calls}
     if stopper is None and not (shut & {"close", "join", "terminate"}):
         lost = {"interrupted": len(interrupted), "never_started": len(never)}
         message = f"{_label(pool)} was never closed or joined" + (
@@ -244,7 +265,7 @@ def _lost(
         return []
     counts = {"interrupted": len(interrupted), "never_started": len(never)}
     if stopper is not None:
-        name = stopper["kind"][: -len(".called")]
+        name = _call(stopper)
         how, site = _STOPPERS[name], stopper.get("site")
         remedy = (
             "Wait for the tasks first: close() then join() (or read every result) before"

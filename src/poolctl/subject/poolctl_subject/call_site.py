@@ -1,11 +1,11 @@
 """Where the program made a call: the first frame outside the standard library and poolctl.
 
-``here()`` walks ``sys._getframe`` up from its caller (no ``inspect``, no ``traceback``:
-they build objects for every frame) and returns the site as JSON text, ready for an event
-(``channel.Encoded``, written as is). What it learns is kept: whether a code object is the
-library's or the program's, and the text of each site, so that a call from the same line
-costs a few dictionary look-ups and no formatting. Called once per pool, lifecycle call
-and submitting call, never per task.
+``here()`` walks ``sys._getframe`` (``stdlib_private.caller_frame``) up from its caller
+(no ``inspect``, no ``traceback``: they build objects for every frame) and returns the site
+as JSON text, ready for an event (``channel.Encoded``, written as is). What it learns is
+kept: whether a code object is the library's or the program's, and the text of each site,
+so that a call from the same line costs a few dictionary look-ups and no formatting.
+Called once per pool, lifecycle call and submitting call, never per task.
 
 A scenario's sites are lines of its equivalent program (``poolctl show NAME --code``),
 known to the observer and given in the spec: ``encoded`` makes their text.
@@ -13,8 +13,8 @@ known to the observer and given in the spec: ``encoded`` makes their text.
 
 import json
 import os
-import sys
 
+from . import stdlib_private as private
 from .channel import Encoded
 
 _SUBJECT = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -46,7 +46,7 @@ def encoded(file, line, function):
 def here():
     """The site of the program's call that led here (None if every frame is the library's:
     an exit handler, a thread of the standard library)."""
-    frame = sys._getframe(1)
+    frame = private.caller_frame(1)
     while frame is not None:
         code = frame.f_code
         library = _library_code.get(code)
