@@ -303,6 +303,13 @@ if __name__ == "__main__":
     import sysconfig
     check("gil_enabled", lambda: p.gil_enabled()
           is (not sysconfig.get_config_var("Py_GIL_DISABLED")))
+    def caller():
+        return p.caller_frame(1).f_code.co_name
+
+    def probe_frames():
+        return p.caller_frame(0).f_code.co_name == "probe_frames" and caller() == "probe_frames"
+
+    check("caller_frame", probe_frames)
     check("runpy_error", lambda: issubclass(p.runpy_error(), Exception))
     check("check_main_module", lambda: p.check_main_module("poolctl_probe_main") is None
           and missing())

@@ -7,6 +7,8 @@ the lines ``poolctl run`` reports. Nothing here runs; it only writes text.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .pool_kinds import KINDS, PoolKind
 from .printable import printable
 from .scenario import Scenario
@@ -24,6 +26,43 @@ def program(
     start_method: str | None,
 ) -> str:
     """A complete, standalone program for ``scenario`` with these parameters."""
+    lines, _ = _program(scenario, workers, tasks, duration, start_method)
+    return "\n".join(lines) + "\n"
+
+
+def sites(
+    scenario: Scenario,
+    *,
+    workers: int | None,
+    tasks: int,
+    duration: float,
+    start_method: str | None,
+) -> dict[str, Any]:
+    """Where the program of ``program`` makes each call, as a run's events say it
+    (``{"file", "line", "function"}``): ``pool`` (created), ``submit``, ``steps`` (one per
+    step), ``with`` (the with-block whose end calls ``__exit__``; None without one)."""
+    _, lines = _program(scenario, workers, tasks, duration, start_method)
+    file = f"<poolctl show {scenario.name} --code>"
+
+    def site(line: int | None) -> dict[str, Any] | None:
+        return None if line is None else {"file": file, "line": line, "function": "<module>"}
+
+    return {
+        "pool": site(lines["pool"]),
+        "submit": site(lines["submit"]),
+        "steps": [site(line) for line in lines["steps"]],
+        "with": site(lines["with"]),
+    }
+
+
+def _program(
+    scenario: Scenario,
+    workers: int | None,
+    tasks: int,
+    duration: float,
+    start_method: str | None,
+) -> tuple[list[str], dict[str, Any]]:
+    """The program's lines, and the line numbers (from 1) of its calls on the pool."""
     kind = KINDS[scenario.api]
     codes = _codes(scenario)
     # A step that kills the busy worker learns its pid from a queue the tasks report to.
@@ -32,7 +71,6 @@ def program(
     lines = _header(scenario, kind, codes)
     lines += _task(scenario, duration, kills)
     lines += ["", "", "if __name__ == '__main__':"]
-    body: list[str] = []
     create = _create(scenario, kind, workers, start_method, kills)
     if kills:
         context = f"get_context({start_method!r})" if start_method else "get_context()"
@@ -43,14 +81,22 @@ def program(
     else:
         lines.append(f"{INDENT}pool = {create}")
         prefix = INDENT
-    body += _submit(scenario, kind, tasks, keeps_results)
+    created = len(lines)
+    body = _submit(scenario, kind, tasks, keeps_results)
+    at = {
+        "pool": created,
+        "submit": created + len(body),  # the call is the submission's last line
+        "steps": [],
+        "with": created if scenario.context_manager else None,
+    }
     for step in scenario.steps:
+        at["steps"].append(created + len(body) + 1)
         body += STEPS[step.name].code_lines(dict(step.options), kind)
     lines += [prefix + line if line else "" for line in body]
     if scenario.context_manager and not body:
         lines.append(prefix + "pass")
     lines.append(f"{INDENT}print('Main done')")
-    return "\n".join(lines) + "\n"
+    return lines, at
 
 
 def _codes(scenario: Scenario) -> list[StepCode]:

@@ -126,6 +126,7 @@ def _new_row(run: RunRecord) -> dict[str, Any]:
             )
         },
         "failed_checks": Counter(),
+        "findings": Counter(),  # kind → how many, over the row's runs
         "not_applicable": {},
         "races": {},
         "differs": [],
@@ -173,6 +174,8 @@ def summarize_records(records: list[RunRecord]) -> dict[str, Any]:
         for check in [] if unseen else doc["checks"]:
             if not check["ok"]:
                 row["failed_checks"][check["claim"]] += 1
+        for finding in doc.get("findings", []):
+            row["findings"][finding["kind"]] += 1
         for check in doc["checks"]:
             if "not_applicable" in check:
                 row["not_applicable"][check["claim"]] = check["not_applicable"]
@@ -206,6 +209,7 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     )
     row["observed"] = {key: dict(counter) for key, counter in row["observed"].items()}
     row["failed_checks"] = dict(row["failed_checks"])
+    row["findings"] = dict(row["findings"])
     row["deterministic"] = all(len(values) <= 1 for values in row["observed"].values())
     return row
 

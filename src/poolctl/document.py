@@ -7,7 +7,7 @@ import os
 import platform
 from typing import Any
 
-from . import __version__, pool_kinds
+from . import __version__, findings, pool_kinds
 from .interpreter import Interpreter
 from .scenario import Scenario
 
@@ -48,6 +48,7 @@ def build_run(
         "outcome": outcome,
         "observation": observation,
         "tasks_detail": tasks_detail(outcome, None),
+        "findings": findings.find(events, outcome, output),
         "expected": scenario.expect,
         "checks": checks,
         "races": races,
@@ -94,6 +95,7 @@ def build_trace(
         "outcome": outcome,
         "observation": observation,
         "tasks_detail": tasks_detail(outcome, task_detail),
+        "findings": findings.find(events, outcome, output),
         "expected": None,
         "checks": [],
         "races": [],

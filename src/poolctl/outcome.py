@@ -48,9 +48,11 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
             main["pid"] = e["pid"]
         elif kind == "pool.creating":
             pools[pool_id] = _new_pool(pool_id, e.get("api"), t)
+            pools[pool_id]["site"] = e.get("site")
         elif kind == "pool.created":
             this = pools.setdefault(pool_id, _new_pool(pool_id, e.get("api"), t))
             this.update(start_method=e.get("start_method"), created=t)
+            this["site"] = e.get("site") or this["site"]
             this["size"] = len(e.get("workers", []))
             for pid in e.get("workers", []):
                 # The first workers are started inside the Pool() call.
@@ -293,6 +295,7 @@ def _new_pool(pool_id: int, api: str | None, creating: float) -> dict[str, Any]:
         "size": None,
         "creating": creating,
         "created": None,
+        "site": None,  # where the program created it
     }
 
 

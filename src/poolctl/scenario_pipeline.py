@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import limits
+from .codegen import sites
 from .errors import ObserveError, UsageError
 from .interpreter import Interpreter
 from .interpreter_faults import breaking
@@ -91,6 +92,14 @@ def run(
         "submit": scenario.submit,
         "raises": scenario.raises,
         "steps": [step.as_dict() for step in scenario.steps],
+        # Where each call is in the program of `show --code`: the events say it.
+        "sites": sites(
+            scenario,
+            workers=params.workers,
+            tasks=params.tasks,
+            duration=params.duration,
+            start_method=params.start_method,
+        ),
     }
     obs = observe(program, interpreter.executable, params.timeout, cancel)
     from . import events as events_mod

@@ -17,6 +17,7 @@ __all__ = [
     "CompareRow",
     "CompareRun",
     "Event",
+    "Finding",
     "Interpreter",
     "Main",
     "Outcome",
@@ -26,6 +27,7 @@ __all__ = [
     "RunDocument",
     "RunParams",
     "ScenarioInfo",
+    "Site",
     "TaskCounts",
     "TaskRun",
     "TasksDetail",
@@ -33,6 +35,27 @@ __all__ = [
 ]
 
 TaskStatus = Literal["completed", "interrupted", "never_started", "failed", "unknown"]
+
+
+class Site(TypedDict):
+    """Where the program made a call: its file, line and function (for a scenario, the
+    program ``poolctl show NAME --code`` writes, in ``<poolctl show NAME --code>``)."""
+
+    file: str
+    line: int
+    function: str
+
+
+class Finding(TypedDict):
+    """One thing that went wrong with a pool (docs/findings.md): its kind, the pool (None:
+    the program), where, what happened in numbers, and what to do."""
+
+    kind: str
+    pool: int | None
+    site: Site | None
+    message: str
+    counts: dict[str, int]
+    remedy: str
 
 
 class Event(TypedDict, total=False):
@@ -51,6 +74,7 @@ class Event(TypedDict, total=False):
     pool: int
     exit_code: int | None
     signal: str | None
+    site: Site | None  # pool.creating/created, task.submitted, <call>.called
 
 
 class OutputLine(TypedDict):
@@ -113,6 +137,7 @@ class Pool(TypedDict, total=False):
     size: Required[int | None]
     creating: Required[float | None]
     created: Required[float | None]
+    site: Site | None  # where the program created it
     workers: list[int]
     tasks: TaskCounts
 
@@ -243,6 +268,7 @@ class RunDocument(TypedDict):
     outcome: Outcome
     observation: NotRequired[Observation]  # absent from documents saved before it existed
     tasks_detail: NotRequired[TasksDetail]  # absent from documents saved before it existed
+    findings: NotRequired[list[Finding]]  # absent from documents saved before it existed
     expected: dict[str, Any] | None  # None for a traced program
     checks: list[Check]
     races: list[dict[str, Any]]  # observed, never checked
@@ -271,6 +297,7 @@ class CompareRow(TypedDict, total=False):
     run_indexes: list[int]  # where its observed runs are in the document's runs
     observed: dict[str, dict[str, int]]
     failed_checks: dict[str, int]
+    findings: dict[str, int]  # kind → how many over the row's runs
     not_applicable: dict[str, str]
     races: dict[str, dict[str, int]]
     shutdown_seconds: dict[str, float] | None

@@ -12,6 +12,7 @@ from ..document import incomplete, program_ending
 from ..document import title as document_title
 from ..interpreter import build_label
 from ..python_differences import describe
+from . import findings_view
 from .markup import escape
 from .story import story
 from .svg_export import TONES, legend_svg, run_svg, shared_end
@@ -185,7 +186,7 @@ def _run_section(
         f"<section id='run-{index}'><h2>{index}. {escape(doc['scenario']['name'])} · "
         f"{escape(method)} · {escape(build_label(doc['python']))}{back}</h2>"
         f"{run_svg(doc, legend=False, story_shown=False, end=end)}"
-        f"{_story(doc)}<ul>{checks}{races}</ul></section>"
+        f"{_story(doc)}{findings_view.html(doc)}<ul>{checks}{races}</ul></section>"
     )
 
 

@@ -18,7 +18,7 @@ from ..interpreter import describe
 from ..outcome import channel_incomplete
 from ..printable import printable
 from ..steps import STEPS
-from . import lanes
+from . import findings_view, lanes
 from .console import GLUE, emit, lines, make_console, rows, wrap
 from .timeline_model import Lifeline, Timeline, timeline
 
@@ -85,6 +85,7 @@ def full(document: dict[str, Any], width: int) -> list[Text]:
         _title("Outcome"),
         *rows(_outcome_rows(document, drawn, compact=False), width),
         Text(""),
+        *findings_view.render(document, width),
         *verdict(document, width),
     ]
 
@@ -93,7 +94,11 @@ def compact(document: dict[str, Any], width: int, height: int) -> list[Text]:
     """The view in ``height`` lines where it can be: output lines and worker lanes are
     shortened to fit, the rest is always shown."""
     top = header(document, width, executable=False)
-    bottom = [Text(""), *verdict(document, width, compact=True)]
+    bottom = [
+        Text(""),
+        *findings_view.render(document, width, compact=True),
+        *verdict(document, width, compact=True),
+    ]
     drawn = timeline(document)
     summary = _outcome_rows(document, drawn, compact=True)
     workers = len(drawn.workers)

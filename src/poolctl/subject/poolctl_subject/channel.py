@@ -194,12 +194,21 @@ def emit(kind, ns=None, role=None, **data):
     return True
 
 
+class Encoded(str):
+    """A value already encoded as JSON text (a call's site, made once per line of the
+    program): written into the event as it is."""
+
+    __slots__ = ()
+
+
 def _encode(value):
     kind = type(value)
     if kind is int:
         return "%d" % value
     if kind is str:
         return _encode_str(value)  # the default encoder: no new encoder per call
+    if kind is Encoded:
+        return value
     if value is None:
         return "null"
     if kind is bool:

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-from . import pool_kinds, shared_events
+from . import call_site, pool_kinds, shared_events
 from . import program_wrappers as traced
 from . import stdlib_private as private
 
@@ -142,24 +142,26 @@ def _report_error(name, exc, pool_id):
         _failed(name, fault)
 
 
-def _submitted(pool_id, tasks, ns):
+def _submitted(pool_id, tasks, ns, site):
     # Stamped when the call began: a worker may start a task before the call returns.
     for task in tasks:
-        shared_events.task_submitted(task, ns, pool=pool_id)
+        shared_events.task_submitted(task, ns, site, pool=pool_id)
 
 
-def _numbered(items, pool_id, last=False):
-    """The items with their task numbers, each reported as the pool takes it."""
+def _numbered(items, pool_id, last=False, site=None):
+    """The items with their task numbers, each reported as the pool takes it (``site``:
+    the program's call, found once when it was made: the pool may take them in its own
+    thread)."""
     for item in items:
         task = next(_task_ids)
-        shared_events.task_submitted(task, pool=pool_id)
+        shared_events.task_submitted(task, site=site, pool=pool_id)
         yield task if last else (task, item)
 
 
-def _counter(pool_id):
+def _counter(pool_id, site=None):
     """Task numbers for the executor's ``map``, which zips them after the user's iterables
     (so none is taken, and none reported, past the shortest of them)."""
-    return _numbered(itertools.repeat(None), pool_id, last=True)
+    return _numbered(itertools.repeat(None), pool_id, last=True, site=site)
 
 
 def _bind(names, args, kwargs):
@@ -199,10 +201,11 @@ def _init(original, call):
                     return
                 options = _bind(kind.parameters, args, kwargs)
                 pool_id = next(_pool_ids)
+                site = call_site.here()
                 context = options.get(kind.context_option)
                 method = None if kind.threads or context is None else context.get_start_method()
                 shared_events.pool_creating(
-                    kind.name, method, options.get(kind.processes_option), pool=pool_id
+                    kind.name, method, options.get(kind.processes_option), site, pool=pool_id
                 )
                 if not kind.in_subinterpreters:  # else the program's runs there, as is
                     _wrap_initializer(options, pool_id, kind.threads)
@@ -212,21 +215,21 @@ def _init(original, call):
                 return
             _submitting(pool_id, call, original, self, **options)
             try:
-                _created(self, kind, pool_id)
+                _created(self, kind, pool_id, site)
             except Exception as exc:
                 _failed(call + "()", exc)
 
     return init
 
 
-def _created(pool, kind, pool_id):
+def _created(pool, kind, pool_id, site):
     """Report the new pool and start following its workers."""
     from .watch import WorkerWatch  # imports multiprocessing: only once a pool exists
 
     method = kind.start_method(pool)
     workers = kind.workers(pool)
     ids = [kind.worker_id(w) for w in kind.members(workers)]
-    shared_events.pool_created(kind.name, method, ids, pool=pool_id)
+    shared_events.pool_created(kind.name, method, ids, site, pool=pool_id)
     kind.follow(pool, _counter(pool_id), {"pool": pool_id})
     # Started only now: a thread alive during Pool()'s forks would change the program.
     watch = WorkerWatch(kind, workers, method, pool=pool_id, channel_dir=_channel_dir)
@@ -244,6 +247,7 @@ def _lifecycle(original, name, label):
         try:
             pool_id, kind, watch = self._poolctl
             details = kind.call_details(name, args, kwargs)
+            details["site"] = call_site.here()
             after = watch.sync if kind.joins(name, details) else None
         except Exception as exc:
             _failed(label, exc)
@@ -277,6 +281,7 @@ def _patch_pool(kind, pool_class, module):
             try:
                 pool_id, kind, _ = self._poolctl
                 task, ns = next(_task_ids), time.monotonic_ns()
+                site = call_site.here()
                 call = traced.Call(func, task, pool_id, kind.threads)
             except Exception as exc:
                 _failed("apply_async", exc)
@@ -292,7 +297,7 @@ def _patch_pool(kind, pool_class, module):
                 *rest,
                 **options,
             )
-            _submitted(pool_id, [task], ns)
+            _submitted(pool_id, [task], ns, site)
             return result
 
     def any_map_async(self, func, iterable, mapper, *rest, **options):
@@ -302,6 +307,7 @@ def _patch_pool(kind, pool_class, module):
             try:
                 pool_id, kind, _ = self._poolctl
                 ns = time.monotonic_ns()
+                site = call_site.here()
                 name = "map" if private.is_plain_map(mapper, module) else "starmap"
             except Exception as exc:
                 _failed("map", exc)
@@ -322,7 +328,7 @@ def _patch_pool(kind, pool_class, module):
                 *rest,
                 **options,
             )
-            _submitted(pool_id, [task for task, _ in numbered], ns)
+            _submitted(pool_id, [task for task, _ in numbered], ns, site)
             return result
 
     def lazy(name):
@@ -333,7 +339,7 @@ def _patch_pool(kind, pool_class, module):
                 try:
                     pool_id, kind, _ = self._poolctl
                     wrapped = traced.Item(func, pool_id, kind.threads, "one")
-                    items = _numbered(iterable, pool_id)
+                    items = _numbered(iterable, pool_id, site=call_site.here())
                 except Exception as exc:
                     _failed(name, exc)
                     return original[name](self, func, iterable, *rest, **options)
@@ -373,6 +379,7 @@ def _patch_executor(kind, executor_class, module):
                 unwrapped = kind.in_subinterpreters
                 if not unwrapped:
                     task, ns = next(_task_ids), time.monotonic_ns()
+                    site = call_site.here()
                     call = traced.Call(fn, task, pool_id, kind.threads)
             except Exception as exc:
                 _failed("submit", exc)
@@ -382,7 +389,7 @@ def _patch_executor(kind, executor_class, module):
             if unwrapped:
                 return _submitting(pool_id, "submit", original["submit"], self, fn, *args, **kwargs)
             future = _submitting(pool_id, "submit", original["submit"], self, call, *args, **kwargs)
-            _submitted(pool_id, [task], ns)
+            _submitted(pool_id, [task], ns, site)
             return future
 
     def map(self, fn, *iterables, **options):
@@ -395,7 +402,7 @@ def _patch_executor(kind, executor_class, module):
                 unwrapped = kind.in_subinterpreters
                 if not unwrapped:
                     wrapped = traced.Item(fn, pool_id, kind.threads, "last")
-                    numbers = _counter(pool_id)
+                    numbers = _counter(pool_id, call_site.here())
             except Exception as exc:
                 _failed("map", exc)
                 return original["map"](self, fn, *iterables, **options)

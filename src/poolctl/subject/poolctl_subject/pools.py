@@ -4,7 +4,7 @@ import itertools
 import os
 import time
 
-from . import pool_kinds, shared_events
+from . import call_site, pool_kinds, shared_events
 from . import scenario_task as task
 from . import stdlib_private as private
 
@@ -18,11 +18,12 @@ def create(program, channel_dir):
     kind = pool_kinds.named(program["api"])
     context = kind.context(program["start_method"])
     start_method = None if context is None else context.get_start_method()
-    shared_events.pool_creating(kind.name, start_method, program["workers"])
+    site = call_site.of_scenario(program)["pool"]
+    shared_events.pool_creating(kind.name, start_method, program["workers"], site)
     pool = kind.create(program, context, task.init_worker, (channel_dir, kind.threads))
     workers = kind.workers(pool)
     ids = [kind.worker_id(w) for w in kind.members(workers)]
-    shared_events.pool_created(kind.name, start_method, ids)
+    shared_events.pool_created(kind.name, start_method, ids, site)
     # Tasks run in subinterpreters are numbered in submission order, as submit_all does.
     kind.follow(pool, itertools.count(), {}, after_initialize=_subject_importable)
     return pool, kind, workers, start_method
@@ -38,14 +39,14 @@ def _subject_importable(context):
     private.context_interpreter(context).exec(code % root)
 
 
-def submit_all(pool, kind, how, count, args):
-    """Issue ``count`` tasks; return the result handles (one for map_async)."""
+def submit_all(pool, kind, how, count, args, site=None):
+    """Issue ``count`` tasks, from ``site``; return the result handles (one for map_async)."""
     # Stamped when the call begins: a worker may start the task before the call returns.
     if how == "map_async":
         ns = time.monotonic_ns()
         handle = kind.map_async(pool, task.run_packed, [(i,) + tuple(args) for i in range(count)])
         for index in range(count):
-            shared_events.task_submitted(index, ns)
+            shared_events.task_submitted(index, ns, site)
         return [handle]
     handles = []
     function = task.run_task
@@ -54,5 +55,5 @@ def submit_all(pool, kind, how, count, args):
     for index in range(count):
         ns = time.monotonic_ns()
         handles.append(kind.submit(pool, function, (index,) + tuple(args)))
-        shared_events.task_submitted(index, ns)
+        shared_events.task_submitted(index, ns, site)
     return handles

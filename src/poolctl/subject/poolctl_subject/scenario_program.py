@@ -14,7 +14,7 @@ import os
 import signal
 import time
 
-from . import pools, shared_events
+from . import call_site, pools, shared_events
 from .channel import emit
 from .watch import WorkerWatch
 
@@ -45,38 +45,41 @@ def run(program, channel_dir):
     # The pool is referenced from this list only, so that a 'del' step can drop it.
     holder = [pool]
     del pool
+    sites = call_site.of_scenario(program)
     if program["context_manager"]:
         with holder[0]:
             try:
-                _body(holder, program, kind, watch, channel_dir)
+                _body(holder, program, kind, watch, channel_dir, sites)
             finally:
-                emit("with-exit.called")
+                emit("with-exit.called", site=sites["with"])
         if kind.joins("__exit__", {}):
             watch.sync()  # __exit__ terminated (or shut down) and joined the workers
         emit("with-exit.returned")
     else:
-        _body(holder, program, kind, watch, channel_dir)
+        _body(holder, program, kind, watch, channel_dir, sites)
     print("Main done")
     emit("main.finished")
 
 
-def _body(holder, program, kind, watch, channel_dir):
+def _body(holder, program, kind, watch, channel_dir, sites):
     args = (program["duration"], program["raises"], kind.threads)
-    results = pools.submit_all(holder[0], kind, program["submit"], program["tasks"], args)
+    how, count = program["submit"], program["tasks"]
+    results = pools.submit_all(holder[0], kind, how, count, args, sites["submit"])
     if not any(step["step"] == "get-results" for step in program["steps"]):
         results = None  # the tutorial drops its results; keeping them changes what lives
     run = _Run(holder, kind, watch, channel_dir, results)
     del results
-    for step in program["steps"]:
-        _apply(run, step)
+    for step, site in zip(program["steps"], sites["steps"]):
+        _apply(run, step, site)
 
 
-def _apply(run, step):
+def _apply(run, step, site):
     name = step["step"]
     details = {k: v for k, v in step.items() if k != "step"}
     action = ACTIONS.get(name)
     if action is not None and action.prepare is not None:
         details.update(action.prepare(run, details))
+    details["site"] = site  # its line in the program of `show --code`
 
     def act():
         if action is None:

@@ -66,18 +66,19 @@ def error_raised(step, exc, **tag):
     emit("error.raised", **tag, step=step, **failure(exc))
 
 
-def pool_creating(api, start_method, processes, **tag):
-    emit("pool.creating", **tag, api=api, start_method=start_method, processes=processes)
+def pool_creating(api, start_method, processes, site=None, **tag):
+    """``site``: where the program created it (``call_site``), as in every event below."""
+    emit("pool.creating", **tag, api=api, start_method=start_method, processes=processes, site=site)
 
 
-def pool_created(api, start_method, workers, **tag):
-    emit("pool.created", **tag, api=api, start_method=start_method, workers=workers)
+def pool_created(api, start_method, workers, site=None, **tag):
+    emit("pool.created", **tag, api=api, start_method=start_method, workers=workers, site=site)
 
 
-def task_submitted(task, ns=None, **tag):
+def task_submitted(task, ns=None, site=None, **tag):
     """Stamped ``ns``, when the submitting call began: a worker may start the task before
     the call returns."""
-    emit("task.submitted", task=task, **tag, ns=ns)
+    emit("task.submitted", task=task, **tag, ns=ns, site=site)
 
 
 def reported_call(name, function, reported, after=None, details=None, tag=None):

@@ -130,6 +130,15 @@ def run_module_as_main(name):
     return runpy._run_module_as_main(name, alter_argv=True)
 
 
+def caller_frame(depth):
+    """``sys._getframe(depth + 1)``: the frame ``depth`` calls above the caller's (0: the
+    caller's own). ``call_site`` walks up from it: ``inspect`` and ``traceback`` would
+    build an object for every frame."""
+    import sys
+
+    return sys._getframe(depth + 1)
+
+
 # Checked by tests/test_subject_private.py on every interpreter at hand.
 def gil_enabled():
     """``sys._is_gil_enabled()`` (3.13+): whether the GIL is enabled now. Where it does not
@@ -164,4 +173,5 @@ __all__ = (
     "check_main_module",
     "run_module_as_main",
     "gil_enabled",
+    "caller_frame",
 )
