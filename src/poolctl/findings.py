@@ -138,12 +138,17 @@ def _call(event: dict[str, Any]) -> str:
 
 
 def where(site: dict[str, Any] | None) -> str:
-    """A site in words: 'prog.py:12 in main' ('' when unknown)."""
+    """A site in words: 'prog.py:12 in main', or for a scenario 'show --code line 12'
+    (its program is the one ``poolctl show NAME --code`` prints; the name is the run's);
+    '' when unknown."""
     if not site:
         return ""
     function = site["function"]
     inside = "" if function in ("<module>", "") else f" in {function}"
-    return f"{site['file']}:{site['line']}{inside}"
+    file = str(site["file"])
+    if file.startswith("<poolctl show ") and file.endswith(" --code>"):
+        return f"show --code line {site['line']}{inside}"
+    return f"{file}:{site['line']}{inside}"
 
 
 def _label(pool: _Pool) -> str:

@@ -48,10 +48,14 @@ def lines(document: dict[str, Any]) -> list[str]:
     return text
 
 
-def render(document: dict[str, Any], width: int, *, compact: bool = False) -> list[Text]:
+def render(
+    document: dict[str, Any], width: int, *, compact: bool = False, remedy: bool = True
+) -> list[Text]:
     """The terminal's panel, laid out for ``width``: a title and each finding (kind in
     red, the line in bold, what to do in cyan), then a blank line. ``compact`` (the
-    24-line view): no title, and nothing at all when there is no finding."""
+    24-line view): no title, nothing at all when there is no finding, and each finding's
+    heading and what to do (its numbers are the outcome's, shown above it); without
+    ``remedy``, the heading alone (a screen too short for more)."""
     from rich.text import Text
 
     from .console import wrap
@@ -70,9 +74,12 @@ def render(document: dict[str, Any], width: int, *, compact: bool = False) -> li
             entry.append(" · ")
             entry.append(printable(where(finding["site"])), "bold")
         out += wrap(entry, width)
-        for said, style in ((finding["message"], ""), ("→ " + finding["remedy"], "cyan")):
+        told = [] if compact else [(finding["message"], "")]
+        if remedy:
+            told.append(("→ " + finding["remedy"], "cyan"))
+        for said, style in told:
             out += [Text("  ") + part for part in wrap(Text(printable(said), style), width - 2)]
-    return [*out, Text("")]
+    return out if compact else [*out, Text("")]
 
 
 def html(document: dict[str, Any]) -> str:

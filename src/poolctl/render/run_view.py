@@ -92,13 +92,9 @@ def full(document: dict[str, Any], width: int) -> list[Text]:
 
 def compact(document: dict[str, Any], width: int, height: int) -> list[Text]:
     """The view in ``height`` lines where it can be: output lines and worker lanes are
-    shortened to fit, the rest is always shown."""
+    shortened to fit, then findings lose what to do (``--events`` says it); the rest is
+    always shown."""
     top = header(document, width, executable=False)
-    bottom = [
-        Text(""),
-        *findings_view.render(document, width, compact=True),
-        *verdict(document, width, compact=True),
-    ]
     drawn = timeline(document)
     summary = _outcome_rows(document, drawn, compact=True)
     workers = len(drawn.workers)
@@ -106,9 +102,20 @@ def compact(document: dict[str, Any], width: int, height: int) -> list[Text]:
     shown = workers if workers <= COMPACT_LANES else COMPACT_LANES - 1
     picture = lanes.picture(document, width, title="Timeline", max_lanes=shown, drawn=drawn)
     chart = [*picture.lines, *lanes.legend(picture.shown, width)]
-    used = _height([*top, *chart, Text(""), *bottom], width)
-    middle = _outcome_and_output(document, summary, width, height - used)
-    return [*top, *chart, Text(""), *middle, *bottom]
+    # Shorter and shorter: findings without what to do, then one failing claim listed
+    # (the count says how many fail; --events lists them).
+    for remedy, listed in ((True, None), (False, None), (False, 1)):
+        bottom = [
+            Text(""),
+            *findings_view.render(document, width, compact=True, remedy=remedy),
+            *verdict(document, width, compact=True, listed=listed),
+        ]
+        used = _height([*top, *chart, Text(""), *bottom], width)
+        middle = _outcome_and_output(document, summary, width, height - used)
+        view = [*top, *chart, Text(""), *middle, *bottom]
+        if _height(view, width) <= height:
+            break
+    return view
 
 
 def _height(texts: list[Text], width: int) -> int:
@@ -486,20 +493,25 @@ def _workers_line(workers: list[Lifeline]) -> Text:
     return text or Text("none", "dim")
 
 
-def verdict(document: dict[str, Any], width: int, *, compact: bool = False) -> list[Text]:
+def verdict(
+    document: dict[str, Any], width: int, *, compact: bool = False, listed: int | None = None
+) -> list[Text]:
     """Expectation vs reality: each checked claim, then the races (observed, not checked).
 
-    Compact: the passing claims counted, the failing ones listed, each race on one line.
+    Compact: the passing claims counted, the failing ones listed (the first ``listed`` of
+    them, when given), each race on one line.
     A traced program has no expectation: how it ended, and its pools, instead. Either way,
     what poolctl could not see (``observation``) is said.
     """
     ending = program_ending(document)
     if ending is not None:
         return _program_verdict(document, ending, width)
-    return _checked(document, width, compact)
+    return _checked(document, width, compact, listed)
 
 
-def _checked(document: dict[str, Any], width: int, compact: bool) -> list[Text]:
+def _checked(
+    document: dict[str, Any], width: int, compact: bool, listed: int | None = None
+) -> list[Text]:
     title = Text("Expectation vs reality  ", "bold underline")
     unseen = _unseen(document)
     checks = document["checks"]
@@ -517,9 +529,10 @@ def _checked(document: dict[str, Any], width: int, compact: bool) -> list[Text]:
     for line in unseen:
         out += wrap(line, width)
     table = []
-    for check in checks:
-        if compact and (unseen or check not in failed):
-            continue
+    shown = [c for c in checks if not compact or (not unseen and c in failed)]
+    if listed is not None and len(shown) > listed:
+        shown = shown[:listed]
+    for check in shown:
         mark = Text("✓", "green") if check["ok"] else Text("✗", "bold red")
         if unseen:
             mark = Text("?", "yellow")
