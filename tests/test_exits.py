@@ -8,10 +8,12 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -325,6 +327,88 @@ def test_a_run_directory_in_use_is_never_swept(tmp_path: Path) -> None:
         [held.name, other.name, elsewhere.name, f"{workspace.PREFIX}link"]
     )
     assert (elsewhere / "events-1").exists()
+
+
+def test_a_directory_whose_poolctl_lives_is_never_swept(tmp_path: Path) -> None:
+    """The second safety: a run directory's name holds its poolctl's pid; unlocked, it is
+    still kept while that process lives. A dead pid's, or a name with no pid, goes."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process (pid reuse aside)
+    alive = tmp_path / f"{workspace.PREFIX}{os.getpid()}-alive"
+    dead = tmp_path / f"{workspace.PREFIX}{gone.pid}-dead"
+    huge = tmp_path / f"{workspace.PREFIX}{'9' * 30}-huge"  # no process has that pid
+    for directory in (alive, dead, huge):
+        directory.mkdir()
+    assert sorted(workspace.sweep(str(tmp_path))) == sorted([dead.name, huge.name])
+    assert [p.name for p in tmp_path.iterdir()] == [alive.name]
+
+
+@pytest.mark.parametrize("seen", ["alive", "from another pid namespace"])
+def test_a_sweep_before_the_lock_is_taken_loses_no_run(
+    seen: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another poolctl's sweep between ``mkdtemp`` and the lock (the race behind a run's
+    'internal error: FileNotFoundError: /tmp/poolctl-run-...'): a pid it sees alive keeps
+    the directory; one it cannot see (another PID namespace) costs the run a new one."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    if seen != "alive":
+        monkeypatch.setattr(workspace, "_owner_alive", lambda name: False, raising=False)
+    made: list[str] = []
+    swept: list[str] = []
+    real = tempfile.mkdtemp
+
+    def made_then_swept(*args: Any, **kwargs: Any) -> str:
+        made.append(real(*args, **kwargs))
+        if len(made) == 1:  # another poolctl's first run, in that very instant
+            swept.extend(workspace.sweep(str(tmp_path)))
+        return made[-1]
+
+    monkeypatch.setattr(tempfile, "mkdtemp", made_then_swept)
+    with workspace.private_dir() as directory:
+        (directory / "spec.json").write_text("{}")
+        assert str(directory) == made[-1]
+        assert sorted(p.name for p in tmp_path.iterdir()) == [directory.name]
+    assert list(tmp_path.iterdir()) == []
+    first = Path(made[0]).name
+    assert (swept, len(made)) == (([], 1) if seen == "alive" else ([first], 2))
+
+
+# The race as it happens: several processes, each sweeping as a poolctl's first run does
+# and starting runs in the same temp directory.
+CLAIMING = """
+import os, sys, time
+from poolctl.observer import workspace
+failures, end = 0, time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    try:
+        workspace.sweep(os.environ["TMPDIR"])
+        with workspace.private_dir() as directory:
+            (directory / "spec.json").write_text("{}")
+    except OSError as exc:
+        failures += 1
+        print(exc, file=sys.stderr)
+sys.exit(min(failures, 1))
+"""
+
+
+@pytest.mark.timeout(30)
+def test_runs_started_at_once_by_many_processes_keep_their_directories(
+    short_tmp: Path,
+) -> None:
+    """Four processes sweeping and starting runs for two seconds: not one run loses its
+    directory (before the fix: dozens did), and none is left."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CLAIMING, "2"], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    try:
+        errors = "".join(proc.communicate(timeout=25)[1] for proc in procs)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert [proc.returncode for proc in procs] == [0] * 4, errors[:500]
+    assert leftovers(short_tmp) == []
 
 
 # --- a closed stdout -----------------------------------------------------------------------

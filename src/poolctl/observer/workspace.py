@@ -7,9 +7,13 @@ then the run's watchdog removes it (watchdog_main.py). So each directory is lock
 (``flock``) by the poolctl that owns it for as long as the run lasts. The kernel drops the
 lock when that process dies, however it dies, so a directory of the kind that nobody holds
 is a leftover (the watchdog too was killed): the next run's ``private_dir`` removes it. The
-lock, not a pid in the name, is the test: it holds across PID namespaces sharing a
-``/tmp`` and cannot be fooled by a pid reused. Only this user's own directories, never a
-symlink, and never one locked: a run under way is never touched.
+lock is the test: it holds across PID namespaces sharing a ``/tmp`` and cannot be fooled by
+a pid reused. Only this user's own directories, never a symlink, and never one locked: a
+run under way is never touched. A second safety, for the instant between ``mkdtemp`` and
+the lock (when another poolctl's sweep would find the new directory unlocked): the name
+holds its poolctl's pid, and a directory whose poolctl is alive is never swept either. A
+pid reused or seen from another PID namespace only keeps a leftover a while longer; the
+new run retries should its directory be swept all the same.
 
 The observed program can find the directory (its path is in the subject's command line)
 and write there as the same user. So a file is read only if it is a regular file of ours
@@ -35,8 +39,9 @@ from pathlib import Path
 from ..errors import ObserveError
 from . import signals
 
-# The name of a run's directory: ``poolctl-run-`` and mkdtemp's random part. A name of its
-# own, so that only directories made under this locking rule are ever swept.
+# The name of a run's directory: ``poolctl-run-``, its poolctl's pid, "-", and mkdtemp's
+# random part. A name of its own, so that only directories made under this locking rule
+# are ever swept.
 PREFIX = "poolctl-run-"
 _swept: set[str] = set()  # the temp directories already swept by this process
 _sweeping = threading.Lock()
@@ -112,11 +117,16 @@ def private_dir() -> Iterator[Path]:
 def _claim() -> tuple[str, int]:
     """A new run directory and the descriptor that holds its lock."""
     while True:
-        directory = tempfile.mkdtemp(prefix=PREFIX)
-        lock = _open(directory)
+        directory = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-")
+        # A sweep that does not see this pid alive (another PID namespace's) may find the
+        # directory in the instant before the lock is taken, and remove it: before it is
+        # opened (then it is not there), or while this waits for the lock (then it is not
+        # the directory that was made). Either way: another one.
+        try:
+            lock = _open(directory)
+        except FileNotFoundError:
+            continue
         fcntl.flock(lock, fcntl.LOCK_EX)
-        # Another poolctl's sweep may have found it in the instant before the lock was
-        # taken, and removed it: then it is not the directory that was made.
         with contextlib.suppress(OSError):
             if _same(os.fstat(lock), os.lstat(directory)):
                 return directory, lock
@@ -140,6 +150,8 @@ def sweep(temp: str) -> list[str]:
     except OSError:
         return removed
     for entry in entries:
+        if _owner_alive(entry.name):
+            continue
         try:
             seen = entry.stat(follow_symlinks=False)
             if not entry.is_dir(follow_symlinks=False) or seen.st_uid != os.geteuid():
@@ -157,6 +169,23 @@ def sweep(temp: str) -> list[str]:
         finally:
             os.close(lock)
     return removed
+
+
+def _owner_alive(name: str) -> bool:
+    """Whether the poolctl whose pid the directory's name holds is alive (False for a name
+    without one: the lock alone decides). A zombie, or another user's process with that
+    pid, counts as alive: a leftover kept a while is no harm, a run's directory removed
+    is."""
+    pid, dash, _ = name[len(PREFIX) :].partition("-")
+    if not dash or not (pid.isascii() and pid.isdigit()) or int(pid) == 0:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, OverflowError):  # OverflowError: no pid is that large
+        return False
+    except OSError:  # EPERM: alive, another user's; anything else: not known to be dead
+        return True
+    return True
 
 
 def _open(directory: str) -> int:
