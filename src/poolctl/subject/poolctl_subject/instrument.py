@@ -16,8 +16,8 @@ is made as if nothing were patched; the program never sees poolctl's exception.
 """
 
 import itertools
+import os
 import sys
-import threading
 import time
 
 from . import pool_kinds, shared_events
@@ -27,7 +27,19 @@ from . import stdlib_private as private
 _channel_dir = None
 _pool_ids = itertools.count(1)
 _task_ids = itertools.count()
-_depth = threading.local()
+_depth = private.thread_local()  # not threading's: that module is the program's to import
+
+
+def _numbers_of_this_process():
+    # A forked child (a Process, a worker that makes a pool) numbers its pools and tasks
+    # apart from its parent's, which it would otherwise continue: from its pid on.
+    global _pool_ids, _task_ids
+    pid = os.getpid()
+    _pool_ids = itertools.count(pid * 10000 + 1)
+    _task_ids = itertools.count(pid * 10**9)
+
+
+os.register_at_fork(after_in_child=_numbers_of_this_process)
 
 
 def install(channel_dir):
@@ -221,7 +233,7 @@ def _init(original, call):
 
 def _created(pool, kind, pool_id):
     """Report the new pool and start following its workers."""
-    from .watch import WorkerWatch  # imports multiprocessing: only once a pool exists
+    from .watch import WorkerWatch  # imported once a pool exists
 
     method = kind.start_method(pool)
     workers = kind.workers(pool)
@@ -229,7 +241,7 @@ def _created(pool, kind, pool_id):
     shared_events.pool_created(kind.name, method, ids, pool=pool_id)
     kind.follow(pool, _counter(pool_id), {"pool": pool_id})
     # Started only now: a thread alive during Pool()'s forks would change the program.
-    watch = WorkerWatch(kind, workers, method, pool=pool_id, channel_dir=_channel_dir)
+    watch = WorkerWatch(kind, pool, method, pool_id=pool_id, channel_dir=_channel_dir)
     watch.start()
     pool._poolctl = (pool_id, kind, watch)
 
@@ -362,6 +374,14 @@ def _patch_executor(kind, executor_class, module):
     }
 
     def submit(self, fn, /, *args, **kwargs):
+        future = submit_once(self, fn, *args, **kwargs)
+        # An executor starts its workers as tasks arrive: follow the new ones now.
+        watching = getattr(self, "_poolctl", None)
+        if watching is not None:
+            watching[2].poke()
+        return future
+
+    def submit_once(self, fn, /, *args, **kwargs):
         with _Outermost() as outermost:
             if not outermost or not hasattr(self, "_poolctl"):
                 return original["submit"](self, fn, *args, **kwargs)
