@@ -46,9 +46,9 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
         if kind == "main.started":
             main["pid"] = e["pid"]
         elif kind == "pool.creating":
-            pools[pool_id] = _new_pool(pool_id, e.get("api"), t)
+            pools[pool_id] = _new_pool(pool_id, e.get("api"), t, e)
         elif kind == "pool.created":
-            this = pools.setdefault(pool_id, _new_pool(pool_id, e.get("api"), t))
+            this = pools.setdefault(pool_id, _new_pool(pool_id, e.get("api"), t, e))
             this.update(start_method=e.get("start_method"), created=t)
             this["size"] = len(e.get("workers", []))
             for pid in e.get("workers", []):
@@ -249,7 +249,11 @@ def _count(tasks: Iterable[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def _new_pool(pool_id: int, api: str | None, creating: float) -> dict[str, Any]:
+def _new_pool(
+    pool_id: int, api: str | None, creating: float, event: dict[str, Any]
+) -> dict[str, Any]:
+    """A pool as its first event says: its owner is the process that created it (the main
+    process, a child it forked, a worker)."""
     return {
         "pool": pool_id,
         "api": api,
@@ -257,6 +261,7 @@ def _new_pool(pool_id: int, api: str | None, creating: float) -> dict[str, Any]:
         "size": None,
         "creating": creating,
         "created": None,
+        "owner": {"pid": event.get("pid"), "role": event.get("role")},
     }
 
 

@@ -221,6 +221,12 @@ def _encode(value):
         return "[%s]" % ",".join([_encode(item) for item in value])
     if kind is dict:
         return "{%s}" % ",".join([_string(str(k)) + ":" + _encode(v) for k, v in value.items()])
+    # Subclasses (an IntEnum, a str subclass) as their base class says them: no code of
+    # theirs runs here.
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, str):
+        return _string(str.__str__(value))
     return _string(_shown(value))
 
 

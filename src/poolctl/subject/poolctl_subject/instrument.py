@@ -30,16 +30,18 @@ _task_ids = itertools.count()
 _depth = private.thread_local()  # not threading's: that module is the program's to import
 
 
-def _numbers_of_this_process():
+def _fresh_in_child():
     # A forked child (a Process, a worker that makes a pool) numbers its pools and tasks
-    # apart from its parent's, which it would otherwise continue: from its pid on.
+    # apart from its parent's, which it would otherwise continue: from its pid on. A pool's
+    # worker is forked inside Pool(): its calls are outermost calls of its own.
     global _pool_ids, _task_ids
     pid = os.getpid()
     _pool_ids = itertools.count(pid * 10000 + 1)
     _task_ids = itertools.count(pid * 10**9)
+    _depth.level = 0
 
 
-os.register_at_fork(after_in_child=_numbers_of_this_process)
+os.register_at_fork(after_in_child=_fresh_in_child)
 
 
 def install(channel_dir):
@@ -123,7 +125,8 @@ class _Outermost:
         return level == 0
 
     def __exit__(self, *exc):
-        _depth.level -= 1
+        # Never below 0: a child forked inside a call starts at 0 (see _fresh_in_child).
+        _depth.level = max(getattr(_depth, "level", 1) - 1, 0)
 
 
 def _called(pool_id, name, function, after=None, **details):

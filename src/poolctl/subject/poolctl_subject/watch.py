@@ -205,7 +205,7 @@ class WorkerWatch:
         pool's that may start one."""
         if not self._mine():
             return False
-        if self._pending():
+        if self._pending() or self._unknown:  # an exit code still to learn: held till then
             return True
         pool = self._pool()
         return pool is not None and self._guarded("watch: active", lambda: self._starter(pool))
@@ -305,6 +305,8 @@ class WorkerWatch:
                     self._record_exit(entry)
             elif self._kind.exit_code(worker) is not None:
                 self._record_exit(entry)
+        if not self._kind.threads:
+            self._record_late_codes()  # a joining call has reaped them: let them go now
 
     def live_pids(self):
         """Ids of the workers not known to have exited, oldest first."""
@@ -343,12 +345,16 @@ class WorkerWatch:
         for wid, entry in list(self._unknown.items()):
             process = entry.get()
             code = None if process is None else self._kind.exit_code(process)
-            if process is None or code is not None:
-                del self._unknown[wid]
+            if process is not None and code is None:
+                continue
+            # The watcher and a joining call may both get here: one sends.
+            with self._claim:
+                if self._unknown.pop(wid, None) is None:
+                    continue
                 entry.held = None
-            if code is not None:
-                entry.code = code
-                emit("worker.reaped", worker=wid, exit_code=code, **self._tag)
+                if code is not None:
+                    entry.code = code
+                    emit("worker.reaped", worker=wid, exit_code=code, **self._tag)
 
     def _exit_code(self, entry):
         process = entry.get()
