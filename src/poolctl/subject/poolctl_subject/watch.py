@@ -223,17 +223,17 @@ class WorkerWatch:
 
     def look(self, handles):
         """Look for new workers and known exits; add what to wait on to ``handles``."""
-        self._guarded("watch: the watcher", self._scan)
-        self._guarded("watch: the watcher", lambda: self._handles(handles))
+        self._guarded("watch: the watcher thread", self._scan)
+        self._guarded("watch: the watcher thread", lambda: self._handles(handles))
 
     def ready(self, entry, fd):
         """``fd``, one of this watch's handles, became readable."""
-        self._guarded("watch: the watcher", lambda: self._ready(entry, fd))
+        self._guarded("watch: the watcher thread", lambda: self._ready(entry, fd))
 
     def after_wait(self):
         """Send late exit codes, close the pidfds of exited workers; return how many
         workers were seen and exits recorded (a change tells the watcher to look soon)."""
-        self._guarded("watch: the watcher", self._after_wait)
+        self._guarded("watch: the watcher thread", self._after_wait)
         return len(self._seen) + len(self._exited)
 
     def _handles(self, handles):
