@@ -42,25 +42,30 @@ from . import stdlib_private as private
 from .channel import emit
 from .shared_events import check_channel, observer_failed
 
-# How soon the watcher looks again for workers a pool started, after it saw a change.
-_SCAN_SECONDS = 0.02
+# How soon the watcher looks again for workers a pool started, after it saw a change: a
+# pool replaces a worker within a millisecond or two of its exit, and the replacement may
+# run a task and exit within a few more (maxtasksperchild=1).
+_SCAN_SECONDS = 0.002
 # ... and at most this long when nothing changed (a pool created meanwhile waits this long).
 _IDLE_SECONDS = 0.2
 # After the pool's own waitpid, Popen sets returncode within microseconds: look for up to
 # 2 ms (the watcher only; the pool's threads and the workers are not slowed).
 _REAP_SPINS = 20
 
-# Every watch of this process, in the order the pools were created; whether the watcher
-# thread runs. Both change under _lock, so a new pool never misses a watcher that ends.
+# Every watch of this process, in the order the pools were created (for the final
+# report); those the watcher follows now; whether the watcher runs. The last two change
+# under _lock, so a new pool never misses a watcher that is ending.
 _watches = []
+_followed = []
 _lock = private.new_lock()
 _running = False
 
 
 def _forget_parent():
     # A forked child owns none of its parent's pools, nor its watcher thread.
-    global _watches, _lock, _running
+    global _watches, _followed, _lock, _running
     _watches = []
+    _followed = []
     _lock = private.new_lock()
     _running = False
 
@@ -122,11 +127,9 @@ class WorkerWatch:
     def start(self):
         """Begin following the pool (in the thread that created it)."""
         self._guarded("watch: start", self._check_channel)
-        if self._kind.threads:
-            with _lock:
-                _watches.append(self)
-            return
-        self._guarded("watch: start", lambda: _follow(self))
+        _watches.append(self)
+        if not self._kind.threads:
+            self._guarded("watch: start", lambda: _follow(self))
 
     def poke(self):
         """Look for workers the pool started in this call (an executor starts them as tasks
@@ -135,12 +138,11 @@ class WorkerWatch:
 
     def _poke(self):
         pool = self._pool()
-        if pool is None or os.getpid() != self._owner:
+        if pool is None:
             return
         workers = self._kind.workers(pool)
         if workers is None or len(workers) == self._members:
             return
-        del pool
         if self._scan() and not self._kind.threads:
             _follow(self)  # the watcher may have ended with the pool's last worker
 
@@ -401,8 +403,8 @@ def _follow(watch):
     """Have the watcher follow ``watch``'s pool, starting the watcher if it is not running."""
     global _running
     with _lock:
-        if watch not in _watches:
-            _watches.append(watch)
+        if watch not in _followed:
+            _followed.append(watch)
         if _running:
             return
         _running = True
@@ -423,7 +425,8 @@ def _watcher():
     seen = -1
     while True:
         with _lock:
-            watches = [w for w in _watches if w.watched()]
+            _followed[:] = [w for w in _followed if w.watched()]
+            watches = list(_followed)
             if not watches:
                 _running = False
                 return
