@@ -191,7 +191,9 @@ class _ThreadEnd:
 
     def __del__(self):
         # A forked child clears the other threads' storage of its parent: not its workers.
-        if os.getpid() != self.pid:
+        # Once the interpreter is finalizing, a daemon thread frozen there may hold the
+        # channel's lock for ever (and the final report has run): say nothing.
+        if os.getpid() != self.pid or sys.is_finalizing():
             return
         try:
             thread_ended(self.worker, **self.tag)
