@@ -24,9 +24,9 @@ from poolctl.render.run_view import render as render_run
 # Appended to a module of the copied subject: (module, code).
 BROKEN_WATCHER = (
     "watch.py",
-    "def _broken(self, timeout):\n"
+    "def _broken(self, handles):\n"
     "    raise RuntimeError('injected fault')\n"
-    "WorkerWatch._check = _broken\n",
+    "WorkerWatch._handles = _broken\n",
 )
 # The check finds the workers' channel lost (their events still arrive: only the report).
 LOST_CHANNEL = (

@@ -226,6 +226,8 @@ if __name__ == "__main__":
     check("is_plain_map", lambda: p.is_plain_map(mpool.mapstar, mpool)
           and not p.is_plain_map(mpool.starmapstar, mpool))
     running_code = p.process_returncode(worker)
+    handler = p.pool_worker_handler(pool)
+    check("pool_worker_handler", lambda: handler.is_alive())
     pending.get(5)
     pool.close()
     closed = []
@@ -237,6 +239,8 @@ if __name__ == "__main__":
     pool.join()
     check("process_returncode", lambda: running_code is None
           and p.process_returncode(worker) == 0)
+    check("pool_worker_handler", lambda: checks["pool_worker_handler"] is True
+          and not handler.is_alive())
 
     submitted = []
 
@@ -246,7 +250,10 @@ if __name__ == "__main__":
             return super().submit(fn, *args, **kwargs)
 
     executor = Recording(1, mp_context=ctx)
+    before = p.executor_manager_thread(executor)
     future = executor.submit(abs, -1)
+    manager = p.executor_manager_thread(executor)
+    check("executor_manager_thread", lambda: before is None and manager.is_alive())
     check("future_class", lambda: isinstance(future, p.future_class()) and future.result(5) == 1)
     check("executor_workers", lambda: len(p.executor_workers(executor)) == 1)
     check("executor_start_method", lambda: p.executor_start_method(executor) == "fork")
@@ -254,6 +261,8 @@ if __name__ == "__main__":
           and p.is_map_chunk(submitted[-1], cfp) and not p.is_map_chunk(abs, cfp)
           and not p.is_map_chunk(abs, cft))
     executor.shutdown()
+    check("executor_manager_thread", lambda: checks["executor_manager_thread"] is True
+          and not manager.is_alive())
 
     threads = cft.ThreadPoolExecutor(2)
     threads.submit(time.sleep, 0.05).result(5)
@@ -300,6 +309,25 @@ if __name__ == "__main__":
             return "No module named" in str(exc)
         return False
 
+    import threading
+    lock = p.new_lock()
+    check("new_lock", lambda: lock.acquire(False) and not lock.acquire(False))
+    check("get_ident", lambda: p.get_ident() == threading.get_ident())
+    check("get_native_id", lambda: p.get_native_id() == threading.get_native_id())
+    local = p.thread_local()
+    local.x = 1
+    check("thread_local", lambda: isinstance(local, threading.local) and local.x == 1)
+    ran = []
+    p.start_thread(lambda: ran.append(threading.get_ident()))
+    deadline = time.monotonic() + 10
+    while not ran and time.monotonic() < deadline:
+        time.sleep(0.01)
+    check("start_thread", lambda: ran and ran[0] != threading.get_ident())
+    escaper = p.json_string_escaper()
+    check("json_string_escaper", lambda: (escaper is None and hasattr(sys, "pypy_version_info"))
+          or json.loads(escaper("\u00e9\"\n\U0001F600")) == "\u00e9\"\n\U0001F600")
+    from importlib.machinery import SourceFileLoader
+    check("source_file_loader", lambda: p.source_file_loader() is SourceFileLoader)
     import sysconfig
     check("gil_enabled", lambda: p.gil_enabled()
           is (not sysconfig.get_config_var("Py_GIL_DISABLED")))

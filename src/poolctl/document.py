@@ -212,11 +212,15 @@ def program_ending(document: dict[str, Any]) -> str | None:
 
 
 def pool_label(pool: dict[str, Any]) -> str:
-    """'Pool 1 (fork, 4 workers)' for one entry of the outcome's pools."""
+    """'Pool 1 (fork, 4 workers)' for one entry of the outcome's pools; a pool that a
+    process other than the main one created says whose it is ('..., in child 4321')."""
     parts = [p for p in (pool["start_method"], f"{pool['size']} workers") if p]
     found = pool_kinds.kind(pool["api"])
     if found and found.workers_on_demand and not pool["size"]:
         parts[-1] = "workers on demand"
+    owner = pool.get("owner") or {}
+    if owner.get("role") not in (None, "main"):
+        parts.append(f"in {owner['role']} {owner['pid']}")
     return f"{pool_kinds.label(pool['api'])} {pool['pool']} ({', '.join(parts)})"
 
 

@@ -31,7 +31,7 @@ from .observer import workspace
 from .observer.observe import Observation
 from .observer.output import LINE_BYTES, OUTPUT_BYTES, OUTPUT_LINES
 
-ROLES = {"main", "worker"}
+ROLES = {"main", "child", "worker"}
 STREAMS = {"stdout", "stderr"}
 # The kinds only the observer makes: the channel may not claim them.
 OBSERVER_KINDS = {

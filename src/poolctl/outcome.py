@@ -47,10 +47,10 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
         if kind == "main.started":
             main["pid"] = e["pid"]
         elif kind == "pool.creating":
-            pools[pool_id] = _new_pool(pool_id, e.get("api"), t)
+            pools[pool_id] = _new_pool(pool_id, e.get("api"), t, e)
             pools[pool_id]["site"] = e.get("site")
         elif kind == "pool.created":
-            this = pools.setdefault(pool_id, _new_pool(pool_id, e.get("api"), t))
+            this = pools.setdefault(pool_id, _new_pool(pool_id, e.get("api"), t, e))
             this.update(start_method=e.get("start_method"), created=t)
             this["site"] = e.get("site") or this["site"]
             this["size"] = len(e.get("workers", []))
@@ -287,7 +287,11 @@ def _counted_tasks(
     return beyond
 
 
-def _new_pool(pool_id: int, api: str | None, creating: float) -> dict[str, Any]:
+def _new_pool(
+    pool_id: int, api: str | None, creating: float, event: dict[str, Any]
+) -> dict[str, Any]:
+    """A pool as its first event says: its owner is the process that created it (the main
+    process, a child it forked, a worker)."""
     return {
         "pool": pool_id,
         "api": api,
@@ -296,6 +300,7 @@ def _new_pool(pool_id: int, api: str | None, creating: float) -> dict[str, Any]:
         "creating": creating,
         "created": None,
         "site": None,  # where the program created it
+        "owner": {"pid": event.get("pid"), "role": event.get("role")},
     }
 
 

@@ -184,9 +184,9 @@ if __name__ == "__main__":
 FAULTS = {
     "the watcher thread": (
         "from poolctl_subject import watch\n"
-        "def broken(self, timeout):\n"
+        "def broken(self, handles):\n"
         "    raise RuntimeError('injected fault')\n"
-        "watch.WorkerWatch._check = broken\n"
+        "watch.WorkerWatch._handles = broken\n"
     ),
     "the patched Pool()": (
         "from poolctl_subject import instrument\n"

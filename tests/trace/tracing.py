@@ -42,7 +42,11 @@ class Traced(NamedTuple):
 
 
 def trace(
-    *args: str, stdin: str | None = None, json_doc: bool = True, check: bool = True
+    *args: str,
+    stdin: str | None = None,
+    json_doc: bool = True,
+    check: bool = True,
+    timeout: float = CLI_TIMEOUT,
 ) -> Traced:
     """``python -m poolctl trace ARGS`` (with ``--json`` unless told not to), then check
     that nothing of it is left (unless ``check`` is false: runs side by side are checked
@@ -51,7 +55,7 @@ def trace(
     marker = uuid.uuid4().hex
     words = ["trace", *args] if not json_doc else ["trace", "--json", *args]
     begun = time.monotonic()
-    done = run_cli(*words, env={MARKER_VAR: marker}, stdin=stdin)
+    done = run_cli(*words, env={MARKER_VAR: marker}, stdin=stdin, timeout=timeout)
     seconds = time.monotonic() - begun
     if check:
         nothing_left(marker)

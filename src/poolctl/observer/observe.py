@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
+import marshal
 import os
 import selectors
 import signal
@@ -263,12 +263,20 @@ def observe_program(
     return _observe(command, python, timeout, None, passthrough, pass_ctrl_c=True)
 
 
+# marshal's version 2 (no shared references): what every subject interpreter reads.
+SPEC_MARSHAL_VERSION = 2
+
+
 def _spec_file(directory: Path, spec: dict[str, object]) -> str:
-    """Write ``spec`` into the run's private directory; its path, for the subject's argv."""
-    path = directory / "spec.json"
+    """Write ``spec`` into the run's private directory; its path, for the subject's argv.
+
+    In ``marshal``'s format, not JSON: the subject reads it without importing ``json``,
+    which a traced program must find unimported, as under plain ``python``.
+    """
+    path = directory / "spec.marshal"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(spec, f)
+    with os.fdopen(fd, "wb") as f:
+        f.write(marshal.dumps(spec, SPEC_MARSHAL_VERSION))
     return str(path)
 
 

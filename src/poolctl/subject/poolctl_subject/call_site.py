@@ -11,11 +11,10 @@ A scenario's sites are lines of its equivalent program (``poolctl show NAME --co
 known to the observer and given in the spec: ``encoded`` makes their text.
 """
 
-import json
 import os
 
 from . import stdlib_private as private
-from .channel import Encoded
+from .channel import encoded
 
 _SUBJECT = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # The standard library's folder; its site-packages (below it on most installs) is not it.
@@ -39,8 +38,7 @@ def _is_library(filename):
 
 def encoded(file, line, function):
     """A site as an event carries it: ``{"file", "line", "function"}`` as JSON text."""
-    text = json.dumps({"file": file, "line": line, "function": function}, separators=(",", ":"))
-    return Encoded(text)
+    return encoded({"file": file, "line": line, "function": function})
 
 
 def here():

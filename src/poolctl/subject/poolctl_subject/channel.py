@@ -21,11 +21,11 @@ for it. Then ``emit`` returns False (the output recorders fall back to the real 
 """
 
 import errno
-import json
 import mmap
 import os
-import threading
 import time
+
+from . import stdlib_private as private
 
 # Initial size of a process's file; it doubles when full.
 _INITIAL_BYTES = 1 << 16
@@ -36,7 +36,7 @@ _CANNOT_RESERVE = {errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS, errno.ENOTSUP}
 
 _directory = None
 _role = "main"
-_lock = threading.Lock()
+_lock = private.new_lock()
 _map = None
 _limit = 0  # where the events of the current mapping must end (its size - _TAIL)
 _position = 0
@@ -45,12 +45,16 @@ _inode = None  # (st_dev, st_ino) of this process's file
 
 
 def _forget_parent():
-    # A forked child must not write into its parent's file, nor inherit a held lock.
-    global _map, _limit, _position, _lock, _stopped, _inode
+    # A forked child must not write into its parent's file, nor inherit a held lock. A
+    # child of the main process (a ``Process``, a bare ``os.fork()``) is not the main
+    # process: its events say ``child`` (a pool's worker says ``worker`` once it starts).
+    global _map, _limit, _position, _lock, _stopped, _inode, _role
+    if _role == "main":
+        _role = "child"
     _map = None
     _limit = 0
     _position = 0
-    _lock = threading.Lock()
+    _lock = private.new_lock()
     _stopped = False
     _inode = None
 
@@ -201,19 +205,84 @@ class Encoded(str):
     __slots__ = ()
 
 
+def encoded(value):
+    """``value`` encoded once as JSON text, to be written into events as it is."""
+    return Encoded(_encode(value))
+
+
+# What an event keeps of the text of a value JSON cannot hold.
+_SHOWN_CHARS = 200
+
+
 def _encode(value):
+    """``value`` as JSON text. Never raises: a value JSON cannot hold (a numpy integer, a
+    mock) becomes its repr, cut to ``_SHOWN_CHARS`` (its type's name if that raises).
+    Encoded here, not by ``json``: that module is the program's to import (or not)."""
     kind = type(value)
     if kind is int:
         return "%d" % value
     if kind is str:
-        return _encode_str(value)  # the default encoder: no new encoder per call
+        return _string(value)
     if kind is Encoded:
         return value
     if value is None:
         return "null"
     if kind is bool:
         return "true" if value else "false"
-    return json.dumps(value, separators=(",", ":"))
+    if kind is float:
+        return repr(value) if value - value == 0 else "null"  # no NaN nor infinity in JSON
+    if kind is list or kind is tuple:
+        return "[%s]" % ",".join([_encode(item) for item in value])
+    if kind is dict:
+        return "{%s}" % ",".join([_string(str(k)) + ":" + _encode(v) for k, v in value.items()])
+    # Subclasses (an IntEnum, a str subclass) as their base class says them: no code of
+    # theirs runs here.
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, str):
+        return _string(str.__str__(value))
+    return _string(_shown(value))
 
 
-_encode_str = json.JSONEncoder().encode
+def _shown(value):
+    try:
+        text = repr(value)
+    except Exception:
+        text = "<%s>" % type(value).__name__
+    if type(text) is not str:
+        text = "<%s>" % type(value).__name__
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "..."
+
+
+def _string(text):
+    """A JSON string, escaped to ASCII."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return '"' + text + '"'  # the common case: nothing to escape
+    return _escaped(text)
+
+
+def _escaped_by_hand(text):
+    parts = []
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            parts.append("\\" + char)
+        elif 0x20 <= code < 0x7F:
+            parts.append(char)
+        elif code < 0x10000:
+            parts.append("\\u%04x" % code)
+        else:  # a surrogate pair
+            code -= 0x10000
+            parts.append("\\u%04x\\u%04x" % (0xD800 | code >> 10, 0xDC00 | code & 0x3FF))
+    return '"' + "".join(parts) + '"'
+
+
+_escaper = []
+
+
+def _escaped(text):
+    # The C escaper where the interpreter has one, looked up at the first string that
+    # needs escaping (it loads ``_json`` only); PyPy has none: there the loop above.
+    if not _escaper:
+        _escaper.append(private.json_string_escaper() or _escaped_by_hand)
+    return _escaper[0](text)

@@ -16,8 +16,8 @@ is made as if nothing were patched; the program never sees poolctl's exception.
 """
 
 import itertools
+import os
 import sys
-import threading
 import time
 
 from . import call_site, pool_kinds, shared_events
@@ -27,7 +27,21 @@ from . import stdlib_private as private
 _channel_dir = None
 _pool_ids = itertools.count(1)
 _task_ids = itertools.count()
-_depth = threading.local()
+_depth = private.thread_local()  # not threading's: that module is the program's to import
+
+
+def _fresh_in_child():
+    # A forked child (a Process, a worker that makes a pool) numbers its pools and tasks
+    # apart from its parent's, which it would otherwise continue: from its pid on. A pool's
+    # worker is forked inside Pool(): its calls are outermost calls of its own.
+    global _pool_ids, _task_ids
+    pid = os.getpid()
+    _pool_ids = itertools.count(pid * 10000 + 1)
+    _task_ids = itertools.count(pid * 10**9)
+    _depth.level = 0
+
+
+os.register_at_fork(after_in_child=_fresh_in_child)
 
 
 def install(channel_dir):
@@ -111,7 +125,8 @@ class _Outermost:
         return level == 0
 
     def __exit__(self, *exc):
-        _depth.level -= 1
+        # Never below 0: a child forked inside a call starts at 0 (see _fresh_in_child).
+        _depth.level = max(getattr(_depth, "level", 1) - 1, 0)
 
 
 def _called(pool_id, name, function, after=None, **details):
@@ -224,7 +239,7 @@ def _init(original, call):
 
 def _created(pool, kind, pool_id, site):
     """Report the new pool and start following its workers."""
-    from .watch import WorkerWatch  # imports multiprocessing: only once a pool exists
+    from .watch import WorkerWatch  # imported once a pool exists
 
     method = kind.start_method(pool)
     workers = kind.workers(pool)
@@ -232,7 +247,7 @@ def _created(pool, kind, pool_id, site):
     shared_events.pool_created(kind.name, method, ids, site, pool=pool_id)
     kind.follow(pool, _counter(pool_id), {"pool": pool_id})
     # Started only now: a thread alive during Pool()'s forks would change the program.
-    watch = WorkerWatch(kind, workers, method, pool=pool_id, channel_dir=_channel_dir)
+    watch = WorkerWatch(kind, pool, method, pool_id=pool_id, channel_dir=_channel_dir)
     watch.start()
     pool._poolctl = (pool_id, kind, watch)
 
@@ -368,6 +383,14 @@ def _patch_executor(kind, executor_class, module):
     }
 
     def submit(self, fn, /, *args, **kwargs):
+        future = submit_once(self, fn, *args, **kwargs)
+        # An executor starts its workers as tasks arrive: follow the new ones now.
+        watching = getattr(self, "_poolctl", None)
+        if watching is not None:
+            watching[2].poke()
+        return future
+
+    def submit_once(self, fn, /, *args, **kwargs):
         with _Outermost() as outermost:
             if not outermost or not hasattr(self, "_poolctl"):
                 return original["submit"](self, fn, *args, **kwargs)

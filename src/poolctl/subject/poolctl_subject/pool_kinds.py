@@ -12,7 +12,6 @@ tests. Nothing here imports a pool module: ``poolctl trace`` must not import one
 program does.
 """
 
-import importlib
 import sys
 
 from . import stdlib_private as private
@@ -51,7 +50,10 @@ class PoolKind:
     @classmethod
     def pool_class(cls, module=None):
         """The class, from ``module`` or the imported module (importing it if need be)."""
-        module = module or importlib.import_module(cls.module)
+        if module is None:
+            import importlib
+
+            module = importlib.import_module(cls.module)
         return getattr(module, cls.class_name)
 
     @classmethod
@@ -77,6 +79,12 @@ class PoolKind:
     def members(cls, workers):
         """The workers in the collection ``workers()`` gave, now."""
         return list(workers)
+
+    @classmethod
+    def worker_starter(cls, pool):
+        """The pool's thread that may start (replace) workers, while it lives; None for
+        pools of threads and before the pool has one."""
+        return None if cls.threads else private.pool_worker_handler(pool)
 
     @classmethod
     def worker_id(cls, worker):
@@ -229,6 +237,10 @@ class ProcessPoolExecutor(Executor):
     @classmethod
     def start_method(cls, pool):
         return private.executor_start_method(pool)
+
+    @classmethod
+    def worker_starter(cls, pool):
+        return private.executor_manager_thread(pool)
 
     # 3.14's terminate_workers() and kill_workers(): each calls shutdown(), which does not
     # report (only the outermost call does). ``instrument`` patches those the class has.

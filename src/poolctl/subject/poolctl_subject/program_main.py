@@ -13,17 +13,18 @@ import sys
 
 from . import channel, instrument
 from . import stdlib_private as private
-from .entry_common import start
+from .entry_common import is_main, start
 
 _OURS = "poolctl_subject."
 
 
-def main(spec_json):
-    """Run the program described by ``spec_json`` (its channel, argv, and module or path)."""
-    spec = start(spec_json)  # before the program can import multiprocessing
+def main(spec_bytes):
+    """Run the program described by ``spec_bytes`` (its channel, argv, and module or path)."""
+    spec = start(spec_bytes)  # before the program can import multiprocessing
     target = spec["trace"]
     sys.argv[:] = target["argv"]
     module = target.get("module")
+    _as_if_plain(module, target.get("path"))
     # sys.path[0] as the interpreter sets it: the script's folder, or here for -m. The
     # subject's own folder goes last, where it shadows nothing (spawned workers inherit
     # sys.path and import the task wrappers from there).
@@ -36,7 +37,18 @@ def main(spec_json):
         _run_module(module)
     else:
         _run_script(target["path"])
-    channel.emit("main.finished")
+    if is_main():  # a child forked by the program returns here too
+        channel.emit("main.finished")
+
+
+def _as_if_plain(module, path):
+    """``sys.orig_argv`` (3.10+) as ``python PATH ARGS`` or ``python -m MODULE ARGS`` would
+    give it, not the bootstrap's command line: the interpreter as poolctl started it, then
+    the program's own words (its interpreter options, if any, are not known here)."""
+    if not hasattr(sys, "orig_argv"):
+        return
+    program = ["-m", module] if module else [path]
+    sys.orig_argv = sys.orig_argv[:1] + program + sys.argv[1:]
 
 
 def _run_script(path):
@@ -49,12 +61,9 @@ def _run_script(path):
     except (OSError, SyntaxError, ValueError) as exc:
         _cannot_run("invalid" if isinstance(exc, SyntaxError) else "unreadable", exc)
     namespace = _fresh_main()
-    from importlib.machinery import SourceFileLoader
-
     # What the interpreter adds for a script (pymain_run_file).
-    namespace.update(
-        __file__=shown, __cached__=None, __loader__=SourceFileLoader("__main__", shown)
-    )
+    loader = private.source_file_loader()("__main__", shown)
+    namespace.update(__file__=shown, __cached__=None, __loader__=loader)
     _execute(lambda: exec(code, namespace))
 
 
@@ -110,8 +119,9 @@ def _execute(run):
     except SystemExit:
         raise
     except BaseException as exc:
-        channel.emit("program.raised", type=type(exc).__name__, message=str(exc)[:500])
-        _show_program_frames(exc)
+        if is_main():  # not a child forked by the program, whose exception is its own
+            channel.emit("program.raised", type=type(exc).__name__, message=str(exc)[:500])
+            _show_program_frames(exc)
         raise
 
 

@@ -38,9 +38,9 @@ class _Run:
 
 def run(program, channel_dir):
     """Run ``program`` (the scenario with the run's parameters) against a real pool."""
-    pool, kind, workers, start_method = pools.create(program, channel_dir)
+    pool, kind, _, start_method = pools.create(program, channel_dir)
     # Started only now: a thread alive during Pool()'s forks would change the program.
-    watch = WorkerWatch(kind, workers, start_method, channel_dir=channel_dir)
+    watch = WorkerWatch(kind, pool, start_method, channel_dir=channel_dir)
     watch.start()
     # The pool is referenced from this list only, so that a 'del' step can drop it.
     holder = [pool]
@@ -65,6 +65,7 @@ def _body(holder, program, kind, watch, channel_dir, sites):
     args = (program["duration"], program["raises"], kind.threads)
     how, count = program["submit"], program["tasks"]
     results = pools.submit_all(holder[0], kind, how, count, args, sites["submit"])
+    watch.poke()  # an executor starts its workers as tasks arrive
     if not any(step["step"] == "get-results" for step in program["steps"]):
         results = None  # the tutorial drops its results; keeping them changes what lives
     run = _Run(holder, kind, watch, channel_dir, results)

@@ -10,11 +10,11 @@ inside the program: that part goes on unobserved, the program unchanged) and
 ``channel.lost`` (processes started now could not create their event files).
 """
 
-import contextlib
 import os
-import threading
+import sys
 
 from . import channel
+from . import stdlib_private as private
 from .channel import emit
 
 # What an event keeps of an exception's message.
@@ -33,8 +33,10 @@ def failure(exc):
 def observer_failed(where, exc):
     """``observer.failed``: poolctl's own code raised ``exc`` in ``where``. Never raises:
     the caller carries on without observing that part, and the program runs unchanged."""
-    with contextlib.suppress(Exception):
+    try:  # noqa: SIM105 (contextlib is the program's to import)
         emit("observer.failed", where=where, **failure(exc))
+    except Exception:
+        pass
 
 
 def check_channel(channel_dir, **tag):
@@ -45,7 +47,7 @@ def check_channel(channel_dir, **tag):
     full: the file a worker would create is created, then removed. Called when a pool is
     created, never per event.
     """
-    path = os.path.join(channel_dir, "probe-%d-%d" % (os.getpid(), threading.get_ident()))
+    path = os.path.join(channel_dir, "probe-%d-%d" % (os.getpid(), private.get_ident()))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
         os.close(os.open(path, flags, 0o600))
@@ -67,12 +69,48 @@ def error_raised(step, exc, **tag):
 
 
 def pool_creating(api, start_method, processes, site=None, **tag):
-    """``site``: where the program created it (``call_site``), as in every event below."""
-    emit("pool.creating", **tag, api=api, start_method=start_method, processes=processes, site=site)
+    """``pool.creating``: the constructor was called with ``processes`` (what the program
+    passed: a numpy integer is its number, anything else not a size is null). ``site``:
+    where the program created it (``call_site``), as in every event below."""
+    emit(
+        "pool.creating",
+        **tag,
+        api=api,
+        start_method=_start_method(start_method),
+        processes=_size(processes),
+        site=site,
+    )
 
 
 def pool_created(api, start_method, workers, site=None, **tag):
-    emit("pool.created", **tag, api=api, start_method=start_method, workers=workers, site=site)
+    emit(
+        "pool.created",
+        **tag,
+        api=api,
+        start_method=_start_method(start_method),
+        workers=workers,
+        site=site,
+    )
+
+
+# The start methods an event may name; a duck-typed context may answer anything.
+_START_METHODS = ("fork", "spawn", "forkserver")
+
+
+def _start_method(method):
+    return method if type(method) is str and method in _START_METHODS else None
+
+
+def _size(value):
+    """A pool size as an event holds it: an integer of at least 1, or None."""
+    if type(value) is not int:
+        try:
+            value = type(value).__index__(value)  # a numpy integer, for one
+        except Exception:
+            return None
+        if type(value) is not int:
+            return None
+    return value if value >= 1 else None
 
 
 def task_submitted(task, ns=None, site=None, **tag):
@@ -106,7 +144,7 @@ def reported_call(name, function, reported, after=None, details=None, tag=None):
 
 def worker_id(threads):
     """This worker's id: its thread's native id in a pool of threads, else its pid."""
-    return threading.get_native_id() if threads else os.getpid()
+    return private.get_native_id() if threads else os.getpid()
 
 
 def connect_worker(channel_dir, threads):
@@ -118,9 +156,58 @@ def connect_worker(channel_dir, threads):
 def worker_started(threads, **tag):
     """``worker.started``, from the worker itself; a thread says it acts as a worker."""
     if threads:
-        emit("worker.started", role="worker", worker=worker_id(True), ppid=os.getpid(), **tag)
+        me = worker_id(True)
+        emit("worker.started", role="worker", worker=me, ppid=os.getpid(), **tag)
+        if _REFCOUNTED:
+            _thread_end.marker = _ThreadEnd(me, tag)
     else:
         emit("worker.started", worker=os.getpid(), ppid=os.getppid(), **tag)
+
+
+# Worker threads whose end was recorded, by (worker, pool): said once, by the thread's
+# marker or by the watch (``watch.WorkerWatch``), whichever sees it first.
+_ended = set()
+_ended_lock = private.new_lock()
+# Each worker thread's marker: dropped as the thread ends (see ``_ThreadEnd``).
+_thread_end = private.thread_local()
+# Only where objects die as their last reference goes: elsewhere (PyPy) a collection may
+# run a ``__del__`` in any thread, one that holds the channel's lock for one.
+_REFCOUNTED = sys.implementation.name == "cpython"
+
+
+def thread_ended(worker, ns=None, **tag):
+    """``worker.exited`` for the worker thread ``worker``, once (stamped ``ns``)."""
+    with _ended_lock:
+        key = (worker, tag.get("pool"))
+        if key in _ended:
+            return
+        _ended.add(key)
+        emit("worker.exited", worker=worker, exit_code=None, ns=ns, thread=True, **tag)
+
+
+class _ThreadEnd:
+    """Held in a worker thread's thread-local storage, which the interpreter clears as the
+    thread ends (CPython: before ``join()`` returns): its ``__del__`` says the thread ended,
+    with no thread of poolctl's watching. Where it runs late or never (PyPy's collector,
+    daemon threads frozen at exit), the watch's ``sync`` and the final report say it."""
+
+    __slots__ = ("worker", "tag", "pid")
+
+    def __init__(self, worker, tag):
+        self.worker = worker
+        self.tag = tag
+        self.pid = os.getpid()
+
+    def __del__(self):
+        # A forked child clears the other threads' storage of its parent: not its workers.
+        # Once the interpreter is finalizing, a daemon thread frozen there may hold the
+        # channel's lock for ever (and the final report has run): say nothing.
+        if os.getpid() != self.pid or sys.is_finalizing():
+            return
+        try:
+            thread_ended(self.worker, **self.tag)
+        except Exception as exc:
+            observer_failed("shared_events: thread end", exc)
 
 
 def run_task(task, threads, function, args, kwargs, reported, **tag):

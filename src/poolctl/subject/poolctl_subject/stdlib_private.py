@@ -10,6 +10,8 @@ Checked on CPython 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1, 3.13.0, 3.14.7, 3.14
 (free-threaded) and PyPy 7.3.11 (Python 3.9.16).
 """
 
+import _thread
+
 # multiprocessing.pool.Pool.map, map_async, starmap and starmap_async all go through this
 # method, with ``mapstar`` or ``starmapstar`` as the mapper: patching it sees them all once.
 POOL_MAP_ASYNC = "_map_async"
@@ -24,6 +26,58 @@ def pool_workers(pool):
 def pool_start_method(pool):
     """The start method of a (process) ``Pool``, from its context ``Pool._ctx``."""
     return pool._ctx.get_start_method()
+
+
+def pool_worker_handler(pool):
+    """``Pool._worker_handler``: the thread that replaces the pool's workers as they end
+    (and sends them their sentinels); once it has ended, the pool starts no worker again."""
+    return pool._worker_handler
+
+
+def executor_manager_thread(executor):
+    """The thread that replaces a ``ProcessPoolExecutor``'s workers and joins them at
+    shutdown (``_executor_manager_thread``, 3.9+; ``_queue_management_thread`` on 3.8);
+    None before the first submit."""
+    thread = getattr(executor, "_executor_manager_thread", None)
+    return thread or getattr(executor, "_queue_management_thread", None)
+
+
+# poolctl's own threads and locks come from ``_thread``, which the interpreter imports to
+# start: ``threading`` is the program's to import (or not), and a ``_thread`` thread is
+# not in ``threading.enumerate()``, ``active_count()`` nor ``threading._dangling``.
+new_lock = _thread.allocate_lock
+get_ident = _thread.get_ident
+get_native_id = getattr(_thread, "get_native_id", _thread.get_ident)
+thread_local = _thread._local
+
+
+def start_thread(function):
+    """Run ``function()`` in a new ``_thread`` thread (a daemon: never waited for)."""
+    _thread.start_new_thread(function, ())
+
+
+def json_string_escaper():
+    """``_json.encode_basestring_ascii`` (CPython's C escaper: a str as a JSON string,
+    ASCII only), without importing ``json``; None where it is missing (PyPy)."""
+    try:
+        import _json
+    except ImportError:
+        return None
+    return getattr(_json, "encode_basestring_ascii", None)
+
+
+def source_file_loader():
+    """``SourceFileLoader``, the loader the interpreter gives a script's ``__main__``, from
+    the frozen ``_frozen_importlib_external`` the interpreter imported to start, so that
+    ``importlib`` is not imported before the program imports it."""
+    import sys
+
+    external = sys.modules.get("_frozen_importlib_external")
+    if external is None:  # never seen; importlib.machinery says the same
+        from importlib.machinery import SourceFileLoader
+
+        return SourceFileLoader
+    return external.SourceFileLoader
 
 
 def pool_check_running(pool):
@@ -142,20 +196,27 @@ def caller_frame(depth):
 # Checked by tests/test_subject_private.py on every interpreter at hand.
 def gil_enabled():
     """``sys._is_gil_enabled()`` (3.13+): whether the GIL is enabled now. Where it does not
-    exist the build has a GIL, unless it is free-threaded (``Py_GIL_DISABLED``)."""
+    exist (before 3.13) there is no free-threaded build: the GIL is enabled. (No
+    ``sysconfig`` here: it imports ``threading``, which is the program's to import.)"""
     import sys
-    import sysconfig
 
     is_enabled = getattr(sys, "_is_gil_enabled", None)
-    if is_enabled is not None:
-        return bool(is_enabled())
-    return not sysconfig.get_config_var("Py_GIL_DISABLED")
+    return True if is_enabled is None else bool(is_enabled())
 
 
 __all__ = (
     "POOL_MAP_ASYNC",
     "pool_workers",
     "pool_start_method",
+    "pool_worker_handler",
+    "executor_manager_thread",
+    "new_lock",
+    "get_ident",
+    "get_native_id",
+    "thread_local",
+    "start_thread",
+    "json_string_escaper",
+    "source_file_loader",
     "pool_check_running",
     "is_plain_map",
     "result_pool",
