@@ -13,8 +13,8 @@ known to the observer and given in the spec: ``encoded`` makes their text.
 
 import os
 
+from . import channel
 from . import stdlib_private as private
-from .channel import encoded
 
 _SUBJECT = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # The standard library's folder; its site-packages (below it on most installs) is not it.
@@ -38,7 +38,7 @@ def _is_library(filename):
 
 def encoded(file, line, function):
     """A site as an event carries it: ``{"file", "line", "function"}`` as JSON text."""
-    return encoded({"file": file, "line": line, "function": function})
+    return channel.encoded({"file": file, "line": line, "function": function})
 
 
 def here():
