@@ -200,7 +200,8 @@ def _story(doc: dict[str, Any]) -> str:
         + "".join(
             f"<dt>{escape(f.label)}</dt><dd style='color:{TONES[f.tone]}'>{escape(f.text)}</dd>"
             for f in told.facts
-            if f.label not in ("checks", "check", "race")  # listed in full below
+            # listed in full below, the findings in their panel
+            if f.label not in ("checks", "check", "race", "finding")
         )
     )
     lines = []

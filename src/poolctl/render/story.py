@@ -18,6 +18,7 @@ from typing import Any
 from ..compare_document import worker_endings
 from ..document import detail_cut, incomplete, platform_label, program_ending
 from ..interpreter import build_label, describe
+from . import findings_view
 
 # Output lines shown: the first few and the last ones (a traceback ends there).
 OUTPUT_HEAD = 3
@@ -122,6 +123,8 @@ def _facts(doc: dict[str, Any]) -> list[Fact]:
         facts.append(Fact("error", f"{error['type']}: {error['message']}{where}", "bad"))
     else:
         facts.append(Fact("error", "none"))
+    # Each finding, as the Findings panel heads it (the HTML shows the whole panel).
+    facts += [Fact("finding", findings_view.heading(f), "bad") for f in findings_view.findings(doc)]
     unseen = incomplete(doc)
     facts += [Fact("not seen", message, "bad") for message in unseen]
     facts += _checks(doc["checks"], verdict=not unseen)
