@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -83,6 +84,25 @@ def test_uv_pythons_newest_patch_and_free_threaded(homes: dict[str, Path]) -> No
     assert interpreter_search.find("3.14t") == str(free)
     with pytest.raises(UsageError, match=r"3\.13: no such command on PATH, nor in pyenv"):
         interpreter_search.find("3.13")
+
+
+def test_uv_default_directory(homes: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without UV_PYTHON_INSTALL_DIR, uv keeps its Pythons in $XDG_DATA_HOME/uv/python,
+    by default ~/.local/share/uv/python."""
+    home = homes["path"].parent / "home"
+    monkeypatch.delenv("UV_PYTHON_INSTALL_DIR")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    uv = home / ".local" / "share" / "uv" / "python"
+    found = fake_binary(uv / "cpython-3.14.7-linux-x86_64-gnu" / "bin" / "python3.14")
+    assert interpreter_search.find("3.14") == str(found)
+    data = homes["path"].parent / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    with pytest.raises(UsageError, match=re.escape(f"uv's Pythons ({data / 'uv' / 'python'})")):
+        interpreter_search.find("3.14")
+    moved = data / "uv" / "python" / "cpython-3.14.6-linux-x86_64-gnu" / "bin" / "python3.14"
+    fake_binary(moved)
+    assert interpreter_search.find("3.14") == str(moved)
 
 
 def test_shared_interpreters_and_the_order_of_places(homes: dict[str, Path]) -> None:
