@@ -18,31 +18,22 @@ from typing import Any
 import pytest
 
 import poolctl
-from conftest import run_cli, run_pipeline
+from conftest import require, run_cli, run_pipeline, unpacked_python
 from poolctl import expectation, interpreter, interpreter_faults, interpreter_search, matrix
 from poolctl.errors import UsageError
 from poolctl.expect_conditions import parse
 from schema_validation import check
 
-# Where the shared interpreters' unpack script puts them by default, and where this
-# machine's session unpacked them.
-SHARED_DIRS = (interpreter_search.shared_root(), Path("/tmp/pyinterp"))
 
-
-def shared_python(name: str) -> Path:
-    """The shared interpreter ``name`` (e.g. 'cpython-3.14.7t-linux-x86_64'), or skip."""
-    for directory in SHARED_DIRS:
-        binary = directory / name / "bin" / "python3"
-        if os.access(binary, os.X_OK):
-            return binary
-    pytest.skip(f"{name} is not unpacked (../shared/interpreters/unpack)")
+def shared_python(build: str) -> str:
+    """The shared CPython ``build`` ("3.14", "3.14t") where .ci/run or the unpack script
+    put it (conftest.unpacked_dirs), or skip."""
+    found = unpacked_python(build)
+    return require(build, str(found) if found else None)
 
 
 def require_pypy() -> str:
-    found = shutil.which("pypy3")
-    if found is None:
-        pytest.skip("pypy3 is not installed (apt-get install -y pypy3)")
-    return found
+    return require("pypy3", shutil.which("pypy3"))
 
 
 # --- where --python looks ----------------------------------------------------------------
@@ -194,23 +185,23 @@ def test_labels() -> None:
 
 @pytest.mark.timeout(120)
 def test_free_threaded_build_named_and_gil_reported() -> None:
-    free = shared_python("cpython-3.14.7t-linux-x86_64")
-    gil = shared_python("cpython-3.14.7-linux-x86_64")
-    found = interpreter.resolve(str(free))
-    assert (found.free_threaded, found.gil_enabled, found.label) == (True, False, "3.14.7t")
-    doc = run_pipeline("close-join", python=str(free), duration=0.05)
+    free, gil = shared_python("3.14t"), shared_python("3.14")
+    found = interpreter.resolve(free)
+    version = ".".join(map(str, found.version_info[:3]))
+    assert (found.free_threaded, found.gil_enabled, found.label) == (True, False, version + "t")
+    doc = run_pipeline("close-join", python=free, duration=0.05)
     check(doc, "test")
     assert doc["python"]["free_threaded"] is True
     assert doc["python"]["gil_enabled"] is False
     [started] = [e for e in doc["events"] if e["kind"] == "main.started"]
     assert (started["free_threaded"], started["gil_enabled"]) == (True, False)
-    other = run_pipeline("close-join", python=str(gil), duration=0.05)
+    other = run_pipeline("close-join", python=gil, duration=0.05)
     assert (other["python"]["free_threaded"], other["python"]["gil_enabled"]) == (False, True)
     # compare keeps them apart, by name too.
-    result = run_cli("compare", "close-join", "--python", str(gil), "--python", str(free), "--json")
+    result = run_cli("compare", "close-join", "--python", gil, "--python", free, "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["summary"]["rows"]
-    assert [row["python"] for row in rows] == ["3.14.7", "3.14.7t"]
+    assert [row["python"] for row in rows] == [interpreter.resolve(gil).label, version + "t"]
 
 
 # --- PyPy: worker endings without os.waitid ------------------------------------------------
