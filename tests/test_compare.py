@@ -780,7 +780,7 @@ def test_what_one_interpreter_never_showed_is_a_difference() -> None:
     assert "≠ terminate-join" in text
     assert "(default)" in text
     assert "Differences between interpreters" in text
-    here = interpreter.current().version
+    here = interpreter.current().label  # '3.14.7t' when poolctl runs free-threaded
     assert f"start method — {here}: fork · 3.99.0: forkserver" in text
     assert f"'Task executing' printed — {here}: 1/2 · 3.99.0: 0/2" in text
     page = html_export.page(doc)

@@ -137,17 +137,19 @@ def test_pypy_names(homes: dict[str, Path]) -> None:
 
 def test_a_found_interpreter_is_probed(homes: dict[str, Path]) -> None:
     """A uv-layout link to a real interpreter resolves to it, version and all."""
-    major, minor = sys.version_info[:2]
-    real = Path(sys.base_prefix) / "bin" / f"python{major}.{minor}"
+    major, minor, patch = sys.version_info[:3]
+    # A free-threaded poolctl (3.14t) is found as uv names that build.
+    threaded = "t" if interpreter.current().free_threaded else ""
+    real = Path(sys.base_prefix) / "bin" / f"python{major}.{minor}{threaded}"
     if not real.exists():
         pytest.skip(f"no {real}")
-    patch = sys.version_info[2]
-    where = homes["uv"] / f"cpython-{major}.{minor}.{patch}-linux-x86_64-gnu" / "bin"
-    link = fake_binary(where / f"python{major}.{minor}", str(real))
-    found = interpreter.resolve(f"{major}.{minor}")
+    build = f"{major}.{minor}.{patch}" + ("+freethreaded" if threaded else "")
+    where = homes["uv"] / f"cpython-{build}-linux-x86_64-gnu" / "bin"
+    link = fake_binary(where / real.name, str(real))
+    found = interpreter.resolve(f"{major}.{minor}{threaded}")
     assert found.executable == str(link)
     assert found.version_info[:3] == sys.version_info[:3]
-    assert found.label == f"{major}.{minor}.{patch}"
+    assert found.label == f"{major}.{minor}.{patch}{threaded}"
 
 
 def test_a_version_name_must_find_that_version(homes: dict[str, Path]) -> None:
