@@ -108,10 +108,14 @@ def _claim() -> tuple[str, int]:
     """A new run directory and the descriptor that holds its lock."""
     while True:
         directory = tempfile.mkdtemp(prefix=PREFIX)
-        lock = _open(directory)
+        # Another poolctl's sweep may find it in the instant before the lock is taken, and
+        # remove it: before it is opened (then there is nothing to open) or after (then the
+        # directory opened is not the one that is there). Either way, make another.
+        try:
+            lock = _open(directory)
+        except FileNotFoundError:
+            continue
         fcntl.flock(lock, fcntl.LOCK_EX)
-        # Another poolctl's sweep may have found it in the instant before the lock was
-        # taken, and removed it: then it is not the directory that was made.
         with contextlib.suppress(OSError):
             if _same(os.fstat(lock), os.lstat(directory)):
                 return directory, lock
