@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from conftest import kinds, marked_pids, run_pipeline, wait_until, write_scenario
+from poolctl.observer import workspace
 
 TIMEOUT = 1.0
 # What a hung run may take beyond its --timeout: the kill, the reaping, the drain.
@@ -81,6 +82,27 @@ def test_private_temp_directory_is_removed(marker: str, private_tmp: Path) -> No
     doc = run_pipeline("terminate-join", duration=0.2)
     assert doc["matches"] is True
     assert run_dirs(private_tmp) == before == set()
+
+
+def test_a_directory_swept_before_it_is_locked_is_made_again(
+    private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another poolctl's sweep can remove a new run directory in the instant between its
+    creation and its lock: the run makes another, it does not fail."""
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def swept_first(**options: Any) -> str:
+        directory = real_mkdtemp(**options)
+        made.append(directory)
+        if len(made) == 1:
+            Path(directory).rmdir()  # what the other poolctl's sweep does
+        return directory
+
+    monkeypatch.setattr(tempfile, "mkdtemp", swept_first)
+    with workspace.private_dir() as directory:
+        assert len(made) == 2 and str(directory) == made[1]
+        assert directory.is_dir()
 
 
 def start_hung_cli(scenario: Path) -> subprocess.Popen[str]:

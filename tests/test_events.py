@@ -90,7 +90,10 @@ def test_workers_exit_before_main_exits(close_join: dict[str, Any]) -> None:
     workers = close_join["outcome"]["workers"]
     assert len(exits) == len(workers) == 2
     assert {e["worker"] for e in exits} == {w["pid"] for w in workers}
-    assert all(e["exit_code"] == 0 for e in exits)
+    # The outcome's code, not the exit event's: under forkserver (3.14's default) the fork
+    # server may reap a worker before the watcher reads its status, which then comes later,
+    # in worker.reaped.
+    assert all(w["exit_code"] == 0 for w in workers)
     assert max(e["t"] for e in exits) <= first(close_join, "main.exited")["t"]
 
 

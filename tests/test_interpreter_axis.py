@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,31 +18,22 @@ from typing import Any
 import pytest
 
 import poolctl
-from conftest import run_cli, run_pipeline
+from conftest import require, run_cli, run_pipeline, unpacked_python
 from poolctl import expectation, interpreter, interpreter_faults, interpreter_search, matrix
 from poolctl.errors import UsageError
 from poolctl.expect_conditions import parse
 from schema_validation import check
 
-# Where the shared interpreters' unpack script puts them by default, and where this
-# machine's session unpacked them.
-SHARED_DIRS = (interpreter_search.shared_root(), Path("/tmp/pyinterp"))
 
-
-def shared_python(name: str) -> Path:
-    """The shared interpreter ``name`` (e.g. 'cpython-3.14.7t-linux-x86_64'), or skip."""
-    for directory in SHARED_DIRS:
-        binary = directory / name / "bin" / "python3"
-        if os.access(binary, os.X_OK):
-            return binary
-    pytest.skip(f"{name} is not unpacked (../shared/interpreters/unpack)")
+def shared_python(build: str) -> str:
+    """The shared CPython ``build`` ("3.14", "3.14t") where .ci/run or the unpack script
+    put it (conftest.unpacked_dirs), or skip."""
+    found = unpacked_python(build)
+    return require(build, str(found) if found else None)
 
 
 def require_pypy() -> str:
-    found = shutil.which("pypy3")
-    if found is None:
-        pytest.skip("pypy3 is not installed (apt-get install -y pypy3)")
-    return found
+    return require("pypy3", shutil.which("pypy3"))
 
 
 # --- where --python looks ----------------------------------------------------------------
@@ -85,6 +77,25 @@ def test_uv_pythons_newest_patch_and_free_threaded(homes: dict[str, Path]) -> No
         interpreter_search.find("3.13")
 
 
+def test_uv_default_directory(homes: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without UV_PYTHON_INSTALL_DIR, uv keeps its Pythons in $XDG_DATA_HOME/uv/python,
+    by default ~/.local/share/uv/python."""
+    home = homes["path"].parent / "home"
+    monkeypatch.delenv("UV_PYTHON_INSTALL_DIR")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    uv = home / ".local" / "share" / "uv" / "python"
+    found = fake_binary(uv / "cpython-3.14.7-linux-x86_64-gnu" / "bin" / "python3.14")
+    assert interpreter_search.find("3.14") == str(found)
+    data = homes["path"].parent / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    with pytest.raises(UsageError, match=re.escape(f"uv's Pythons ({data / 'uv' / 'python'})")):
+        interpreter_search.find("3.14")
+    moved = data / "uv" / "python" / "cpython-3.14.6-linux-x86_64-gnu" / "bin" / "python3.14"
+    fake_binary(moved)
+    assert interpreter_search.find("3.14") == str(moved)
+
+
 def test_shared_interpreters_and_the_order_of_places(homes: dict[str, Path]) -> None:
     shared = homes["cache"] / "shared-pythons"
     fake_binary(shared / "cpython-3.14.7-linux-x86_64" / "bin" / "python3.14")
@@ -126,17 +137,19 @@ def test_pypy_names(homes: dict[str, Path]) -> None:
 
 def test_a_found_interpreter_is_probed(homes: dict[str, Path]) -> None:
     """A uv-layout link to a real interpreter resolves to it, version and all."""
-    major, minor = sys.version_info[:2]
-    real = Path(sys.base_prefix) / "bin" / f"python{major}.{minor}"
+    major, minor, patch = sys.version_info[:3]
+    # A free-threaded poolctl (3.14t) is found as uv names that build.
+    threaded = "t" if interpreter.current().free_threaded else ""
+    real = Path(sys.base_prefix) / "bin" / f"python{major}.{minor}{threaded}"
     if not real.exists():
         pytest.skip(f"no {real}")
-    patch = sys.version_info[2]
-    where = homes["uv"] / f"cpython-{major}.{minor}.{patch}-linux-x86_64-gnu" / "bin"
-    link = fake_binary(where / f"python{major}.{minor}", str(real))
-    found = interpreter.resolve(f"{major}.{minor}")
+    build = f"{major}.{minor}.{patch}" + ("+freethreaded" if threaded else "")
+    where = homes["uv"] / f"cpython-{build}-linux-x86_64-gnu" / "bin"
+    link = fake_binary(where / real.name, str(real))
+    found = interpreter.resolve(f"{major}.{minor}{threaded}")
     assert found.executable == str(link)
     assert found.version_info[:3] == sys.version_info[:3]
-    assert found.label == f"{major}.{minor}.{patch}"
+    assert found.label == f"{major}.{minor}.{patch}{threaded}"
 
 
 def test_a_version_name_must_find_that_version(homes: dict[str, Path]) -> None:
@@ -174,23 +187,23 @@ def test_labels() -> None:
 
 @pytest.mark.timeout(120)
 def test_free_threaded_build_named_and_gil_reported() -> None:
-    free = shared_python("cpython-3.14.7t-linux-x86_64")
-    gil = shared_python("cpython-3.14.7-linux-x86_64")
-    found = interpreter.resolve(str(free))
-    assert (found.free_threaded, found.gil_enabled, found.label) == (True, False, "3.14.7t")
-    doc = run_pipeline("close-join", python=str(free), duration=0.05)
+    free, gil = shared_python("3.14t"), shared_python("3.14")
+    found = interpreter.resolve(free)
+    version = ".".join(map(str, found.version_info[:3]))
+    assert (found.free_threaded, found.gil_enabled, found.label) == (True, False, version + "t")
+    doc = run_pipeline("close-join", python=free, duration=0.05)
     check(doc, "test")
     assert doc["python"]["free_threaded"] is True
     assert doc["python"]["gil_enabled"] is False
     [started] = [e for e in doc["events"] if e["kind"] == "main.started"]
     assert (started["free_threaded"], started["gil_enabled"]) == (True, False)
-    other = run_pipeline("close-join", python=str(gil), duration=0.05)
+    other = run_pipeline("close-join", python=gil, duration=0.05)
     assert (other["python"]["free_threaded"], other["python"]["gil_enabled"]) == (False, True)
     # compare keeps them apart, by name too.
-    result = run_cli("compare", "close-join", "--python", str(gil), "--python", str(free), "--json")
+    result = run_cli("compare", "close-join", "--python", gil, "--python", free, "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["summary"]["rows"]
-    assert [row["python"] for row in rows] == ["3.14.7", "3.14.7t"]
+    assert [row["python"] for row in rows] == [interpreter.resolve(gil).label, version + "t"]
 
 
 # --- PyPy: worker endings without os.waitid ------------------------------------------------

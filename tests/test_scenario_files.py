@@ -203,28 +203,30 @@ def test_every_bundled_file_is_valid() -> None:
         assert loaded.summary and loaded.expect, name
 
 
-def test_show_code_is_a_program_for_every_scenario(tmp_path: Path) -> None:
+# One test per scenario: two CLI starts each, about a second under load (more on an
+# interpreter whose standard library has no .pyc files), would not fit one timeout.
+@pytest.mark.parametrize("name", scenario.bundled_names())
+def test_show_code_is_a_program_for_every_scenario(name: str) -> None:
     """show --code compiles, for every bundled scenario and with parameters substituted."""
-    for name in scenario.bundled_names():
-        args = ["--workers", "3", "--tasks", "4", "--duration", "0.1"]
-        if KINDS[scenario.load(name).api].starts_processes:
-            args += ["--start-method", "spawn"]
-        result = run_cli("show", name, "--code", *args)
-        needed = scenario.load(name).requires_python
-        if needed is not None and sys.version_info < needed:
-            # The code is for this interpreter, which has not the pool or call it needs.
-            assert result.returncode == 2 and "needs Python" in result.stderr, name
-            text = codegen.program(
-                scenario.load(name), workers=3, tasks=4, duration=0.1, start_method="spawn"
-            )
-            compile(text, name, "exec")
-        else:
-            assert result.returncode == 0, (name, result.stderr)
-            compile(result.stdout, name, "exec")
-        plain = run_cli("show", name)
-        # Wrapped between words to the width: compared word for word.
-        summary = " ".join(scenario.load(name).summary.split()[:3])
-        assert plain.returncode == 0 and summary in " ".join(plain.stdout.split())
+    args = ["--workers", "3", "--tasks", "4", "--duration", "0.1"]
+    if KINDS[scenario.load(name).api].starts_processes:
+        args += ["--start-method", "spawn"]
+    result = run_cli("show", name, "--code", *args)
+    needed = scenario.load(name).requires_python
+    if needed is not None and sys.version_info < needed:
+        # The code is for this interpreter, which has not the pool or call it needs.
+        assert result.returncode == 2 and "needs Python" in result.stderr, name
+        text = codegen.program(
+            scenario.load(name), workers=3, tasks=4, duration=0.1, start_method="spawn"
+        )
+        compile(text, name, "exec")
+    else:
+        assert result.returncode == 0, (name, result.stderr)
+        compile(result.stdout, name, "exec")
+    plain = run_cli("show", name)
+    # Wrapped between words to the width: compared word for word.
+    summary = " ".join(scenario.load(name).summary.split()[:3])
+    assert plain.returncode == 0 and summary in " ".join(plain.stdout.split())
 
 
 DETERMINISTIC = [

@@ -23,8 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def hung_doc() -> dict[str, Any]:
-    """worker-killed: kill-worker, close, then a join() that never returns (stopped at 1 s)."""
-    return run_pipeline("worker-killed", workers=2, tasks=2, duration=0.1, timeout=1.0)
+    """worker-killed: kill-worker, close, then a join() that never returns (stopped at 2 s).
+
+    fork: the workers must be up and busy well within the timeout, on any Python and
+    under load (forkserver, 3.14's default, took over 1 s to get there)."""
+    return run_pipeline(
+        "worker-killed", workers=2, tasks=2, duration=0.1, timeout=2.0, start_method="fork"
+    )
 
 
 def test_calls_are_paired_and_a_hung_call_stays_open(hung_doc: dict[str, Any]) -> None:
