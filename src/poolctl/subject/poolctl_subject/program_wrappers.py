@@ -6,9 +6,23 @@ start method) and a spawned worker imports this module from the ``sys.path`` it 
 Each adds two stores to a task (``task.started`` and ``task.finished``/``task.failed``);
 nothing else runs in the worker. What poolctl's own code raises here is reported
 (``observer.failed``) and never reaches the user's initializer or task.
+
+They never show: a task's exception leaves with poolctl's frames taken out of its
+traceback (``hidden_frames``), and a callable that cannot be pickled fails as it would
+unwrapped (3.14 notes where in the pickled object it was: the wrapper checks the user's
+callable first, so the notes are the standard library's own).
 """
 
-from . import shared_events
+import sys
+
+from . import hidden_frames, shared_events
+
+# 3.14+ notes, in a pickling error, each object it was serializing ("when serializing
+# ... reconstructor arguments"): the wrapper must not be one of them.
+_PICKLING_NOTES = sys.version_info >= (3, 14)
+# The last callable found picklable: a map of many chunks, or a loop of apply_async() with
+# one function, checks it once.
+_picklable = None
 
 
 def init_worker(channel_dir, pool, threads, initializer, initargs):
@@ -16,15 +30,34 @@ def init_worker(channel_dir, pool, threads, initializer, initargs):
     try:
         shared_events.connect_worker(channel_dir, threads)
         shared_events.worker_started(threads, pool=pool)
+        if not threads:  # a spawned worker imported its pool module afresh
+            from . import instrument
+
+            instrument.hide_handed_over_frames()
     except Exception as exc:
         shared_events.observer_failed("program_wrappers: init_worker", exc)
     if initializer is not None:
-        initializer(*initargs)
+        try:
+            initializer(*initargs)
+        except BaseException as exc:
+            hidden_frames.hide(exc)
+            raise
 
 
-def _run(task, pool, threads, function, args, kwargs):
-    # Whatever ends the user's task is reported, KeyboardInterrupt and SystemExit too.
-    return shared_events.run_task(task, threads, function, args, kwargs, BaseException, pool=pool)
+def _check_picklable(function):
+    """Pickle ``function`` alone, as multiprocessing would: what it raises is what pickling
+    it inside the wrapper would have raised, without the wrapper's notes."""
+    global _picklable
+    if not _PICKLING_NOTES or function is _picklable:
+        return
+    import io
+    from multiprocessing.reduction import ForkingPickler
+
+    # dump() itself, not ForkingPickler.dumps(): a frame of the standard library that the
+    # plain pickling error has not. The wrapper's own frames are taken out where the error
+    # is handed over (hidden_frames).
+    ForkingPickler(io.BytesIO()).dump(function)
+    _picklable = function
 
 
 class Call:
@@ -39,10 +72,17 @@ class Call:
         self.threads = threads
 
     def __reduce__(self):
+        _check_picklable(self.function)
         return (Call, (self.function, self.task, self.pool, self.threads))
 
     def __call__(self, /, *args, **kwargs):
-        return _run(self.task, self.pool, self.threads, self.function, args, kwargs)
+        try:
+            return shared_events.run_task(
+                self.task, self.threads, self.function, args, kwargs, BaseException, pool=self.pool
+            )
+        except BaseException as exc:
+            hidden_frames.hide(exc)
+            raise
 
 
 class Item:
@@ -61,6 +101,7 @@ class Item:
         self.mode = mode  # "one", "star" or "last"
 
     def __reduce__(self):
+        _check_picklable(self.function)
         return (Item, (self.function, self.pool, self.threads, self.mode))
 
     def __call__(self, *packed):
@@ -71,4 +112,10 @@ class Item:
             task, args = packed
         else:
             task, args = packed[-1], packed[:-1]
-        return _run(task, self.pool, self.threads, self.function, args, {})
+        try:
+            return shared_events.run_task(
+                task, self.threads, self.function, args, {}, BaseException, pool=self.pool
+            )
+        except BaseException as exc:
+            hidden_frames.hide(exc)
+            raise
