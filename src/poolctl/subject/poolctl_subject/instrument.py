@@ -109,7 +109,7 @@ def _patch_kinds(module):
             _patch_result(kind, kind.result_class(module))  # MapResult's too
 
 
-def _install(owner, name, enter, inputs, outputs=(), around=True):
+def _install(owner, name, enter, inputs, outputs=(), around=True, where=None):
     """Instrument ``owner.<name>`` in its own frame (``same_frame``) with the hook ``enter``,
     guarded: what it raises is poolctl's failure, and the call goes on with its own
     arguments, unobserved. A method that cannot be instrumented is left as it is."""
@@ -119,7 +119,7 @@ def _install(owner, name, enter, inputs, outputs=(), around=True):
         try:
             return enter(*values)
         except Exception as exc:
-            _failed(name, exc)
+            _failed(where or name, exc)
             own = values[len(values) - kept :] if kept else ()
             return (None,) + own if around else own
 
@@ -216,6 +216,24 @@ def _numbering(pool_id, ns=None, with_item=True):
     return number
 
 
+class _SizedItems:
+    """A sized iterable's items, numbered as the pool takes them. ``map_async`` keeps a
+    sized iterable as it is (it only asks its length) and its task handler thread takes the
+    items: numbering them in the program's thread would hold the program up for as long as
+    the pool takes to chunk them, and leave the handler time it has not plainly."""
+
+    __slots__ = ("items", "number")
+
+    def __init__(self, items, number):
+        self.items, self.number = items, number
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return map(self.number, self.items)
+
+
 def _counter(pool_id):
     """Task numbers for the executor's ``map``, which zips them after the user's iterables
     (so none is taken, and none reported, past the shortest of them)."""
@@ -234,9 +252,8 @@ def _count(value):
 
 
 def _enter_init(call):
-    """The hook of a pool class's ``__init__`` (``call`` names it in an ``error.raised``):
-    report the pool being created, hand it the wrapped initializer, and once it exists,
-    report it and follow its workers."""
+    """The hook of a pool class's ``__init__``: report the pool being created, hand it the
+    wrapped initializer, and once it exists, report it and follow its workers."""
 
     def enter(self, processes, context, initializer, initargs):
         kind = pool_kinds.of(self)
@@ -314,7 +331,11 @@ def _patch_pool(kind, pool_class, module):
         pool_id, kind, _ = followed
         name = "map" if private.is_plain_map(mapper, module) else "starmap"
         # mapstar calls func(item), starmapstar func(*item): (task, item) fits both.
-        numbered = map(_numbering(pool_id, time.monotonic_ns()), iterable)
+        number = _numbering(pool_id, time.monotonic_ns())
+        if hasattr(iterable, "__len__"):  # taken in the task handler thread, as it is
+            numbered = _SizedItems(iterable, number)
+        else:  # made a list by map_async itself, in the program's thread
+            numbered = map(number, iterable)
         wrapped = traced.Item(func, pool_id, kind.threads, "one" if name == "map" else "star")
         return _Reported(pool_id, name), wrapped, numbered
 
@@ -325,13 +346,12 @@ def _patch_pool(kind, pool_class, module):
                 return None, func, iterable
             pool_id, kind, _ = followed
             wrapped = traced.Item(func, pool_id, kind.threads, "one")
-            return _Reported(pool_id, name), wrapped, map(_numbering(pool_id), iterable)
+            numbered = map(_numbering(pool_id), iterable)
+            return _Reported(pool_id, name), wrapped, numbered
 
         return imap
 
-    _install(
-        pool_class, "__init__", _enter_init(pool_class.__name__), _INIT_INPUTS(kind), _INIT_OUT
-    )
+    _install_init(pool_class, kind)
     _install(pool_class, "apply_async", apply_async, ("self", "func"), ("func",))
     map_inputs = ("self", "mapper", "func", "iterable")
     _install(pool_class, private.POOL_MAP_ASYNC, map_async, map_inputs, ("func", "iterable"))
@@ -340,11 +360,15 @@ def _patch_pool(kind, pool_class, module):
     _patch_lifecycle(kind, pool_class)
 
 
-def _INIT_INPUTS(kind):  # noqa: N802 (a table, by kind)
-    return ("self", kind.processes_option, kind.context_option or "None") + _INIT_OUT
-
-
-_INIT_OUT = ("initializer", "initargs")
+def _install_init(pool_class, kind):
+    """Instrument the class's ``__init__``; ``<class>()`` names it in an ``error.raised``
+    (``Pool`` for a ThreadPool too: its ``__init__`` calls Pool's)."""
+    call = pool_class.__name__
+    inputs = ("self", kind.processes_option, kind.context_option or "None")
+    outputs = ("initializer", "initargs")
+    _install(
+        pool_class, "__init__", _enter_init(call), inputs + outputs, outputs, where=call + "()"
+    )
 
 
 def _patch_executor(kind, executor_class, module):
@@ -375,19 +399,13 @@ def _patch_executor(kind, executor_class, module):
         if followed is None:
             return None, fn, iterables
         pool_id, kind, _ = followed
-        reported = _Reported(pool_id, "map", marks_futures=True)
         if kind.in_subinterpreters:  # each item a submit(), numbered as accepted
-            return reported, fn, iterables
+            return _Reported(pool_id, "map", marks_futures=True), fn, iterables
         wrapped = traced.Item(fn, pool_id, kind.threads, "last")
-        return reported, wrapped, tuple(iterables) + (_counter(pool_id),)
+        numbered = tuple(iterables) + (_counter(pool_id),)
+        return _Reported(pool_id, "map", marks_futures=True), wrapped, numbered
 
-    _install(
-        executor_class,
-        "__init__",
-        _enter_init(executor_class.__name__),
-        _INIT_INPUTS(kind),
-        _INIT_OUT,
-    )
+    _install_init(executor_class, kind)
     if "fn" in same_frame.parameters(executor_class.submit):
         _install(executor_class, "submit", submit, ("self", "fn"), ("fn",))
     else:
