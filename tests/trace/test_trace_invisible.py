@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import every_python, require
-from tracing import events, plain, trace, without_addresses, write
+from conftest import every_python, python_for, require
+from tracing import counts, events, plain, trace, without_addresses, write
 
 # Prints what a program can learn of every method poolctl patches (Executor.map and
 # __exit__ are concurrent.futures._base's, patched there; kill_workers and
@@ -232,3 +232,33 @@ def test_threadpool_terminate_with_thousands_queued_returns_at_once(tmp_path: Pa
     assert run.stderr == expected.stderr
     assert run.doc is not None
     assert run.doc["outcome"]["tasks"]["started"] == 0
+
+
+BUFFERED_MAP = """
+import sys
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+
+def task(x):
+    return x * 2
+
+
+if __name__ == '__main__':
+    for kind in (ThreadPoolExecutor, ProcessPoolExecutor):
+        with kind(2) as executor:
+            print(list(executor.map(task, range(7), buffersize=2)), file=sys.stderr)
+"""
+
+
+def test_a_buffered_map_is_one_task_an_item(tmp_path: Path) -> None:
+    """3.14's map(buffersize=...) submits most items from its result iterator, after map()
+    returned: each is still the one task map() numbered, not a submit() of its own."""
+    python = python_for((3, 14))
+    program = write(tmp_path, "buffered.py", BUFFERED_MAP)
+    run = trace(*(["--python", python] if python else []), str(program))
+    assert run.status == 0, run.stderr
+    assert run.stderr == "[0, 2, 4, 6, 8, 10, 12]\n" * 2
+    assert run.doc is not None
+    assert [p["tasks"] for p in run.doc["outcome"]["pools"]] == [
+        counts(submitted=7, started=7, completed=7)
+    ] * 2

@@ -377,7 +377,10 @@ def _patch_executor(kind, executor_class, module):
         if followed is None:
             return None, fn
         pool_id, kind, _ = followed
-        if kind.in_subinterpreters:  # numbered as the executor accepts it (calling_side)
+        # A task numbered already: what map(buffersize=...) (3.14) submits from its result
+        # iterator, after map() returned (an item, or ProcessPoolExecutor's chunk of items).
+        numbered = isinstance(fn, traced.Item) or private.is_map_chunk(fn, module)
+        if numbered or kind.in_subinterpreters:  # else numbered as accepted (calling_side)
             return _Reported(pool_id, "submit", marks_futures=True), fn
         task, ns = next(_task_ids), time.monotonic_ns()
         call = traced.Call(fn, task, pool_id, kind.threads)
