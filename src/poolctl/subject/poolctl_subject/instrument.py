@@ -7,6 +7,13 @@ methods report the pool's lifecycle from the main process (``pool.created``,
 ``close.called`` ...) and hand the pool wrapped callables (see ``traced``) that report each
 task from the worker that runs it.
 
+A patched method is no wrapper: it is the standard library's own method, copied with a
+hook (``same_frame``) that runs first, may replace some of its arguments (the callable, the
+iterable, the initializer) and hears how the call ended. The method binds the program's
+arguments itself and keeps its signature; no frame of poolctl's is between the program
+and the standard library. Where the standard library hands a task's exception on, a
+hook takes poolctl's frames out of its traceback (``hide_handed_over_frames``).
+
 Only the outermost call reports: ``Pool.__exit__`` calls ``terminate()``, ``apply()`` calls
 ``apply_async()``, ``Executor.map`` calls ``submit()``; the user made one call.
 

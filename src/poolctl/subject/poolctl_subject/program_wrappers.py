@@ -14,14 +14,16 @@ callable first, so the notes are the standard library's own).
 """
 
 import sys
+import weakref
 
 from . import hidden_frames, shared_events
 
 # 3.14+ notes, in a pickling error, each object it was serializing ("when serializing
 # ... reconstructor arguments"): the wrapper must not be one of them.
 _PICKLING_NOTES = sys.version_info >= (3, 14)
-# The last callable found picklable: a map of many chunks, or a loop of apply_async() with
-# one function, checks it once.
+# The last callable found picklable (a weak reference: it must not outlive the program's
+# use of it): a map of many chunks, or a loop of apply_async() with one function, checks
+# it once.
 _picklable = None
 
 
@@ -48,7 +50,7 @@ def _check_picklable(function):
     """Pickle ``function`` alone, as multiprocessing would: what it raises is what pickling
     it inside the wrapper would have raised, without the wrapper's notes."""
     global _picklable
-    if not _PICKLING_NOTES or function is _picklable:
+    if not _PICKLING_NOTES or (_picklable is not None and _picklable() is function):
         return
     import io
     from multiprocessing.reduction import ForkingPickler
@@ -57,7 +59,10 @@ def _check_picklable(function):
     # plain pickling error has not. The wrapper's own frames are taken out where the error
     # is handed over (hidden_frames).
     ForkingPickler(io.BytesIO()).dump(function)
-    _picklable = function
+    try:
+        _picklable = weakref.ref(function)
+    except TypeError:  # not weakly referable: checked each time
+        _picklable = None
 
 
 class Call:
