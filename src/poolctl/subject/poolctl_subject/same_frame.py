@@ -53,7 +53,10 @@ _copies = set()
 
 def parameters(function):
     """The names of ``function``'s parameters, in order (``*args``/``**kwargs`` included)."""
-    code = function.__code__
+    return _parameters(function.__code__)
+
+
+def _parameters(code):
     count = code.co_argcount + code.co_kwonlyargcount
     count += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)  # *args, **kwargs
     return code.co_varnames[:count]
@@ -182,14 +185,13 @@ def _place(node, line):
 
 def _check_same_parameters(copied, code):
     same = (
-        copied.co_argcount == code.co_argcount
+        _parameters(copied) == _parameters(code)
+        and copied.co_argcount == code.co_argcount
         and getattr(copied, "co_posonlyargcount", 0) == getattr(code, "co_posonlyargcount", 0)
         and copied.co_kwonlyargcount == code.co_kwonlyargcount
         and copied.co_flags & 0x0C == code.co_flags & 0x0C
     )
-    count = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 0x04)
-    count += bool(code.co_flags & 0x08)
-    if not same or copied.co_varnames[:count] != code.co_varnames[:count]:
+    if not same:
         raise LookupError("the copy of %s takes other parameters" % code.co_name)
 
 
