@@ -315,6 +315,13 @@ if __name__ == "__main__":
 
     check("context_start_method", lambda: p.context_start_method(ctx) == "fork"
           and p.context_start_method(Duck()) is None)
+    def caller():
+        return p.calling_frame(1)
+
+    def called():
+        return caller()
+
+    check("calling_frame", lambda: called().f_code.co_name == "called")
     tree = p.syntax_tree("def f(x):\n    return x\n", "<probe>")
     check("syntax_tree", lambda: tree.body[0].body[0].lineno == 2)
     check("syntax_children", lambda: p.syntax_children(tree) == tree.body

@@ -14,17 +14,31 @@ can see it.
 """
 
 _OURS = __name__.rpartition(".")[0] + "."
+# Frames of the standard library spent on poolctl's objects, by the id of the exception
+# whose traceback they must leave too (``hide_also``): ``(exception, frame)``, popped by
+# ``hide``. A few at most (not every interpreter's exceptions take weak references).
+_also = {}
+_ALSO_KEPT = 16
 
 
 def _is_ours(entry):
     return entry.tb_frame.f_globals.get("__name__", "").startswith(_OURS)
 
 
-def without_ours(tb):
-    """``tb`` relinked without poolctl's entries (the first entry left, or None)."""
+def hide_also(exc, frame):
+    """Have ``hide(exc)`` take ``frame``'s entry out too (PyPy's pickler's, which called a
+    wrapper's ``__reduce__``)."""
+    if len(_also) >= _ALSO_KEPT:
+        _also.clear()
+    _also[id(exc)] = (exc, frame)
+
+
+def without_ours(tb, also=None):
+    """``tb`` relinked without poolctl's entries, nor ``also``'s (the first entry left, or
+    None)."""
     kept = []
     while tb is not None:
-        if not _is_ours(tb):
+        if not _is_ours(tb) and tb.tb_frame is not also:
             kept.append(tb)
         tb = tb.tb_next
     for entry, following in zip(kept, kept[1:] + [None]):
@@ -43,9 +57,10 @@ def hide(exc):
         if not isinstance(exc, BaseException) or id(exc) in seen:
             continue
         seen.add(id(exc))
+        also = _also.pop(id(exc), (None, None))
         tb = exc.__traceback__
         if tb is not None:
-            cleaned = without_ours(tb)
+            cleaned = without_ours(tb, also[1] if also[0] is exc else None)
             if cleaned is not tb:
                 exc.__traceback__ = cleaned
         waiting += (exc.__cause__, exc.__context__)

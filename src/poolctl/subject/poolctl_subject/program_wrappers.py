@@ -17,10 +17,13 @@ import sys
 import weakref
 
 from . import hidden_frames, shared_events
+from . import stdlib_private as private
 
 # 3.14+ notes, in a pickling error, each object it was serializing ("when serializing
-# ... reconstructor arguments"): the wrapper must not be one of them.
+# ... reconstructor arguments"): the wrapper must not be one of them. PyPy's pickler is
+# Python code: a traceback through it shows each object it was saving, as frames.
 _PICKLING_NOTES = sys.version_info >= (3, 14)
+_PYTHON_PICKLER = sys.implementation.name == "pypy"
 # The last callable found picklable (a weak reference: it must not outlive the program's
 # use of it): a map of many chunks, or a loop of apply_async() with one function, checks
 # it once.
@@ -50,7 +53,9 @@ def _check_picklable(function):
     """Pickle ``function`` alone, as multiprocessing would: what it raises is what pickling
     it inside the wrapper would have raised, without the wrapper's notes."""
     global _picklable
-    if not _PICKLING_NOTES or (_picklable is not None and _picklable() is function):
+    if not (_PICKLING_NOTES or _PYTHON_PICKLER):
+        return
+    if _picklable is not None and _picklable() is function:
         return
     import io
     from multiprocessing.reduction import ForkingPickler
@@ -58,11 +63,28 @@ def _check_picklable(function):
     # dump() itself, not ForkingPickler.dumps(): a frame of the standard library that the
     # plain pickling error has not. The wrapper's own frames are taken out where the error
     # is handed over (hidden_frames).
-    ForkingPickler(io.BytesIO()).dump(function)
+    try:
+        ForkingPickler(io.BytesIO()).dump(function)
+    except BaseException as exc:
+        if _PYTHON_PICKLER:
+            # The pickler's save() -> the wrapper's __reduce__ -> here.
+            _as_if_pickled_in_place(exc, private.calling_frame(2))
+        raise
     try:
         _picklable = weakref.ref(function)
     except TypeError:  # not weakly referable: checked each time
         _picklable = None
+
+
+def _as_if_pickled_in_place(exc, saving):
+    """Make a Python pickler's traceback read as if the function had been pickled where the
+    wrapper is: without the check's own ``dump()`` (relinked out of the chain, in place,
+    whatever a re-raise keeps), nor the ``save()`` that called the wrapper's
+    ``__reduce__`` (``saving``, taken out where the error is handed over)."""
+    ours = exc.__traceback__
+    if ours is not None and ours.tb_next is not None:
+        ours.tb_next = ours.tb_next.tb_next
+    hidden_frames.hide_also(exc, saving)
 
 
 class Call:

@@ -159,6 +159,13 @@ def run_module_as_main(name):
     return runpy._run_module_as_main(name, alter_argv=True)
 
 
+def calling_frame(depth):
+    """``sys._getframe``: the frame ``depth`` calls above the function that calls this."""
+    import sys
+
+    return sys._getframe(depth + 1)
+
+
 def syntax_tree(source, filename):
     """``source`` (a module) parsed by ``compile`` with ``_ast.PyCF_ONLY_AST``: the ``ast``
     module is not imported (the program may never import it)."""
@@ -221,6 +228,7 @@ __all__ = (
     "check_main_module",
     "run_module_as_main",
     "gil_enabled",
+    "calling_frame",
     "syntax_tree",
     "syntax_children",
     "has_position",
