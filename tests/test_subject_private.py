@@ -328,6 +328,28 @@ if __name__ == "__main__":
           or json.loads(escaper("\u00e9\"\n\U0001F600")) == "\u00e9\"\n\U0001F600")
     from importlib.machinery import SourceFileLoader
     check("source_file_loader", lambda: p.source_file_loader() is SourceFileLoader)
+
+    def handed_over():
+        import concurrent.futures._base
+        for module, cls, method, position, holds in p.EXCEPTION_HANDOVERS:
+            function = getattr(getattr(sys.modules[module], cls), method)
+            code = function.__code__
+            assert position < code.co_argcount and holds in ("traceback", "exception", "outcome")
+        return True
+
+    check("EXCEPTION_HANDOVERS", handed_over)
+
+    class Duck:
+        pass
+
+    check("context_start_method", lambda: p.context_start_method(ctx) == "fork"
+          and p.context_start_method(Duck()) is None)
+    tree = p.syntax_tree("def f(x):\n    return x\n", "<probe>")
+    check("syntax_tree", lambda: tree.body[0].body[0].lineno == 2)
+    check("syntax_children", lambda: p.syntax_children(tree) == tree.body
+          and len(p.syntax_children(tree.body[0].body[0])) == 1)
+    check("has_position", lambda: p.has_position(tree.body[0]) and not p.has_position(tree))
+
     import sysconfig
     check("gil_enabled", lambda: p.gil_enabled()
           is (not sysconfig.get_config_var("Py_GIL_DISABLED")))

@@ -465,6 +465,40 @@ def test_a_traced_call_site_is_the_programs_line(tmp_path: Path) -> None:
     assert doc["outcome"]["pools"][0]["site"] == sites["pool.created"]
 
 
+SUBMISSIONS = """
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import get_context
+
+
+def double(x):
+    return 2 * x
+
+
+if __name__ == '__main__':
+    with get_context('fork').Pool(2) as pool:
+        pool.apply_async(double, (1,)).get()  # apply
+        pool.map(double, [1, 2, 3])  # sized
+        pool.map(double, (i for i in range(3)))  # generator
+        list(pool.imap(double, range(3)))  # imap
+    with ThreadPoolExecutor(2) as executor:
+        executor.submit(double, 1).result()  # submit
+        list(executor.map(double, range(3)))  # executor-map
+"""
+
+
+def test_every_submission_carries_the_programs_line(tmp_path: Path) -> None:
+    """Each task is submitted at the program's line, also those a pool's own thread takes
+    (a sized map's items, imap's): the site is found at the call, in the program's thread."""
+    program = write(tmp_path, "submissions.py", SUBMISSIONS)
+    doc = trace(str(program)).doc
+    check(doc, "trace")
+    submitted = [e["site"] for e in doc["events"] if e["kind"] == "task.submitted"]
+    assert {site["file"] for site in submitted} == {str(program)}
+    lines = sorted(site["line"] for site in submitted)
+    marks = {"apply": 1, "sized": 3, "generator": 3, "imap": 3, "submit": 1, "executor-map": 3}
+    assert lines == sorted(line_of(program, m) for m, n in marks.items() for _ in range(n))
+
+
 def test_pyenv_38_finds_the_same_site(tmp_path: Path) -> None:
     """The subject's frame walk on the oldest Python poolctl supports."""
     python = pyenv_python("3.8")

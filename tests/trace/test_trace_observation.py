@@ -192,7 +192,7 @@ FAULTS = {
         "from poolctl_subject import instrument\n"
         "def broken(*args):\n"
         "    raise RuntimeError('injected fault')\n"
-        "instrument._bind = broken\n"
+        "instrument._start_method = broken\n"
     ),
     "the worker's wrapper": (
         "from poolctl_subject import shared_events\n"

@@ -3,10 +3,25 @@ the very traceback plain python prints (the program's frames, none of poolctl's)
 
 from __future__ import annotations
 
+import re
 import signal
+import sys
 from pathlib import Path
 
-from tracing import counts, lifecycle, plain, position, trace, write
+import pytest
+
+from conftest import every_python, require
+from tracing import (
+    Traced,
+    counts,
+    events,
+    lifecycle,
+    plain,
+    position,
+    trace,
+    without_addresses,
+    write,
+)
 
 RAISES = """
 import multiprocessing
@@ -143,3 +158,193 @@ def test_a_syntax_error_in_an_imported_module_is_the_programs_own(tmp_path: Path
     assert 'broken_helper.py", line 1' in run.stderr
     assert run.doc is not None
     assert run.doc["outcome"]["main"]["uncaught"]["type"] == "SyntaxError"
+
+
+# --- the same text as plain python, on every interpreter ---------------------------------
+#
+# Each program prints on stderr only (``--json`` shows the program's stdout on poolctl's
+# stderr too: one stream keeps the order comparable). What differs from run to run is
+# normalised: object addresses, and which of two lines of Future.result() re-raised (the
+# future was done when asked, or became done while it waited).
+
+TASKS_RAISE = """
+import sys
+import traceback
+import multiprocessing
+from multiprocessing.pool import ThreadPool
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+
+def lookup(key):
+    try:
+        return {}[key]
+    except KeyError:
+        raise RuntimeError('no value for %r' % (key,))
+
+
+def pair(a, b):
+    raise ValueError((a, b))
+
+
+def shown(call):
+    try:
+        call()
+    except Exception:
+        traceback.print_exc()
+
+
+if __name__ == '__main__':
+    for pool in (multiprocessing.Pool(2), ThreadPool(2)):
+        with pool:
+            shown(lambda: pool.apply_async(lookup, (1,)).get())
+            shown(lambda: pool.apply(lookup, (2,)))
+            shown(lambda: pool.map(lookup, [3]))  # one item: which fails first is a race
+            shown(lambda: pool.starmap(pair, [(5, 6)]))
+            shown(lambda: list(pool.imap_unordered(lookup, [7])))
+            errors = []
+            pool.map_async(lookup, [8], error_callback=errors.append).wait()
+            traceback.print_exception(type(errors[0]), errors[0], errors[0].__traceback__)
+    for executor in (ProcessPoolExecutor(2), ThreadPoolExecutor(2)):
+        with executor:
+            shown(lambda: executor.submit(lookup, 9).result())
+            shown(lambda: list(executor.map(lookup, [10])))
+            error = executor.submit(pair, 11, 12).exception()
+            traceback.print_exception(type(error), error, error.__traceback__)
+    print('done', file=sys.stderr)
+"""
+
+UNCAUGHT_FROM_A_TASK = """
+import multiprocessing
+
+
+def lookup(key):
+    try:
+        return {}[key]
+    except KeyError as exc:
+        raise LookupError('no value') from exc
+
+
+if __name__ == '__main__':
+    with multiprocessing.Pool(1) as pool:
+        pool.map(lookup, [1])
+"""
+
+INTERRUPTED_BY_A_TASK = """
+from concurrent.futures import ProcessPoolExecutor
+
+
+def stop():
+    raise KeyboardInterrupt('from the task')
+
+
+if __name__ == '__main__':
+    with ProcessPoolExecutor(1) as executor:
+        executor.submit(stop).result()
+"""
+
+# argv[1]: the start method. Every function is a lambda: none pickles.
+UNPICKLABLE = """
+import sys
+import traceback
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+
+def shown(call):
+    try:
+        call()
+    except Exception:
+        traceback.print_exc()
+
+
+if __name__ == '__main__':
+    context = multiprocessing.get_context(sys.argv[1])
+    with context.Pool(1) as pool:
+        shown(lambda: pool.apply_async(lambda: 1).get())
+        shown(lambda: pool.map(lambda x: x, [1, 2]))
+    with ProcessPoolExecutor(1, mp_context=context) as executor:
+        shown(lambda: executor.submit(lambda: 1).result())
+        shown(lambda: list(executor.map(lambda x: x, [1])))
+    with context.Pool(1) as pool:
+        pool.imap(lambda x: x, [1]).next()
+"""
+
+
+def _interpreters() -> list[tuple[str, str | None]]:
+    """poolctl's own interpreter, and those the issue names where they are present."""
+    wanted = ("3.8", "3.14", "3.14t", "pypy3")
+    return [("own", sys.executable), *[(n, p) for n, p in every_python() if n in wanted]]
+
+
+def _normalised(text: str) -> str:
+    text = without_addresses(text)
+    return re.sub(r'(futures[/\\]_base\.py", line )\d+(, in result)', r"\1N\2", text)
+
+
+def _status(returncode: int) -> int:
+    """A plain run's return code as a shell (and poolctl trace) gives it."""
+    return returncode if returncode >= 0 else 128 - returncode
+
+
+def _same_as_plain(tmp_path: Path, python: str, source: str, *argv: str) -> Traced:
+    """Run the program plainly and traced under ``python``: the same stderr (normalised),
+    nothing on stdout, the same exit status, and no failure of poolctl's own."""
+    program = write(tmp_path, "program.py", source)
+    expected = plain(str(program), *argv, python=python)
+    run = trace("--python", python, str(program), *argv)
+    assert expected.stdout == ""
+    assert _normalised(run.stderr) == _normalised(expected.stderr)
+    assert run.status == _status(expected.returncode), run.stderr
+    assert run.doc is not None
+    assert events(run.doc, "observer.failed") == []
+    assert "poolctl" not in run.stderr
+    return run
+
+
+@pytest.mark.parametrize(("name", "python"), _interpreters(), ids=lambda v: str(v))
+def test_tasks_raise_with_plain_pythons_tracebacks(
+    tmp_path: Path, name: str, python: str | None
+) -> None:
+    """A task's exception (chained) read through every submission function of every kind
+    of pool, printed by the program: the text plain python prints, the worker's traceback
+    (RemoteTraceback) included, with no frame of poolctl's on either side."""
+    run = _same_as_plain(tmp_path, require(name, python), TASKS_RAISE)
+    assert run.status == 0
+    assert run.stderr.count("RuntimeError: no value for") >= 14
+    assert run.stderr.endswith("done\n")
+
+
+@pytest.mark.parametrize(("name", "python"), _interpreters(), ids=lambda v: str(v))
+def test_an_uncaught_task_exception_ends_the_program_as_plainly(
+    tmp_path: Path, name: str, python: str | None
+) -> None:
+    """A task's exception the program does not catch: status 1 and plain python's text
+    (the worker's traceback, the cause, the program's frames)."""
+    run = _same_as_plain(tmp_path, require(name, python), UNCAUGHT_FROM_A_TASK)
+    assert run.status == 1
+    assert run.stderr.rstrip().endswith("LookupError: no value")
+    assert "The above exception was the direct cause" in run.stderr
+
+
+@pytest.mark.parametrize(("name", "python"), _interpreters(), ids=lambda v: str(v))
+def test_a_task_raising_keyboard_interrupt_interrupts_the_program_as_plainly(
+    tmp_path: Path, name: str, python: str | None
+) -> None:
+    """A task raising KeyboardInterrupt: result() re-raises it, and the program dies by
+    SIGINT (130) with the traceback plain python prints."""
+    run = _same_as_plain(tmp_path, require(name, python), INTERRUPTED_BY_A_TASK)
+    assert run.status == 130
+    assert run.stderr.rstrip().endswith("KeyboardInterrupt: from the task")
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+@pytest.mark.parametrize(("name", "python"), _interpreters(), ids=lambda v: str(v))
+def test_unpicklable_functions_fail_as_plainly(
+    tmp_path: Path, name: str, python: str | None, method: str
+) -> None:
+    """A lambda given to a pool of processes: the pickling error plain python raises (3.14's
+    notes of where it was in the pickled object included, none of them poolctl's; PyPy's
+    pickler's frames, none of them spent on poolctl's wrapper), caught or not."""
+    run = _same_as_plain(tmp_path, require(name, python), UNPICKLABLE, method)
+    assert run.status == 1
+    assert run.stderr.count("Traceback (most recent call last)") >= 5

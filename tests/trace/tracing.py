@@ -65,11 +65,12 @@ def trace(
     return Traced(done.returncode, done.stdout, done.stderr, doc, seconds, marker)
 
 
-def plain(*args: str, stdin: str | None = None) -> CliResult:
-    """The same program under plain ``python ARGS``, for comparison (nothing may be left)."""
+def plain(*args: str, stdin: str | None = None, python: str | None = None) -> CliResult:
+    """The same program under plain ``python ARGS`` (``python``: this interpreter unless
+    given), for comparison (nothing may be left)."""
     marker = uuid.uuid4().hex
     proc = subprocess.run(
-        [sys.executable, *args],
+        [python or sys.executable, *args],
         input=stdin if stdin is not None else "",
         capture_output=True,
         text=True,

@@ -7,6 +7,13 @@ methods report the pool's lifecycle from the main process (``pool.created``,
 ``close.called`` ...) and hand the pool wrapped callables (see ``traced``) that report each
 task from the worker that runs it.
 
+A patched method is no wrapper: it is the standard library's own method, copied with a
+hook (``same_frame``) that runs first, may replace some of its arguments (the callable, the
+iterable, the initializer) and hears how the call ended. The method binds the program's
+arguments itself and keeps its signature; no frame of poolctl's is between the program
+and the standard library. Where the standard library hands a task's exception on, a
+hook takes poolctl's frames out of its traceback (``hide_handed_over_frames``).
+
 Only the outermost call reports: ``Pool.__exit__`` calls ``terminate()``, ``apply()`` calls
 ``apply_async()``, ``Executor.map`` calls ``submit()``; the user made one call.
 
@@ -20,14 +27,19 @@ import os
 import sys
 import time
 
-from . import call_site, pool_kinds, shared_events
+from . import call_site, hidden_frames, pool_kinds, same_frame, shared_events
 from . import program_wrappers as traced
 from . import stdlib_private as private
 
 _channel_dir = None
 _pool_ids = itertools.count(1)
 _task_ids = itertools.count()
-_depth = private.thread_local()  # not threading's: that module is the program's to import
+# .level: how deep this thread is in instrumented calls; .marking: a followed executor is
+# making futures (submit, map). Not threading's: that module is the program's to import.
+_local = private.thread_local()
+# The futures of the executors poolctl follows: only their result() is reported. A
+# weakref.WeakSet made once concurrent.futures (which imports weakref) is patched.
+_futures = None
 
 
 def _fresh_in_child():
@@ -38,7 +50,8 @@ def _fresh_in_child():
     pid = os.getpid()
     _pool_ids = itertools.count(pid * 10000 + 1)
     _task_ids = itertools.count(pid * 10**9)
-    _depth.level = 0
+    _local.level = 0
+    _local.marking = False
 
 
 os.register_at_fork(after_in_child=_fresh_in_child)
@@ -107,6 +120,7 @@ def _patch(module):
         _patch_kinds(module)
     except Exception as exc:
         _failed("patching " + module.__name__, exc)
+    hide_handed_over_frames()
 
 
 def _patch_kinds(module):
@@ -116,37 +130,81 @@ def _patch_kinds(module):
             _patch_result(kind, kind.result_class(module))  # MapResult's too
 
 
-class _Outermost:
-    """True inside the first instrumented call of this thread, False in nested ones."""
+def _install(owner, name, enter, inputs, outputs=(), around=True, where=None):
+    """Instrument ``owner.<name>`` in its own frame (``same_frame``) with the hook ``enter``,
+    guarded: what it raises is poolctl's failure, and the call goes on with its own
+    arguments, unobserved. A method that cannot be instrumented is left as it is."""
+    kept = len(outputs)
 
-    def __enter__(self):
-        level = getattr(_depth, "level", 0)
-        _depth.level = level + 1
-        return level == 0
+    def guarded(*values):
+        try:
+            return enter(*values)
+        except Exception as exc:
+            _failed(where or name, exc)
+            own = values[len(values) - kept :] if kept else ()
+            return (None,) + own if around else own
 
-    def __exit__(self, *exc):
-        # Never below 0: a child forked inside a call starts at 0 (see _fresh_in_child).
-        _depth.level = max(getattr(_depth, "level", 1) - 1, 0)
-
-
-def _called(pool_id, name, function, after=None, **details):
-    """Run a lifecycle call, bracketed by '<name>.called' and '<name>.returned'; ``after``
-    runs before the return is reported."""
-    with _Outermost() as outermost:
-        if not outermost:
-            return function()
-        return shared_events.reported_call(
-            name, function, BaseException, after=after, details=details, tag={"pool": pool_id}
-        )
-
-
-def _submitting(pool_id, name, function, /, *args, **kwargs):
-    """Run a submission; a call the pool refuses (closed, broken) is reported."""
     try:
-        return function(*args, **kwargs)
-    except BaseException as exc:
-        _report_error(name, exc, pool_id)
-        raise
+        function = getattr(owner, name)
+        if same_frame.is_copy(function):  # a base class's, instrumented already
+            return
+        present = same_frame.parameters(function)
+        inputs = tuple(i for i in inputs if i in present or i == "None")
+        same_frame.instrument(owner, name, guarded, inputs, outputs, around)
+    except Exception as exc:
+        _failed("patching %s.%s" % (owner.__name__, name), exc)
+
+
+def _nested():
+    """True inside an instrumented call of this thread: the user made the outer one."""
+    return getattr(_local, "level", 0) > 0
+
+
+def _followed(pool):
+    """The pool's ``(pool id, kind, watch)`` when poolctl follows it and this call is the
+    user's own; else None."""
+    if _nested():
+        return None
+    return getattr(pool, "_poolctl", None)
+
+
+class _Reported:
+    """One outermost call on a followed pool: ``<name>.called`` now (``bracket``),
+    ``error.raised`` if it raises, ``<name>.returned`` (``bracket``) and ``on_return``
+    when it returns. ``marks_futures``: the futures made during the call are this pool's."""
+
+    __slots__ = ("pool", "name", "after", "bracket", "on_return", "marks_futures", "raised")
+
+    def __init__(self, pool, name, bracket=False, details=None, after=None, on_return=None,
+                 marks_futures=False):  # fmt: skip
+        self.pool, self.name, self.bracket = pool, name, bracket
+        self.after, self.on_return, self.marks_futures = after, on_return, marks_futures
+        self.raised = False
+        if bracket:
+            shared_events.call_called(name, details, {"pool": pool})
+        # Last: once counted, the call's exit() (always run) must uncount it.
+        _local.level = getattr(_local, "level", 0) + 1
+        if marks_futures:
+            _local.marking = True
+
+    def failed(self, exc):
+        self.raised = True
+        _report_error(self.name, exc, self.pool)
+
+    def exit(self):
+        # Never below 0: a child forked inside a call starts at 0 (see _fresh_in_child).
+        _local.level = max(getattr(_local, "level", 1) - 1, 0)
+        if self.marks_futures:
+            _local.marking = False
+        if self.raised:
+            return
+        try:
+            if self.bracket:
+                shared_events.call_returned(self.name, self.after, {"pool": self.pool})
+            if self.on_return is not None:
+                self.on_return()
+        except Exception as exc:
+            _failed(self.name, exc)
 
 
 def _report_error(name, exc, pool_id):
@@ -157,84 +215,81 @@ def _report_error(name, exc, pool_id):
         _failed(name, fault)
 
 
-def _submitted(pool_id, tasks, ns, site):
-    # Stamped when the call began: a worker may start a task before the call returns.
-    for task in tasks:
-        shared_events.task_submitted(task, ns, site, pool=pool_id)
+def _submitted(pool_id, task, ns, site):
+    """What reports ``task`` submitted once its call returned, stamped ``ns``, when the call
+    began: a worker may start the task before the call returns. ``site``: the call's."""
+    return lambda: shared_events.task_submitted(task, ns, site, pool=pool_id)
 
 
-def _numbered(items, pool_id, last=False, site=None):
-    """The items with their task numbers, each reported as the pool takes it (``site``:
-    the program's call, found once when it was made: the pool may take them in its own
-    thread)."""
-    for item in items:
+def _numbering(pool_id, site, ns=None, with_item=True):
+    """A function that numbers one item, reports it submitted (stamped ``ns``, or now) and
+    returns ``(task, item)`` (or the task alone). Mapped over the program's iterable by the
+    builtin ``map``: items are numbered as the pool takes them, and what the iterable
+    raises reaches the program through no frame of poolctl's. ``site``: the program's
+    call, found when it was made (the pool may take the items in a thread of its own)."""
+
+    def number(item):
         task = next(_task_ids)
-        shared_events.task_submitted(task, site=site, pool=pool_id)
-        yield task if last else (task, item)
+        try:
+            shared_events.task_submitted(task, ns, site, pool=pool_id)
+        except Exception as exc:
+            _failed("task.submitted", exc)
+        return (task, item) if with_item else task
+
+    return number
+
+
+class _SizedItems:
+    """A sized iterable's items, numbered as the pool takes them. ``map_async`` keeps a
+    sized iterable as it is (it only asks its length) and its task handler thread takes the
+    items: numbering them in the program's thread would hold the program up for as long as
+    the pool takes to chunk them, and leave the handler time it has not plainly."""
+
+    __slots__ = ("items", "number")
+
+    def __init__(self, items, number):
+        self.items, self.number = items, number
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return map(self.number, self.items)
 
 
 def _counter(pool_id, site=None):
     """Task numbers for the executor's ``map``, which zips them after the user's iterables
     (so none is taken, and none reported, past the shortest of them)."""
-    return _numbered(itertools.repeat(None), pool_id, last=True, site=site)
+    return map(_numbering(pool_id, site, with_item=False), itertools.repeat(None))
 
 
-def _bind(names, args, kwargs):
-    """Positional and keyword arguments as one dict, by the original signature."""
-    bound = dict(zip(names, args))
-    bound.update(kwargs)
-    return bound
+def _enter_init(call):
+    """The hook of a pool class's ``__init__``: report the pool being created, hand it the
+    wrapped initializer, and once it exists, report it and follow its workers."""
+
+    def enter(self, processes, context, initializer, initargs):
+        kind = pool_kinds.of(self)
+        if kind is None or _nested():  # a pool of a kind poolctl does not follow
+            return None, initializer, initargs
+        pool_id = next(_pool_ids)
+        site = call_site.here()
+        method = _start_method(kind, context)
+        # The size as the program passed it: shared_events makes it an event's.
+        shared_events.pool_creating(kind.name, method, processes, site, pool=pool_id)
+        # A non-callable initializer is the pool's to refuse, as it would unwrapped; the
+        # program's runs in a subinterpreter as it is.
+        if not kind.in_subinterpreters and (initializer is None or callable(initializer)):
+            initargs = (_channel_dir, pool_id, kind.threads, initializer, initargs)
+            initializer = traced.init_worker
+        reported = _Reported(pool_id, call, on_return=lambda: _created(self, kind, pool_id, site))
+        return reported, initializer, initargs
+
+    return enter
 
 
-def _wrap_initializer(options, pool_id, threads):
-    options["initargs"] = (
-        _channel_dir,
-        pool_id,
-        threads,
-        options.get("initializer"),
-        tuple(options.get("initargs") or ()),
-    )
-    options["initializer"] = traced.init_worker
-
-
-def _init(original, call):
-    """A patched ``__init__``: report the pool's creation and follow its workers.
-
-    ``call`` names the constructor in an ``error.raised`` (``Pool`` for a ThreadPool too:
-    its ``__init__`` is Pool's).
-    """
-
-    def init(self, *args, **kwargs):
-        with _Outermost() as outermost:
-            if not outermost:
-                original(self, *args, **kwargs)
-                return
-            try:
-                kind = pool_kinds.of(self)
-                if kind is None:  # a pool of a kind poolctl does not follow
-                    original(self, *args, **kwargs)
-                    return
-                options = _bind(kind.parameters, args, kwargs)
-                pool_id = next(_pool_ids)
-                site = call_site.here()
-                context = options.get(kind.context_option)
-                method = None if kind.threads or context is None else context.get_start_method()
-                shared_events.pool_creating(
-                    kind.name, method, options.get(kind.processes_option), site, pool=pool_id
-                )
-                if not kind.in_subinterpreters:  # else the program's runs there, as is
-                    _wrap_initializer(options, pool_id, kind.threads)
-            except Exception as exc:
-                _failed(call + "()", exc)
-                original(self, *args, **kwargs)
-                return
-            _submitting(pool_id, call, original, self, **options)
-            try:
-                _created(self, kind, pool_id, site)
-            except Exception as exc:
-                _failed(call + "()", exc)
-
-    return init
+def _start_method(kind, context):
+    """The start method the program's context says (None for threads, or no context)."""
+    return None if kind.threads or context is None else private.context_start_method(context)
 
 
 def _created(pool, kind, pool_id, site):
@@ -252,203 +307,142 @@ def _created(pool, kind, pool_id, site):
     pool._poolctl = (pool_id, kind, watch)
 
 
-def _lifecycle(original, name, label):
-    """A patched lifecycle method (close, terminate, join, shutdown, __exit__ ...), reported
-    as the call ``label``."""
+def _enter_lifecycle(name, detail_names):
+    """The hook of a lifecycle method (close, terminate, join, shutdown, __exit__ ...)."""
 
-    def method(self, *args, **kwargs):
-        if not hasattr(self, "_poolctl"):  # a pool whose creation was not seen through
-            return original(self, *args, **kwargs)
-        try:
-            pool_id, kind, watch = self._poolctl
-            details = kind.call_details(name, args, kwargs)
-            details["site"] = call_site.here()
-            after = watch.sync if kind.joins(name, details) else None
-        except Exception as exc:
-            _failed(label, exc)
-            return original(self, *args, **kwargs)
-        return _called(
-            pool_id, label, lambda: original(self, *args, **kwargs), after=after, **details
-        )
+    def enter(self, *values):
+        followed = _followed(self)
+        if followed is None:
+            return (None,)
+        pool_id, kind, watch = followed
+        details = kind.call_details(name, dict(zip(detail_names, values)))
+        details["site"] = call_site.here()
+        after = watch.sync if kind.joins(name, details) else None
+        label = kind.call_names.get(name, name)
+        return (_Reported(pool_id, label, bracket=True, details=details, after=after),)
 
-    method.__name__ = name
-    return method
+    return enter
 
 
-def _lifecycles(kind, original):
+def _patch_lifecycle(kind, pool_class):
     """The kind's lifecycle methods its class has (``kill_workers`` is 3.14's)."""
-    return {
-        name: _lifecycle(original[name], name, kind.call_names.get(name, name))
-        for name in kind.lifecycle
-        if name in original
-    }
+    for name in kind.lifecycle:
+        method = getattr(pool_class, name, None)
+        if method is not None:
+            present = same_frame.parameters(method)
+            details = tuple(p for p in kind.detail_parameters(name) if p in present)
+            _install(pool_class, name, _enter_lifecycle(name, details), ("self",) + details)
 
 
 def _patch_pool(kind, pool_class, module):
-    map_async = private.POOL_MAP_ASYNC
-    names = ("__init__", "apply_async", map_async, "imap", "imap_unordered") + kind.lifecycle
-    original = {name: getattr(pool_class, name) for name in names}
+    def apply_async(self, func):
+        followed = _followed(self)
+        if followed is None:
+            return None, func
+        pool_id, kind, _ = followed
+        task, ns = next(_task_ids), time.monotonic_ns()
+        site = call_site.here()
+        call = traced.Call(func, task, pool_id, kind.threads)
+        on_return = _submitted(pool_id, task, ns, site)
+        return _Reported(pool_id, "apply_async", on_return=on_return), call
 
-    def apply_async(self, func, args=(), kwds={}, *rest, **options):  # noqa: B006
-        with _Outermost() as outermost:
-            if not outermost or not hasattr(self, "_poolctl"):
-                return original["apply_async"](self, func, args, kwds, *rest, **options)
-            try:
-                pool_id, kind, _ = self._poolctl
-                task, ns = next(_task_ids), time.monotonic_ns()
-                site = call_site.here()
-                call = traced.Call(func, task, pool_id, kind.threads)
-            except Exception as exc:
-                _failed("apply_async", exc)
-                return original["apply_async"](self, func, args, kwds, *rest, **options)
-            result = _submitting(
-                pool_id,
-                "apply_async",
-                original["apply_async"],
-                self,
-                call,
-                args,
-                kwds,
-                *rest,
-                **options,
-            )
-            _submitted(pool_id, [task], ns, site)
-            return result
-
-    def any_map_async(self, func, iterable, mapper, *rest, **options):
-        with _Outermost() as outermost:
-            if not outermost or not hasattr(self, "_poolctl"):
-                return original[map_async](self, func, iterable, mapper, *rest, **options)
-            try:
-                pool_id, kind, _ = self._poolctl
-                ns = time.monotonic_ns()
-                site = call_site.here()
-                name = "map" if private.is_plain_map(mapper, module) else "starmap"
-            except Exception as exc:
-                _failed("map", exc)
-                return original[map_async](self, func, iterable, mapper, *rest, **options)
-            _submitting(pool_id, name, private.pool_check_running, self)
-            # mapstar calls func(item), starmapstar func(*item): (task, item) fits both.
-            # (The program's iterable is consumed here, as the pool itself would.)
-            numbered = [(next(_task_ids), item) for item in iterable]
-            wrapped = traced.Item(func, pool_id, kind.threads, "one" if name == "map" else "star")
-            result = _submitting(
-                pool_id,
-                name,
-                original[map_async],
-                self,
-                wrapped,
-                numbered,
-                mapper,
-                *rest,
-                **options,
-            )
-            _submitted(pool_id, [task for task, _ in numbered], ns, site)
-            return result
+    def map_async(self, mapper, func, iterable):
+        followed = _followed(self)
+        if followed is None:
+            return None, func, iterable
+        pool_id, kind, _ = followed
+        name = "map" if private.is_plain_map(mapper, module) else "starmap"
+        # mapstar calls func(item), starmapstar func(*item): (task, item) fits both.
+        number = _numbering(pool_id, call_site.here(), time.monotonic_ns())
+        if hasattr(iterable, "__len__"):  # taken in the task handler thread, as it is
+            numbered = _SizedItems(iterable, number)
+        else:  # made a list by map_async itself, in the program's thread
+            numbered = map(number, iterable)
+        wrapped = traced.Item(func, pool_id, kind.threads, "one" if name == "map" else "star")
+        return _Reported(pool_id, name), wrapped, numbered
 
     def lazy(name):
-        def imap(self, func, iterable, *rest, **options):
-            with _Outermost() as outermost:
-                if not outermost or not hasattr(self, "_poolctl"):
-                    return original[name](self, func, iterable, *rest, **options)
-                try:
-                    pool_id, kind, _ = self._poolctl
-                    wrapped = traced.Item(func, pool_id, kind.threads, "one")
-                    items = _numbered(iterable, pool_id, site=call_site.here())
-                except Exception as exc:
-                    _failed(name, exc)
-                    return original[name](self, func, iterable, *rest, **options)
-                return _submitting(
-                    pool_id, name, original[name], self, wrapped, items, *rest, **options
-                )
+        def imap(self, func, iterable):
+            followed = _followed(self)
+            if followed is None:
+                return None, func, iterable
+            pool_id, kind, _ = followed
+            wrapped = traced.Item(func, pool_id, kind.threads, "one")
+            numbered = map(_numbering(pool_id, call_site.here()), iterable)
+            return _Reported(pool_id, name), wrapped, numbered
 
-        imap.__name__ = name
         return imap
 
-    methods = {
-        "__init__": _init(original["__init__"], pool_class.__name__),
-        "apply_async": apply_async,
-        map_async: any_map_async,
-        "imap": lazy("imap"),
-        "imap_unordered": lazy("imap_unordered"),
-    }
-    methods.update(_lifecycles(kind, original))
-    _install(pool_class, methods)
+    _install_init(pool_class, kind)
+    _install(pool_class, "apply_async", apply_async, ("self", "func"), ("func",))
+    map_inputs = ("self", "mapper", "func", "iterable")
+    _install(pool_class, private.POOL_MAP_ASYNC, map_async, map_inputs, ("func", "iterable"))
+    for name in ("imap", "imap_unordered"):
+        _install(pool_class, name, lazy(name), ("self", "func", "iterable"), ("func", "iterable"))
+    _patch_lifecycle(kind, pool_class)
+
+
+def _install_init(pool_class, kind):
+    """Instrument the class's ``__init__``; ``<class>()`` names it in an ``error.raised``
+    (``Pool`` for a ThreadPool too: its ``__init__`` calls Pool's)."""
+    call = pool_class.__name__
+    inputs = ("self", kind.processes_option, kind.context_option or "None")
+    outputs = ("initializer", "initargs")
+    _install(
+        pool_class, "__init__", _enter_init(call), inputs + outputs, outputs, where=call + "()"
+    )
 
 
 def _patch_executor(kind, executor_class, module):
-    names = ("__init__", "submit", "map") + kind.lifecycle
-    original = {
-        name: getattr(executor_class, name) for name in names if hasattr(executor_class, name)
-    }
+    def submit(self, fn):
+        followed = _followed(self)
+        if followed is None:
+            return None, fn
+        pool_id, kind, watch = followed
+        # A task numbered already: what map(buffersize=...) (3.14) submits from its result
+        # iterator, after map() returned (an item, or ProcessPoolExecutor's chunk of items).
+        numbered = isinstance(fn, traced.Item) or private.is_map_chunk(fn, module)
+        if numbered or kind.in_subinterpreters:  # else numbered as accepted (calling_side)
+            return _Reported(pool_id, "submit", on_return=watch.poke, marks_futures=True), fn
+        task, ns = next(_task_ids), time.monotonic_ns()
+        site = call_site.here()
+        call = traced.Call(fn, task, pool_id, kind.threads)
+        submitted = _submitted(pool_id, task, ns, site)
 
-    def submit(self, fn, /, *args, **kwargs):
-        future = submit_once(self, fn, *args, **kwargs)
-        # An executor starts its workers as tasks arrive: follow the new ones now.
-        watching = getattr(self, "_poolctl", None)
-        if watching is not None:
-            watching[2].poke()
-        return future
+        def on_return():
+            submitted()
+            watch.poke()  # an executor starts its workers as tasks arrive: follow them now
 
-    def submit_once(self, fn, /, *args, **kwargs):
-        with _Outermost() as outermost:
-            if not outermost or not hasattr(self, "_poolctl"):
-                return original["submit"](self, fn, *args, **kwargs)
-            try:
-                # A chunk submitted by map() is not the user's call: its items are reported.
-                chunk = private.is_map_chunk(fn, module)
-                pool_id, kind, _ = self._poolctl
-                # Its tasks are numbered as the executor accepts them (calling_side).
-                unwrapped = kind.in_subinterpreters
-                if not unwrapped:
-                    task, ns = next(_task_ids), time.monotonic_ns()
-                    site = call_site.here()
-                    call = traced.Call(fn, task, pool_id, kind.threads)
-            except Exception as exc:
-                _failed("submit", exc)
-                chunk = True  # submitted as if unpatched
-            if chunk:
-                return original["submit"](self, fn, *args, **kwargs)
-            if unwrapped:
-                return _submitting(pool_id, "submit", original["submit"], self, fn, *args, **kwargs)
-            future = _submitting(pool_id, "submit", original["submit"], self, call, *args, **kwargs)
-            _submitted(pool_id, [task], ns, site)
-            return future
+        return _Reported(pool_id, "submit", on_return=on_return, marks_futures=True), call
 
-    def map(self, fn, *iterables, **options):
-        with _Outermost() as outermost:
-            if not outermost or not hasattr(self, "_poolctl"):
-                return original["map"](self, fn, *iterables, **options)
-            try:
-                pool_id, kind, _ = self._poolctl
-                # Each item is a submit(), numbered as the executor accepts it.
-                unwrapped = kind.in_subinterpreters
-                if not unwrapped:
-                    wrapped = traced.Item(fn, pool_id, kind.threads, "last")
-                    numbers = _counter(pool_id, call_site.here())
-            except Exception as exc:
-                _failed("map", exc)
-                return original["map"](self, fn, *iterables, **options)
-            if unwrapped:
-                return _submitting(pool_id, "map", original["map"], self, fn, *iterables, **options)
-            return _submitting(
-                pool_id,
-                "map",
-                original["map"],
-                self,
-                wrapped,
-                *iterables,
-                numbers,
-                **options,
-            )
+    def submit_38(args, kwargs):
+        # 3.8's submit(*args, **kwargs) takes fn by position, or by keyword (deprecated).
+        if len(args) >= 2:
+            reported, fn = submit(args[0], args[1])
+            return reported, (args[0], fn) + tuple(args[2:]), kwargs
+        if len(args) == 1 and "fn" in kwargs:
+            reported, fn = submit(args[0], kwargs["fn"])
+            return reported, args, dict(kwargs, fn=fn)
+        return None, args, kwargs
 
-    methods = {
-        "__init__": _init(original["__init__"], executor_class.__name__),
-        "submit": submit,
-        "map": map,
-    }
-    methods.update(_lifecycles(kind, original))
-    _install(executor_class, methods)
+    def executor_map(self, fn, iterables):
+        followed = _followed(self)
+        if followed is None:
+            return None, fn, iterables
+        pool_id, kind, watch = followed
+        if not kind.in_subinterpreters:  # else each item a submit(), numbered as accepted
+            fn = traced.Item(fn, pool_id, kind.threads, "last")
+            iterables = tuple(iterables) + (_counter(pool_id, call_site.here()),)
+        # Its submit()s are nested calls: the workers they started are looked for at its end.
+        return _Reported(pool_id, "map", on_return=watch.poke, marks_futures=True), fn, iterables
+
+    _install_init(executor_class, kind)
+    if "fn" in same_frame.parameters(executor_class.submit):
+        _install(executor_class, "submit", submit, ("self", "fn"), ("fn",))
+    else:
+        _install(executor_class, "submit", submit_38, ("args", "kwargs"), ("args", "kwargs"))
+    _install(executor_class, "map", executor_map, ("self", "fn", "iterables"), ("fn", "iterables"))
+    _patch_lifecycle(kind, executor_class)
 
 
 # How ``instrument`` patches a kind's class, by the kind's ``patch``.
@@ -456,30 +450,91 @@ _PATCHES = {"pool-methods": _patch_pool, "executor-methods": _patch_executor}
 
 
 def _patch_result(kind, result_class):
-    """Report what reading a result raises: a task's exception surfaces there."""
+    """Report what reading a result raises: a task's exception surfaces there. A Future is
+    concurrent.futures' own, made by any executor: only those of the pools poolctl follows
+    (marked as they are made) are reported."""
     name = kind.getter
-    original = getattr(result_class, name)
-    if getattr(original, "_poolctl_reads", False):
-        return  # patched already: executors of two kinds share concurrent.futures' Future
+    futures = kind.getter == "result"
 
-    def read(self, *args, **kwargs):
+    def read(self):
+        if futures and self not in _futures:
+            return (None,)
+        return (_Reading(name, kind, self),)
+
+    _install(result_class, name, read, ("self",))
+    if futures:
+        _follow_futures()
+        _install(result_class, "__init__", _mark_future, ("self",), around=False)
+
+
+def _follow_futures():
+    """Make the set of followed futures (weakly held: ``weakref``, which concurrent.futures
+    imported already, is not imported before the program)."""
+    global _futures
+    if _futures is None:
+        import weakref
+
+        _futures = weakref.WeakSet()
+
+
+def _mark_future(future):
+    if getattr(_local, "marking", False):
+        _futures.add(future)
+    return ()
+
+
+class _Reading:
+    """A read of a result: what it raises is reported, with the pool when it says."""
+
+    __slots__ = ("name", "kind", "handle")
+
+    def __init__(self, name, kind, handle):
+        self.name, self.kind, self.handle = name, kind, handle
+
+    def failed(self, exc):
         try:
-            return original(self, *args, **kwargs)
-        except BaseException as exc:
-            try:
-                owner = getattr(kind.result_pool(self), "_poolctl", (None,))[0]
-            except Exception as fault:
-                _failed(name, fault)
-                owner = None
-            _report_error(name, exc, owner)
-            raise
+            owner = getattr(self.kind.result_pool(self.handle), "_poolctl", (None,))[0]
+        except Exception as fault:
+            _failed(self.name, fault)
+            owner = None
+        _report_error(self.name, exc, owner)
 
-    read._poolctl_reads = True
-    _install(result_class, {name: read})
+    def exit(self):
+        pass
 
 
-def _install(cls, methods):
-    for name, function in methods.items():
-        function.__name__ = name
-        function.__qualname__ = cls.__name__ + "." + name
-        setattr(cls, name, function)
+# --- poolctl's frames, taken out where the standard library hands an exception on ----
+
+
+def hide_handed_over_frames():
+    """Instrument each handover of ``stdlib_private.EXCEPTION_HANDOVERS`` in the modules
+    imported so far (a spawned worker, which imported its pool module afresh, calls it)."""
+    for module_name, class_name, method, position, holds in private.EXCEPTION_HANDOVERS:
+        owner = getattr(sys.modules.get(module_name), class_name, None)
+        if owner is None or same_frame.is_copy(getattr(owner, method, None)):
+            continue
+        try:
+            parameter = same_frame.parameters(getattr(owner, method))[position]
+        except Exception as exc:
+            _failed("patching %s.%s" % (class_name, method), exc)
+            continue
+        if holds == "traceback":
+            _install(owner, method, _hide_traceback, (parameter,), (parameter,), around=False)
+        else:
+            hide = _hide_outcome if holds == "outcome" else _hide_exception
+            _install(owner, method, hide, (parameter,), around=False)
+
+
+def _hide_traceback(tb):
+    return (hidden_frames.without_ours(tb),)
+
+
+def _hide_exception(exc):
+    hidden_frames.hide(exc)
+    return ()
+
+
+def _hide_outcome(outcome):
+    if type(outcome) is tuple and len(outcome) == 2 and not outcome[0]:
+        hidden_frames.hide(outcome[1])
+    return ()

@@ -32,8 +32,7 @@ class PoolKind:
     # How ``instrument`` patches the class ("pool-methods" or "executor-methods"); None: through
     # the base class it inherits its methods from.
     patch = None
-    # The constructor's parameters in order, and the names of two of them.
-    parameters = ()
+    # The names of two of the constructor's parameters (context_option None: it takes none).
     processes_option = "processes"
     context_option = "context"
     # True: its tasks run in subinterpreters, where nothing of poolctl can go: the program's
@@ -127,8 +126,14 @@ class PoolKind:
         return private.result_pool(handle)
 
     @classmethod
-    def call_details(cls, call, args, kwargs):
-        """What a ``<call>.called`` event says of the call's arguments."""
+    def detail_parameters(cls, call):
+        """The parameters of the method ``call`` that its ``<call>.called`` event reports."""
+        return ()
+
+    @classmethod
+    def call_details(cls, call, values):
+        """What a ``<call>.called`` event says of the call's arguments, from ``values`` (the
+        ``detail_parameters`` the method has, by name)."""
         return {}
 
     @classmethod
@@ -146,7 +151,6 @@ class Pool(PoolKind):
     joining = ("join", "terminate", "__exit__")  # __exit__ terminates
     lifecycle = ("close", "terminate", "join", "__exit__")
     patch = "pool-methods"
-    parameters = ("processes", "initializer", "initargs", "maxtasksperchild", "context")
 
     @classmethod
     def create(cls, program, context, initializer, initargs):
@@ -198,13 +202,13 @@ class Executor(PoolKind):
         return None  # a Future does not know its executor
 
     @classmethod
-    def call_details(cls, call, args, kwargs):
-        if call != "shutdown":
-            return {}
-        details = dict(zip(("wait",), args))
-        details.update(kwargs)
-        details.setdefault("wait", True)
-        return details
+    def detail_parameters(cls, call):
+        return ("wait", "cancel_futures") if call == "shutdown" else ()
+
+    @classmethod
+    def call_details(cls, call, values):
+        # As the method takes them: what it does with any object is ask its truth.
+        return {name: bool(value) for name, value in values.items()}
 
     @classmethod
     def joins(cls, call, options):
@@ -217,7 +221,6 @@ class ProcessPoolExecutor(Executor):
     name = "executor"
     module = "concurrent.futures.process"
     class_name = "ProcessPoolExecutor"
-    parameters = ("max_workers", "mp_context", "initializer", "initargs")
     context_option = "mp_context"
 
     @classmethod
@@ -258,7 +261,6 @@ class ThreadPoolExecutor(Executor):
     module = "concurrent.futures.thread"
     class_name = "ThreadPoolExecutor"
     threads = True
-    parameters = ("max_workers", "thread_name_prefix", "initializer", "initargs")
     context_option = None  # it takes none
 
     @classmethod

@@ -11,11 +11,9 @@ the program imports them (see ``instrument``).
 import os
 import sys
 
-from . import channel, instrument
+from . import channel, hidden_frames, instrument
 from . import stdlib_private as private
 from .entry_common import is_main, start
-
-_OURS = "poolctl_subject."
 
 
 def main(spec_bytes):
@@ -140,12 +138,5 @@ def _show_program_frames(exc):
 
 
 def _program_frames(tb):
-    """The traceback without poolctl's frames (the bootstrap's, the patched methods')."""
-    kept = []
-    while tb is not None:
-        if not tb.tb_frame.f_globals.get("__name__", "").startswith(_OURS):
-            kept.append(tb)
-        tb = tb.tb_next
-    for entry, following in zip(kept, kept[1:] + [None]):
-        entry.tb_next = following
-    return kept[0] if kept else None
+    """The traceback without poolctl's frames (the bootstrap's, the wrappers')."""
+    return hidden_frames.without_ours(tb)

@@ -6,9 +6,28 @@ start method) and a spawned worker imports this module from the ``sys.path`` it 
 Each adds two stores to a task (``task.started`` and ``task.finished``/``task.failed``);
 nothing else runs in the worker. What poolctl's own code raises here is reported
 (``observer.failed``) and never reaches the user's initializer or task.
+
+They never show: a task's exception leaves with poolctl's frames taken out of its
+traceback (``hidden_frames``), and a callable that cannot be pickled fails as it would
+unwrapped (3.14 notes where in the pickled object it was: the wrapper checks the user's
+callable first, so the notes are the standard library's own).
 """
 
-from . import shared_events
+import sys
+import weakref
+
+from . import hidden_frames, shared_events
+from . import stdlib_private as private
+
+# 3.14+ notes, in a pickling error, each object it was serializing ("when serializing
+# ... reconstructor arguments"): the wrapper must not be one of them. PyPy's pickler is
+# Python code: a traceback through it shows each object it was saving, as frames.
+_PICKLING_NOTES = sys.version_info >= (3, 14)
+_PYTHON_PICKLER = sys.implementation.name == "pypy"
+# The last callable found picklable (a weak reference: it must not outlive the program's
+# use of it): a map of many chunks, or a loop of apply_async() with one function, checks
+# it once.
+_picklable = None
 
 
 def init_worker(channel_dir, pool, threads, initializer, initargs):
@@ -16,15 +35,56 @@ def init_worker(channel_dir, pool, threads, initializer, initargs):
     try:
         shared_events.connect_worker(channel_dir, threads)
         shared_events.worker_started(threads, pool=pool)
+        if not threads:  # a spawned worker imported its pool module afresh
+            from . import instrument
+
+            instrument.hide_handed_over_frames()
     except Exception as exc:
         shared_events.observer_failed("program_wrappers: init_worker", exc)
     if initializer is not None:
-        initializer(*initargs)
+        try:
+            initializer(*initargs)
+        except BaseException as exc:
+            hidden_frames.hide(exc)
+            raise
 
 
-def _run(task, pool, threads, function, args, kwargs):
-    # Whatever ends the user's task is reported, KeyboardInterrupt and SystemExit too.
-    return shared_events.run_task(task, threads, function, args, kwargs, BaseException, pool=pool)
+def _check_picklable(function):
+    """Pickle ``function`` alone, as multiprocessing would: what it raises is what pickling
+    it inside the wrapper would have raised, without the wrapper's notes."""
+    global _picklable
+    if not (_PICKLING_NOTES or _PYTHON_PICKLER):
+        return
+    if _picklable is not None and _picklable() is function:
+        return
+    import io
+    from multiprocessing.reduction import ForkingPickler
+
+    # dump() itself, not ForkingPickler.dumps(): a frame of the standard library that the
+    # plain pickling error has not. The wrapper's own frames are taken out where the error
+    # is handed over (hidden_frames).
+    try:
+        ForkingPickler(io.BytesIO()).dump(function)
+    except BaseException as exc:
+        if _PYTHON_PICKLER:
+            # The pickler's save() -> the wrapper's __reduce__ -> here.
+            _as_if_pickled_in_place(exc, private.caller_frame(2))
+        raise
+    try:
+        _picklable = weakref.ref(function)
+    except TypeError:  # not weakly referable: checked each time
+        _picklable = None
+
+
+def _as_if_pickled_in_place(exc, saving):
+    """Make a Python pickler's traceback read as if the function had been pickled where the
+    wrapper is: without the check's own ``dump()`` (relinked out of the chain, in place,
+    whatever a re-raise keeps), nor the ``save()`` that called the wrapper's
+    ``__reduce__`` (``saving``, taken out where the error is handed over)."""
+    ours = exc.__traceback__
+    if ours is not None and ours.tb_next is not None:
+        ours.tb_next = ours.tb_next.tb_next
+    hidden_frames.hide_also(exc, saving)
 
 
 class Call:
@@ -39,10 +99,17 @@ class Call:
         self.threads = threads
 
     def __reduce__(self):
+        _check_picklable(self.function)
         return (Call, (self.function, self.task, self.pool, self.threads))
 
     def __call__(self, /, *args, **kwargs):
-        return _run(self.task, self.pool, self.threads, self.function, args, kwargs)
+        try:
+            return shared_events.run_task(
+                self.task, self.threads, self.function, args, kwargs, BaseException, pool=self.pool
+            )
+        except BaseException as exc:
+            hidden_frames.hide(exc)
+            raise
 
 
 class Item:
@@ -61,6 +128,7 @@ class Item:
         self.mode = mode  # "one", "star" or "last"
 
     def __reduce__(self):
+        _check_picklable(self.function)
         return (Item, (self.function, self.pool, self.threads, self.mode))
 
     def __call__(self, *packed):
@@ -71,4 +139,10 @@ class Item:
             task, args = packed
         else:
             task, args = packed[-1], packed[:-1]
-        return _run(task, self.pool, self.threads, self.function, args, {})
+        try:
+            return shared_events.run_task(
+                task, self.threads, self.function, args, {}, BaseException, pool=self.pool
+            )
+        except BaseException as exc:
+            hidden_frames.hide(exc)
+            raise

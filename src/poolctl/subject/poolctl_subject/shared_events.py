@@ -127,16 +127,26 @@ def reported_call(name, function, reported, after=None, details=None, tag=None):
     shown returning before their exits.
     """
     tag = tag or {}
-    emit(name + ".called", **tag, **(details or {}))
+    call_called(name, details, tag)
     try:
         result = function()
     except reported as exc:
         error_raised(name, exc, **tag)
         raise
+    call_returned(name, after, tag)
+    return result
+
+
+def call_called(name, details, tag):
+    """``<name>.called``, with what the call says of its arguments."""
+    emit(name + ".called", **tag, **(details or {}))
+
+
+def call_returned(name, after, tag):
+    """``<name>.returned``, once ``after`` (if any) ran."""
     if after is not None:
         after()  # guarded by its owner (the watcher's sync)
     emit(name + ".returned", **tag)
-    return result
 
 
 # --- in a worker -------------------------------------------------------------------------

@@ -17,6 +17,27 @@ import _thread
 POOL_MAP_ASYNC = "_map_async"
 
 
+# Where the standard library hands a task's exception on, to another thread, process or
+# text, before the program can see it: (module, class, method, the position of the
+# parameter that holds it, and what that is: "traceback", "exception", or "outcome", a
+# ``(success, value)`` pair). ``instrument`` takes poolctl's frames out of it there
+# (``hidden_frames``). Each exists on every version checked.
+EXCEPTION_HANDOVERS = (
+    # In a Pool's worker: the traceback formatted as text (RemoteTraceback).
+    ("multiprocessing.pool", "ExceptionWithTraceback", "__init__", 2, "traceback"),
+    # A Pool's result handler (a ThreadPool's exception object; a pickling error).
+    ("multiprocessing.pool", "ApplyResult", "_set", 2, "outcome"),
+    ("multiprocessing.pool", "MapResult", "_set", 2, "outcome"),
+    ("multiprocessing.pool", "IMapIterator", "_set", 2, "outcome"),
+    ("multiprocessing.pool", "IMapUnorderedIterator", "_set", 2, "outcome"),
+    # In a ProcessPoolExecutor's worker, and its feeder thread's pickling error.
+    ("concurrent.futures.process", "_ExceptionWithTraceback", "__init__", 2, "traceback"),
+    ("concurrent.futures.process", "_SafeQueue", "_on_queue_feeder_error", 1, "exception"),
+    # Every executor's future (a ThreadPoolExecutor's exception object).
+    ("concurrent.futures._base", "Future", "set_exception", 1, "exception"),
+)
+
+
 def pool_workers(pool):
     """``Pool._pool`` (ThreadPool's too): the pool's own list of live workers, which it
     updates in place as it replaces them."""
@@ -24,8 +45,16 @@ def pool_workers(pool):
 
 
 def pool_start_method(pool):
-    """The start method of a (process) ``Pool``, from its context ``Pool._ctx``."""
-    return pool._ctx.get_start_method()
+    """The start method of a (process) ``Pool``, from its context ``Pool._ctx``; None for a
+    context that does not say (a duck-typed one)."""
+    return context_start_method(pool._ctx)
+
+
+def context_start_method(context):
+    """What a multiprocessing context says its start method is; None if it does not say."""
+    ask = getattr(context, "get_start_method", None)
+    method = ask() if ask is not None else None
+    return method if isinstance(method, str) else None
 
 
 def pool_worker_handler(pool):
@@ -104,7 +133,7 @@ def executor_workers(executor):
 
 def executor_start_method(executor):
     """The start method of a ``ProcessPoolExecutor``, from ``_mp_context``."""
-    return executor._mp_context.get_start_method()
+    return context_start_method(executor._mp_context)
 
 
 def thread_executor_workers(executor):
@@ -193,6 +222,32 @@ def caller_frame(depth):
     return sys._getframe(depth + 1)
 
 
+def syntax_tree(source, filename):
+    """``source`` (a module) parsed by ``compile`` with ``_ast.PyCF_ONLY_AST``: the ``ast``
+    module is not imported (the program may never import it)."""
+    import _ast
+
+    return compile(source, filename, "exec", _ast.PyCF_ONLY_AST, True)
+
+
+def syntax_children(node):
+    """The syntax nodes right under ``node``, by its ``_fields``."""
+    import _ast
+
+    children = []
+    for field in node._fields:
+        value = getattr(node, field, None)
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, _ast.AST):
+                children.append(child)
+    return children
+
+
+def has_position(node):
+    """Whether a syntax node has a position of its own (``lineno`` in its ``_attributes``)."""
+    return "lineno" in node._attributes
+
+
 # Checked by tests/test_subject_private.py on every interpreter at hand.
 def gil_enabled():
     """``sys._is_gil_enabled()`` (3.13+): whether the GIL is enabled now. Where it does not
@@ -206,6 +261,7 @@ def gil_enabled():
 
 __all__ = (
     "POOL_MAP_ASYNC",
+    "EXCEPTION_HANDOVERS",
     "pool_workers",
     "pool_start_method",
     "pool_worker_handler",
@@ -217,6 +273,7 @@ __all__ = (
     "start_thread",
     "json_string_escaper",
     "source_file_loader",
+    "context_start_method",
     "pool_check_running",
     "is_plain_map",
     "result_pool",
@@ -235,4 +292,7 @@ __all__ = (
     "run_module_as_main",
     "gil_enabled",
     "caller_frame",
+    "syntax_tree",
+    "syntax_children",
+    "has_position",
 )
