@@ -102,9 +102,9 @@ def compact(document: dict[str, Any], width: int, height: int) -> list[Text]:
     shown = workers if workers <= COMPACT_LANES else COMPACT_LANES - 1
     picture = lanes.picture(document, width, title="Timeline", max_lanes=shown, drawn=drawn)
     chart = [*picture.lines, *lanes.legend(picture.shown, width)]
-    # Shorter and shorter: findings without what to do, then one failing claim listed
-    # (the count says how many fail; --events lists them).
-    for remedy, listed in ((True, None), (False, None), (False, 1)):
+    # Shorter and shorter: findings without what to do, then one failing claim listed,
+    # then none (the count says how many fail; --events lists them).
+    for remedy, listed in ((True, None), (False, None), (False, 1), (False, 0)):
         bottom = [
             Text(""),
             *findings_view.render(document, width, compact=True, remedy=remedy),
@@ -395,7 +395,7 @@ def _outcome_and_output(
         return [*above, *rows([[Text("output".ljust(label), "bold"), Text("none", "dim")]], width)]
     main_pid = document["outcome"]["main"]["pid"]
     # Each row takes a line at least: no more than ``room`` are ever laid out.
-    keep = min(len(items), max(room - len(above) - len(omitted), 2))
+    keep = min(len(items), max(room - len(above) - len(omitted), 1))
     while True:
         chosen = [_item_row(item, main_pid) for item in _shortened(items, keep)]
         chosen += [[Text(""), Text(""), cut] for cut in omitted]
@@ -404,7 +404,7 @@ def _outcome_and_output(
             for n, row in enumerate(chosen)
         ]
         below = rows(labelled, width, right={1})
-        if _height([*above, *below], width) <= room or keep <= 2:
+        if _height([*above, *below], width) <= room or keep <= 1:
             return [*above, *below]
         keep -= 1
 
@@ -435,9 +435,12 @@ def _tracebacks_folded(printed: list[dict[str, Any]]) -> list[_Item]:
 
 
 def _shortened(items: list[_Item], keep: int) -> list[_Item]:
-    """At most ``keep`` items: the first ones, a note for those left out, the last one."""
+    """At most ``keep`` items: the first ones, a note for those left out, the last one;
+    for one item, a note that counts them all."""
     if len(items) <= keep:
         return items
+    if keep <= 1:
+        return [("all", sum(item[1] if isinstance(item, tuple) else 1 for item in items))]
     left_out = items[max(keep - 2, 0) : -1]
     lines = sum(item[1] if isinstance(item, tuple) else 1 for item in left_out)
     return [*items[: max(keep - 2, 0)], ("output", lines), items[-1]]
@@ -449,6 +452,8 @@ def _item_row(item: _Item, main_pid: int | None) -> list[Text]:
     what, count = item
     if what == "traceback":
         note = Text(f"  … {count} lines of traceback", "dim")
+    elif what == "all":
+        note = Text(f"{count} lines (--events shows them)", "dim")
     else:
         note = Text(f"… {count} more lines (--events shows every line)", "dim")
     return [Text(""), Text(""), note]
