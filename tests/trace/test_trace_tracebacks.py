@@ -242,7 +242,7 @@ if __name__ == '__main__':
         executor.submit(stop).result()
 """
 
-# argv[1]: the start method. Every function is a lambda: none pickles.
+# argv[1]: the start method. Every function is a lambda, or an item holds one: none pickles.
 UNPICKLABLE = """
 import sys
 import traceback
@@ -262,6 +262,10 @@ if __name__ == '__main__':
     with context.Pool(1) as pool:
         shown(lambda: pool.apply_async(lambda: 1).get())
         shown(lambda: pool.map(lambda x: x, [1, 2]))
+        shown(lambda: pool.map(str, [1, lambda: 2]))
+        shown(lambda: pool.starmap(max, [(1, 2), (3, lambda: 2)]))
+        shown(lambda: list(pool.imap(str, [1, [lambda: 2]])))
+        shown(lambda: list(pool.imap_unordered(str, [1, 2, {'a': lambda: 2}], 2)))
     with ProcessPoolExecutor(1, mp_context=context) as executor:
         shown(lambda: executor.submit(lambda: 1).result())
         shown(lambda: list(executor.map(lambda x: x, [1])))
@@ -342,9 +346,10 @@ def test_a_task_raising_keyboard_interrupt_interrupts_the_program_as_plainly(
 def test_unpicklable_functions_fail_as_plainly(
     tmp_path: Path, name: str, python: str | None, method: str
 ) -> None:
-    """A lambda given to a pool of processes: the pickling error plain python raises (3.14's
-    notes of where it was in the pickled object included, none of them poolctl's; PyPy's
-    pickler's frames, none of them spent on poolctl's wrapper), caught or not."""
+    """A lambda given to a pool of processes, as its function or in an item: the pickling
+    error plain python raises (3.14's notes of where it was in the pickled object included,
+    none of them poolctl's; PyPy's pickler's frames, none of them spent on poolctl's wrapper
+    or task number), caught or not."""
     run = _same_as_plain(tmp_path, require(name, python), UNPICKLABLE, method)
     assert run.status == 1
-    assert run.stderr.count("Traceback (most recent call last)") >= 5
+    assert run.stderr.count("Traceback (most recent call last)") >= 9

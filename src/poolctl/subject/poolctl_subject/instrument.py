@@ -362,6 +362,10 @@ def _patch_pool(kind, pool_class, module):
     _install(pool_class, "apply_async", apply_async, ("self", "func"), ("func",))
     map_inputs = ("self", "mapper", "func", "iterable")
     _install(pool_class, private.POOL_MAP_ASYNC, map_async, map_inputs, ("func", "iterable"))
+    try:
+        private.wrap_pool_task_generation(pool_class, traced.numbered_tasks)
+    except Exception as exc:
+        _failed("patching %s's task generation" % pool_class.__name__, exc)
     for name in ("imap", "imap_unordered"):
         _install(pool_class, name, lazy(name), ("self", "func", "iterable"), ("func", "iterable"))
     _patch_lifecycle(kind, pool_class)
