@@ -242,6 +242,37 @@ if __name__ == '__main__':
         executor.submit(stop).result()
 """
 
+# Each task ends its worker process, which prints why; the pool starts another.
+ENDS_ITS_WORKER = """
+import os
+import sys
+import time
+import multiprocessing
+
+
+def stop(how):
+    raise {'interrupt': KeyboardInterrupt, 'exit': SystemExit}[how]('from the task')
+
+
+def ended(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return True
+    return False
+
+
+if __name__ == '__main__':
+    with multiprocessing.Pool(1) as pool:
+        for submit, how in ((pool.map_async, 'interrupt'), (pool.apply_async, 'interrupt'),
+                            (pool.map_async, 'exit')):
+            pid = pool.apply(os.getpid)
+            submit(stop, [how] if submit == pool.map_async else (how,))
+            while not ended(pid):  # reaped: it has printed
+                time.sleep(0.05)
+    print('done', file=sys.stderr)
+"""
+
 # argv[1]: the start method. Every function is a lambda, or an item holds one: none pickles.
 UNPICKLABLE = """
 import sys
@@ -339,6 +370,19 @@ def test_a_task_raising_keyboard_interrupt_interrupts_the_program_as_plainly(
     run = _same_as_plain(tmp_path, require(name, python), INTERRUPTED_BY_A_TASK)
     assert run.status == 130
     assert run.stderr.rstrip().endswith("KeyboardInterrupt: from the task")
+
+
+@pytest.mark.parametrize(("name", "python"), _interpreters(), ids=lambda v: str(v))
+def test_a_task_ending_its_worker_process_prints_as_plainly(
+    tmp_path: Path, name: str, python: str | None
+) -> None:
+    """A task raising KeyboardInterrupt (map, apply_async) or SystemExit in a Pool's
+    worker process ends that process, which prints it: the text plain python prints, with
+    no wrapper's frame (before 3.11 and on PyPy, a re-raise used to put it back)."""
+    run = _same_as_plain(tmp_path, require(name, python), ENDS_ITS_WORKER)
+    assert run.status == 0
+    assert run.stderr.count("KeyboardInterrupt: from the task") == 2
+    assert run.stderr.count("in stop\n") == 2 and run.stderr.endswith("from the task\ndone\n")
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])

@@ -337,7 +337,8 @@ def _patch_pool(kind, pool_class, module):
             return None, func, iterable
         pool_id, kind, _ = followed
         name = "map" if private.is_plain_map(mapper, module) else "starmap"
-        # mapstar calls func(item), starmapstar func(*item): (task, item) fits both.
+        # (task, item) for both mappers; each task leaves with its items bare and their
+        # numbers in its own copy of the Item (traced.numbered_tasks).
         number = _numbering(pool_id, time.monotonic_ns())
         if hasattr(iterable, "__len__"):  # taken in the task handler thread, as it is
             numbered = _SizedItems(iterable, number)

@@ -45,8 +45,16 @@ def init_worker(channel_dir, pool, threads, initializer, initargs):
         try:
             initializer(*initargs)
         except BaseException as exc:
-            hidden_frames.hide(exc)
+            _hide(exc, threads)
             raise
+
+
+def _hide(exc, threads):
+    """Take poolctl's frames out of what the user's callable raised, and, in a worker
+    process, out of what ends the process (``KeyboardInterrupt`` ...) as it prints it."""
+    hidden_frames.hide(exc)
+    if not threads:
+        hidden_frames.hide_in_dying_worker(exc)
 
 
 def _check_picklable(function):
@@ -108,7 +116,7 @@ class Call:
                 self.task, self.threads, self.function, args, kwargs, BaseException, pool=self.pool
             )
         except BaseException as exc:
-            hidden_frames.hide(exc)
+            _hide(exc, self.threads)
             raise
 
 
@@ -158,7 +166,7 @@ class Item:
                 task, self.threads, self.function, args, {}, BaseException, pool=self.pool
             )
         except BaseException as exc:
-            hidden_frames.hide(exc)
+            _hide(exc, self.threads)
             raise
 
 
