@@ -225,6 +225,21 @@ if __name__ == "__main__":
     check("POOL_MAP_ASYNC", lambda: callable(vars(mpool.Pool)[p.POOL_MAP_ASYNC]))
     check("is_plain_map", lambda: p.is_plain_map(mpool.mapstar, mpool)
           and not p.is_plain_map(mpool.starmapstar, mpool))
+    generated = []
+
+    def recording(generate):
+        def generation(self, job, func, iterable):
+            for task in generate(self, job, func, iterable):
+                generated.append(task[2])
+                yield task
+        return generation
+
+    p.wrap_pool_task_generation(mpool.ThreadPool, recording)  # inherits Pool's: left alone
+    p.wrap_pool_task_generation(mpool.Pool, recording)
+    check("wrap_pool_task_generation", lambda: pool.map(abs, [-1, -2], 1) == [1, 2]
+          and list(pool.imap(abs, [-3])) == [3]
+          and generated == [mpool.mapstar, mpool.mapstar, abs]
+          and "_guarded_task_generation" not in vars(mpool.ThreadPool))
     running_code = p.process_returncode(worker)
     handler = p.pool_worker_handler(pool)
     check("pool_worker_handler", lambda: handler.is_alive())

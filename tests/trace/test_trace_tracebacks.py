@@ -242,7 +242,38 @@ if __name__ == '__main__':
         executor.submit(stop).result()
 """
 
-# argv[1]: the start method. Every function is a lambda: none pickles.
+# Each task ends its worker process, which prints why; the pool starts another.
+ENDS_ITS_WORKER = """
+import os
+import sys
+import time
+import multiprocessing
+
+
+def stop(how):
+    raise {'interrupt': KeyboardInterrupt, 'exit': SystemExit}[how]('from the task')
+
+
+def ended(pid):
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return True
+    return False
+
+
+if __name__ == '__main__':
+    with multiprocessing.Pool(1) as pool:
+        for submit, how in ((pool.map_async, 'interrupt'), (pool.apply_async, 'interrupt'),
+                            (pool.map_async, 'exit')):
+            pid = pool.apply(os.getpid)
+            submit(stop, [how] if submit == pool.map_async else (how,))
+            while not ended(pid):  # reaped: it has printed
+                time.sleep(0.05)
+    print('done', file=sys.stderr)
+"""
+
+# argv[1]: the start method. Every function is a lambda, or an item holds one: none pickles.
 UNPICKLABLE = """
 import sys
 import traceback
@@ -262,6 +293,10 @@ if __name__ == '__main__':
     with context.Pool(1) as pool:
         shown(lambda: pool.apply_async(lambda: 1).get())
         shown(lambda: pool.map(lambda x: x, [1, 2]))
+        shown(lambda: pool.map(str, [1, lambda: 2]))
+        shown(lambda: pool.starmap(max, [(1, 2), (3, lambda: 2)]))
+        shown(lambda: list(pool.imap(str, [1, [lambda: 2]])))
+        shown(lambda: list(pool.imap_unordered(str, [1, 2, {'a': lambda: 2}], 2)))
     with ProcessPoolExecutor(1, mp_context=context) as executor:
         shown(lambda: executor.submit(lambda: 1).result())
         shown(lambda: list(executor.map(lambda x: x, [1])))
@@ -337,14 +372,28 @@ def test_a_task_raising_keyboard_interrupt_interrupts_the_program_as_plainly(
     assert run.stderr.rstrip().endswith("KeyboardInterrupt: from the task")
 
 
+@pytest.mark.parametrize(("name", "python"), _interpreters(), ids=lambda v: str(v))
+def test_a_task_ending_its_worker_process_prints_as_plainly(
+    tmp_path: Path, name: str, python: str | None
+) -> None:
+    """A task raising KeyboardInterrupt (map, apply_async) or SystemExit in a Pool's
+    worker process ends that process, which prints it: the text plain python prints, with
+    no wrapper's frame (before 3.11 and on PyPy, a re-raise used to put it back)."""
+    run = _same_as_plain(tmp_path, require(name, python), ENDS_ITS_WORKER)
+    assert run.status == 0
+    assert run.stderr.count("KeyboardInterrupt: from the task") == 2
+    assert run.stderr.count("in stop\n") == 2 and run.stderr.endswith("from the task\ndone\n")
+
+
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
 @pytest.mark.parametrize(("name", "python"), _interpreters(), ids=lambda v: str(v))
 def test_unpicklable_functions_fail_as_plainly(
     tmp_path: Path, name: str, python: str | None, method: str
 ) -> None:
-    """A lambda given to a pool of processes: the pickling error plain python raises (3.14's
-    notes of where it was in the pickled object included, none of them poolctl's; PyPy's
-    pickler's frames, none of them spent on poolctl's wrapper), caught or not."""
+    """A lambda given to a pool of processes, as its function or in an item: the pickling
+    error plain python raises (3.14's notes of where it was in the pickled object included,
+    none of them poolctl's; PyPy's pickler's frames, none of them spent on poolctl's wrapper
+    or task number), caught or not."""
     run = _same_as_plain(tmp_path, require(name, python), UNPICKLABLE, method)
     assert run.status == 1
-    assert run.stderr.count("Traceback (most recent call last)") >= 5
+    assert run.stderr.count("Traceback (most recent call last)") >= 9

@@ -10,8 +10,11 @@ On CPython 3.11+ a bare ``raise`` re-raises with the exception's ``__traceback__
 is, so the outermost wrapper hides its frames at the source. Before 3.11, and on PyPy, a
 re-raise keeps the frame it leaves: there the entry is taken out where the standard
 library hands the exception over (``stdlib_private.EXCEPTION_HANDOVERS``), before anyone
-can see it.
+can see it; and what ends a worker process (``hide_in_dying_worker``) in the worker's
+exit handlers, before the process prints it.
 """
+
+import sys
 
 _OURS = __name__.rpartition(".")[0] + "."
 # Frames of the standard library spent on poolctl's objects, by the id of the exception
@@ -64,3 +67,26 @@ def hide(exc):
             if cleaned is not tb:
                 exc.__traceback__ = cleaned
         waiting += (exc.__cause__, exc.__context__)
+
+
+# Before 3.11 (PyPy too) a re-raise puts back the entry of the frame it leaves.
+_RERAISE_KEEPS_FRAME = sys.version_info < (3, 11) or sys.implementation.name == "pypy"
+
+
+def hide_in_dying_worker(exc):
+    """``exc``, a task's or initializer's ``BaseException`` that no pool catches
+    (``KeyboardInterrupt`` ...), is about to end this worker process, which prints it
+    (``Process._bootstrap``). Where a re-raise keeps the wrapper's frame, take it out on the
+    way: ``_bootstrap`` runs the process's exit handlers (``multiprocessing.util``'s
+    finalizers) in a ``finally`` the exception passes, its traceback complete by then."""
+    if not _RERAISE_KEEPS_FRAME or isinstance(exc, Exception):
+        return
+    from multiprocessing import util
+
+    util.Finalize(None, _hide_passing, args=(exc,), exitpriority=sys.maxsize)
+
+
+def _hide_passing(exc):
+    passing = sys.exc_info()
+    if passing[1] is exc and passing[2] is not None:
+        without_ours(passing[2])  # the head is _bootstrap's own entry: it stays

@@ -352,7 +352,8 @@ def _patch_pool(kind, pool_class, module):
             return None, func, iterable
         pool_id, kind, _ = followed
         name = "map" if private.is_plain_map(mapper, module) else "starmap"
-        # mapstar calls func(item), starmapstar func(*item): (task, item) fits both.
+        # (task, item) for both mappers; each task leaves with its items bare and their
+        # numbers in its own copy of the Item (traced.numbered_tasks).
         number = _numbering(pool_id, call_site.here(), time.monotonic_ns())
         if hasattr(iterable, "__len__"):  # taken in the task handler thread, as it is
             numbered = _SizedItems(iterable, number)
@@ -377,6 +378,10 @@ def _patch_pool(kind, pool_class, module):
     _install(pool_class, "apply_async", apply_async, ("self", "func"), ("func",))
     map_inputs = ("self", "mapper", "func", "iterable")
     _install(pool_class, private.POOL_MAP_ASYNC, map_async, map_inputs, ("func", "iterable"))
+    try:
+        private.wrap_pool_task_generation(pool_class, traced.numbered_tasks)
+    except Exception as exc:
+        _failed("patching %s's task generation" % pool_class.__name__, exc)
     for name in ("imap", "imap_unordered"):
         _install(pool_class, name, lazy(name), ("self", "func", "iterable"), ("func", "iterable"))
     _patch_lifecycle(kind, pool_class)

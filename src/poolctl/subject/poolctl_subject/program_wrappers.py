@@ -45,8 +45,16 @@ def init_worker(channel_dir, pool, threads, initializer, initargs):
         try:
             initializer(*initargs)
         except BaseException as exc:
-            hidden_frames.hide(exc)
+            _hide(exc, threads)
             raise
+
+
+def _hide(exc, threads):
+    """Take poolctl's frames out of what the user's callable raised, and, in a worker
+    process, out of what ends the process (``KeyboardInterrupt`` ...) as it prints it."""
+    hidden_frames.hide(exc)
+    if not threads:
+        hidden_frames.hide_in_dying_worker(exc)
 
 
 def _check_picklable(function):
@@ -108,41 +116,80 @@ class Call:
                 self.task, self.threads, self.function, args, kwargs, BaseException, pool=self.pool
             )
         except BaseException as exc:
-            hidden_frames.hide(exc)
+            _hide(exc, self.threads)
             raise
 
 
 class Item:
     """One item of a ``map``-family call; the task number travels with the item.
 
-    ``map``/``imap`` pass ``(task, item)`` as one argument; ``starmap`` passes
-    ``task, args``; the executor's ``map`` passes ``*args, task``.
+    The executor's ``map`` passes ``*args, task``. A ``Pool``'s ``map`` and ``imap`` number
+    their items ``(task, item)`` as the pool takes them; then each task leaves with a copy
+    of the wrapper that holds its items' numbers (``numbered_tasks``) and its items as they
+    are: pickling one is what it is plainly (3.14's notes of where it was, PyPy's pickler's
+    frames).
     """
 
-    __slots__ = ("function", "pool", "threads", "mode")
+    __slots__ = ("function", "pool", "threads", "mode", "tasks", "left")
 
-    def __init__(self, function, pool, threads, mode):
+    def __init__(self, function, pool, threads, mode, tasks=None):
         self.function = function
         self.pool = pool
         self.threads = threads
-        self.mode = mode  # "one", "star" or "last"
+        self.mode = mode  # "one" (an item a call), "star" (its arguments), "last"
+        self.tasks = tasks  # a Pool task's item numbers, in order (its items are bare)
+        self.left = iter(tasks) if tasks is not None else None
 
     def __reduce__(self):
         _check_picklable(self.function)
-        return (Item, (self.function, self.pool, self.threads, self.mode))
+        return (Item, (self.function, self.pool, self.threads, self.mode, self.tasks))
+
+    def numbering(self, numbered):
+        """A copy of the wrapper for ``numbered``, ``((task, item), ...)``, and the items."""
+        tasks = tuple(task for task, _ in numbered)
+        items = tuple(item for _, item in numbered)
+        return Item(self.function, self.pool, self.threads, self.mode, tasks), items
 
     def __call__(self, *packed):
-        if self.mode == "one":
+        if self.left is not None:  # a Pool's task: called item by item, in order
+            task = next(self.left)
+            args = packed if self.mode == "star" else packed[:1]
+        elif self.mode == "last":
+            task, args = packed[-1], packed[:-1]
+        elif self.mode == "one":  # the pair itself (numbered_tasks could not be installed)
             task, item = packed[0]
             args = (item,)
-        elif self.mode == "star":
-            task, args = packed
         else:
-            task, args = packed[-1], packed[:-1]
+            task, args = packed
         try:
             return shared_events.run_task(
                 task, self.threads, self.function, args, {}, BaseException, pool=self.pool
             )
         except BaseException as exc:
-            hidden_frames.hide(exc)
+            _hide(exc, self.threads)
             raise
+
+
+def numbered_tasks(generate):
+    """``Pool._guarded_task_generation`` whose tasks carry their items bare: an ``Item``'s
+    numbered items ``(task, item)`` leave as a copy of the ``Item`` that holds their
+    numbers, with the items. What the program's iterable raises stays inside ``generate``
+    (which hands it on as a task), through no frame of poolctl's."""
+
+    def generation(pool, result_job, func, iterable):
+        return _numbered(generate(pool, result_job, func, iterable))
+
+    return generation
+
+
+def _numbered(tasks):
+    for task in tasks:
+        job, index, func, args, kwargs = task
+        if type(func) is Item:  # imap: an item a task
+            func, args = func.numbering(args)
+            task = (job, index, func, args, kwargs)
+        elif len(args) == 1 and type(args[0]) is tuple and len(args[0]) == 2:
+            function, chunk = args[0]  # mapstar's or starmapstar's (function, items)
+            if type(function) is Item:
+                task = (job, index, func, (function.numbering(chunk),), kwargs)
+        yield task

@@ -17,6 +17,18 @@ import _thread
 POOL_MAP_ASYNC = "_map_async"
 
 
+def wrap_pool_task_generation(pool_class, wrap):
+    """Replace ``Pool._guarded_task_generation(self, job, func, iterable)`` by
+    ``wrap(original)``: the generator of the tasks ``(job, i, func, (item,), {})`` of a
+    ``map``/``imap`` (for ``map``, and ``imap`` in chunks: ``func`` is ``mapstar`` or
+    ``starmapstar``, each ``item`` a chunk ``(function, items)`` of ``Pool._get_tasks``),
+    which the pool's task handler thread takes one at a time, as it sends each.
+    Left alone on a class that inherits it (ThreadPool: Pool's is replaced)."""
+    original = vars(pool_class).get("_guarded_task_generation")
+    if original is not None:
+        pool_class._guarded_task_generation = wrap(original)
+
+
 # Where the standard library hands a task's exception on, to another thread, process or
 # text, before the program can see it: (module, class, method, the position of the
 # parameter that holds it, and what that is: "traceback", "exception", or "outcome", a
@@ -261,6 +273,7 @@ def gil_enabled():
 
 __all__ = (
     "POOL_MAP_ASYNC",
+    "wrap_pool_task_generation",
     "EXCEPTION_HANDOVERS",
     "pool_workers",
     "pool_start_method",
