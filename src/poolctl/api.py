@@ -9,9 +9,12 @@ See docs/api.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any, cast
+
+from .errors import Interrupted
 
 if TYPE_CHECKING:
     from .matrix import Cell, Result
@@ -101,11 +104,7 @@ def compare(
         if on_start is not None:
             on_start(_compare_run(cell, total))
 
-    results = []
-    for result in matrix.run_all(cells, jobs, on_start=started):
-        results.append(result)
-        if on_result is not None:
-            on_result(_compare_run(result.cell, total, result))
+    results: list[Result] = []
     params = {
         "scenarios": names,
         "start_method": start_method,
@@ -117,6 +116,19 @@ def compare(
         "repeat": repeat,
         "jobs": jobs,
     }
+    try:
+        # Closed here, not when collected: the runs still going stop before this goes on.
+        with contextlib.closing(matrix.run_all(cells, jobs, on_start=started)) as finished:
+            for result in finished:
+                results.append(result)
+                if on_result is not None:
+                    on_result(_compare_run(result.cell, total, result))
+    except Interrupted as exc:
+        # Stopped by the user: the runs that finished are still the compare's document.
+        if results:
+            doc = compare_document.build_compare(results, params)
+            exc.document = compare_document.interrupted(doc, exc.exit_code, len(results), total)
+        raise
     return cast("CompareDocument", compare_document.build_compare(results, params))
 
 
