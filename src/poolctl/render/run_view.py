@@ -380,7 +380,7 @@ def _outcome_rows(document: dict[str, Any], drawn: Timeline, *, compact: bool) -
             [Text("hung", "bold"), Text("yes: stopped at --timeout, every process killed", "red")]
         )
     stopped = document.get("interrupted")
-    if stopped:
+    if stopped and not document.get("program"):  # a program's ending says it already
         said = interrupted_words(stopped)
         found.append([Text("interrupted", "bold"), _safe(said, "bold yellow")])
     if outcome["leftovers"]:
