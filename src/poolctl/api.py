@@ -34,12 +34,14 @@ def run(
     start_method: str | None = None,
     python: str | None = None,
     timeout: float | None = None,
+    on_start: Callable[[float], object] | None = None,
 ) -> RunDocument:
     """Run a scenario on a real pool; return its ``poolctl.run/1`` document.
 
     ``scenario`` is a bundled scenario's name or a ``.toml`` file. The options are those
-    of ``poolctl run`` (None: the scenario's, else poolctl's default). Raises
-    ``UsageError`` for bad input and ``ObserveError`` when the run could not be observed.
+    of ``poolctl run`` (None: the scenario's, else poolctl's default); ``on_start`` is
+    called with the run's timeout in seconds as it starts. Raises ``UsageError`` for bad
+    input and ``ObserveError`` when the run could not be observed.
     """
     from . import interpreter, scenario_pipeline
     from .scenario import load
@@ -57,6 +59,8 @@ def run(
         timeout=timeout,
     )
     warm_up(scenario_pipeline.POST_RUN_MODULES)
+    if on_start is not None:
+        on_start(params.timeout)
     return cast("RunDocument", scenario_pipeline.run(chosen, params, python_))
 
 

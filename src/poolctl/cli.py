@@ -318,18 +318,20 @@ def run(
 
     warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
     stopped = None
-    try:
-        doc = api.run(
-            scenario,
-            workers=workers,
-            tasks=tasks,
-            duration=duration,
-            start_method=start_method,
-            python=python,
-            timeout=timeout,
-        )
-    except Interrupted as exc:  # Ctrl-C: what was recorded is still shown, then 130
-        doc, stopped = _recorded(exc), exc.exit_code
+    with _waiting(out) as waiting:
+        try:
+            doc = api.run(
+                scenario,
+                workers=workers,
+                tasks=tasks,
+                duration=duration,
+                start_method=start_method,
+                python=python,
+                timeout=timeout,
+                on_start=waiting.started if waiting is not None else None,
+            )
+        except Interrupted as exc:  # Ctrl-C: what was recorded is still shown, then 130
+            doc, stopped = _recorded(exc), exc.exit_code
     _deliver(
         doc,
         exports or {},
@@ -338,6 +340,16 @@ def run(
         show=lambda: _show_run(doc, out, events),
         stopped=stopped,
     )
+
+
+def _waiting(out: Output) -> Any:
+    """The live status line of a run on a terminal's stderr (``render/waiting``), cleared
+    when the block ends; none (nothing imported) when stderr is not a terminal, or -q."""
+    if out.quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from .render.waiting import Waiting
+
+    return Waiting(enabled=True, no_color=out.no_color)
 
 
 def _show_run(doc: RunDocument, out: Output, events: bool = False) -> None:
