@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,7 +15,9 @@ from typing import Any
 
 import pytest
 
+import schema_validation
 from conftest import kinds, marked_pids, run_pipeline, wait_until, write_scenario
+from poolctl.entry import INTERRUPTED_REPORTED
 from poolctl.observer import workspace
 
 TIMEOUT = 1.0
@@ -118,8 +121,9 @@ def start_hung_cli(scenario: Path) -> subprocess.Popen[str]:
 
 def interrupt(proc: subprocess.Popen[str], signum: int, marker: str, tmp: Path) -> Any:
     """Once the run's pool is up, send ``signum`` to poolctl; return (status, out, err)."""
-    # The subject and its worker carry the marker too: wait for both, not a fixed time.
-    running = wait_until(lambda: len(marked_pids(marker, exclude=(proc.pid,))) >= 2, 5.0)
+    # The run's watchdog, the subject and its worker carry the marker too: wait for all
+    # three (the pool is up, its start recorded), not a fixed time.
+    running = wait_until(lambda: len(marked_pids(marker, exclude=(proc.pid,))) >= 3, 5.0)
     assert running, "the subject and its worker never appeared"
     assert proc.poll() is None, "poolctl ended before it was signalled"
     assert len(run_dirs(tmp)) == 1, "the run's private directory is where TMPDIR says"
@@ -135,7 +139,8 @@ def interrupt(proc: subprocess.Popen[str], signum: int, marker: str, tmp: Path) 
 def test_signal_stops_every_process_of_the_run(
     hung_scenario: Path, marker: str, private_tmp: Path, signum: int, status: int
 ) -> None:
-    """Ctrl-C (130) or SIGTERM (143) to poolctl: one line, and the whole run is gone."""
+    """Ctrl-C (130) or SIGTERM (143) to poolctl: the whole run is gone, and what it had
+    recorded is still its document, marked interrupted, then one line."""
     proc = start_hung_cli(hung_scenario)
     try:
         returncode, out, err = interrupt(proc, signum, marker, private_tmp)
@@ -144,8 +149,15 @@ def test_signal_stops_every_process_of_the_run(
             proc.kill()
         proc.communicate()
     assert returncode == status
-    assert out == ""
-    assert err.splitlines() == ["poolctl: interrupted; every process of the run was stopped"]
+    doc = json.loads(out)
+    schema_validation.check(doc, "run --json, interrupted")
+    assert doc["interrupted"]["signal"] == signal.Signals(signum).name
+    assert "run.interrupted" in kinds(doc)
+    # Stopped by the user, not hung: the worker still running was killed by poolctl.
+    assert doc["outcome"]["hung"] is False
+    assert all(w["killed_by_poolctl"] for w in doc["outcome"]["workers"])
+    assert doc["matches"] is False
+    assert err.splitlines() == [f"poolctl: {INTERRUPTED_REPORTED}"]
     assert marked_pids(marker) == []
 
 

@@ -29,6 +29,8 @@ from poolctl.errors import UsageError
 from poolctl.observer import workspace
 
 INTERRUPTED = "poolctl: interrupted; every process of the run was stopped"
+# The same, once what the run recorded until then was reported on stdout.
+REPORTED = f"{INTERRUPTED}; what was recorded until then is reported above"
 
 
 @pytest.fixture
@@ -93,15 +95,16 @@ def default_hangup() -> None:
 def test_hangup_stops_the_run_and_removes_its_files(
     marker: str, hung: Path, short_tmp: Path, start_methods: list[str], method: str
 ) -> None:
-    """The terminal closing (SIGHUP): 129, one line, no process and no file of the run
-    (not its private directory, not multiprocessing's pymp-* of a forkserver run)."""
+    """The terminal closing (SIGHUP): 129, what was recorded reported, then one line; no
+    process and no file of the run (not its private directory, not multiprocessing's
+    pymp-* of a forkserver run)."""
     if method not in start_methods:
         pytest.skip(f"{method} is not available here")
     proc = start(
         "run", str(hung), "--start-method", method, "--timeout", "30", preexec_fn=default_hangup
     )
     try:
-        wait_for_run(proc, marker)
+        wait_for_run(proc, marker, at_least=3)  # the watchdog, the subject, a worker
         if method == "forkserver":
             assert wait_until(lambda: list(short_tmp.rglob("pymp-*")), 5.0), leftovers(short_tmp)
         proc.send_signal(signal.SIGHUP)
@@ -111,8 +114,8 @@ def test_hangup_stops_the_run_and_removes_its_files(
             proc.kill()
             proc.communicate()
     assert proc.returncode == 129
-    assert err.splitlines() == [INTERRUPTED]
-    assert out == ""
+    assert err.splitlines() == [REPORTED]
+    assert "stopped by the user (a hang-up)" in " ".join(out.split())
     assert marked_pids(marker) == []
     assert leftovers(short_tmp) == []
 
@@ -211,7 +214,11 @@ def test_ctrl_c_at_any_moment_is_one_line_and_130(marker: str, short_tmp: Path) 
                 err,
             )
             continue
-        assert (proc.returncode, err.splitlines()) == (130, [INTERRUPTED]), (delay, out, err)
+        # Before the run recorded anything: one line; after, what it recorded, then a line.
+        said = err.splitlines()
+        assert proc.returncode == 130 and said in ([INTERRUPTED], [REPORTED]), (delay, out, err)
+        reported = "stopped by the user (Ctrl-C)" in " ".join(out.split())
+        assert (said == [REPORTED]) == reported, (delay, out, err)
     assert leftovers(short_tmp) == []
 
 

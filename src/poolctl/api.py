@@ -9,9 +9,12 @@ See docs/api.md.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any, cast
+
+from .errors import Interrupted
 
 if TYPE_CHECKING:
     from .matrix import Cell, Result
@@ -31,12 +34,14 @@ def run(
     start_method: str | None = None,
     python: str | None = None,
     timeout: float | None = None,
+    on_start: Callable[[float], object] | None = None,
 ) -> RunDocument:
     """Run a scenario on a real pool; return its ``poolctl.run/1`` document.
 
     ``scenario`` is a bundled scenario's name or a ``.toml`` file. The options are those
-    of ``poolctl run`` (None: the scenario's, else poolctl's default). Raises
-    ``UsageError`` for bad input and ``ObserveError`` when the run could not be observed.
+    of ``poolctl run`` (None: the scenario's, else poolctl's default); ``on_start`` is
+    called with the run's timeout in seconds as it starts. Raises ``UsageError`` for bad
+    input and ``ObserveError`` when the run could not be observed.
     """
     from . import interpreter, scenario_pipeline
     from .scenario import load
@@ -54,6 +59,8 @@ def run(
         timeout=timeout,
     )
     warm_up(scenario_pipeline.POST_RUN_MODULES)
+    if on_start is not None:
+        on_start(params.timeout)
     return cast("RunDocument", scenario_pipeline.run(chosen, params, python_))
 
 
@@ -101,11 +108,7 @@ def compare(
         if on_start is not None:
             on_start(_compare_run(cell, total))
 
-    results = []
-    for result in matrix.run_all(cells, jobs, on_start=started):
-        results.append(result)
-        if on_result is not None:
-            on_result(_compare_run(result.cell, total, result))
+    results: list[Result] = []
     params = {
         "scenarios": names,
         "start_method": start_method,
@@ -117,6 +120,19 @@ def compare(
         "repeat": repeat,
         "jobs": jobs,
     }
+    try:
+        # Closed here, not when collected: the runs still going stop before this goes on.
+        with contextlib.closing(matrix.run_all(cells, jobs, on_start=started)) as finished:
+            for result in finished:
+                results.append(result)
+                if on_result is not None:
+                    on_result(_compare_run(result.cell, total, result))
+    except Interrupted as exc:
+        # Stopped by the user: the runs that finished are still the compare's document.
+        if results:
+            doc = compare_document.build_compare(results, params)
+            exc.document = compare_document.interrupted(doc, exc.exit_code, len(results), total)
+        raise
     return cast("CompareDocument", compare_document.build_compare(results, params))
 
 

@@ -175,11 +175,14 @@ def _deliver(
     *,
     as_json: bool,
     show: Callable[[], None] | None,
+    stopped: int | None = None,
 ) -> NoReturn:
     """Print the document (as JSON or through ``show``), write the exports, exit.
 
     The document comes first, so a failed export loses nothing: it is shown, then the
-    export's one line, exit 4 (125 for a traced program, whose own codes stand apart)."""
+    export's one line, exit 4 (125 for a traced program, whose own codes stand apart).
+    ``stopped``: poolctl was interrupted (the document holds what was recorded until
+    then), and exits with this status (130, 143, 129) after one line saying so."""
     from .errors import ExportError
     from .render.exports import write
 
@@ -194,8 +197,21 @@ def _deliver(
     except ExportError as exc:
         if doc.get("program"):
             exc.exit_code = 125
-        raise
+        if stopped is None:
+            raise
+        _say(str(exc))  # the interruption's status stands
+    if stopped is not None:
+        _say(entry.INTERRUPTED_REPORTED)
+        raise typer.Exit(stopped)
     raise typer.Exit(api.exit_status(doc))
+
+
+def _recorded(exc: Interrupted) -> Any:
+    """The document of what was recorded before poolctl was interrupted; ``exc`` itself
+    (one line, 130) when nothing was. Called inside ``except Interrupted``."""
+    if exc.document is None:
+        raise exc
+    return exc.document
 
 
 def _complete_scenario(incomplete: str) -> list[str]:
@@ -301,16 +317,39 @@ def run(
         raise UsageError(run_all_methods(scenario))
 
     warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
-    doc = api.run(
-        scenario,
-        workers=workers,
-        tasks=tasks,
-        duration=duration,
-        start_method=start_method,
-        python=python,
-        timeout=timeout,
+    stopped = None
+    with _waiting(out) as waiting:
+        try:
+            doc = api.run(
+                scenario,
+                workers=workers,
+                tasks=tasks,
+                duration=duration,
+                start_method=start_method,
+                python=python,
+                timeout=timeout,
+                on_start=waiting.started if waiting is not None else None,
+            )
+        except Interrupted as exc:  # Ctrl-C: what was recorded is still shown, then 130
+            doc, stopped = _recorded(exc), exc.exit_code
+    _deliver(
+        doc,
+        exports or {},
+        out,
+        as_json=json,
+        show=lambda: _show_run(doc, out, events),
+        stopped=stopped,
     )
-    _deliver(doc, exports or {}, out, as_json=json, show=lambda: _show_run(doc, out, events))
+
+
+def _waiting(out: Output) -> Any:
+    """The live status line of a run on a terminal's stderr (``render/waiting``), cleared
+    when the block ends; none (nothing imported) when stderr is not a terminal, or -q."""
+    if out.quiet or not sys.stderr.isatty():
+        return contextlib.nullcontext()
+    from .render.waiting import Waiting
+
+    return Waiting(enabled=True, no_color=out.no_color)
 
 
 def _show_run(doc: RunDocument, out: Output, events: bool = False) -> None:
@@ -375,28 +414,33 @@ def compare(
         raise UsageError(NO_SCENARIOS)
     if json and jsonl:
         raise UsageError("--json and --jsonl cannot be used together")
+    stopped = None
     with contextlib.ExitStack() as stack:
         progress = not (json or jsonl or out.quiet)
         live = _LiveCompare(stack, progress=progress, jsonl=jsonl, no_color=out.no_color)
-        doc = api.compare(
-            scenarios,
-            start_method=start_method,
-            pythons=python or [],
-            repeat=repeat,
-            jobs=jobs,
-            workers=workers,
-            tasks=tasks,
-            duration=duration,
-            timeout=timeout,
-            on_start=live.started,
-            on_result=live.finished,
-        )
+        try:
+            doc = api.compare(
+                scenarios,
+                start_method=start_method,
+                pythons=python or [],
+                repeat=repeat,
+                jobs=jobs,
+                workers=workers,
+                tasks=tasks,
+                duration=duration,
+                timeout=timeout,
+                on_start=live.started,
+                on_result=live.finished,
+            )
+        except Interrupted as exc:  # the runs that finished are still shown, then 130
+            doc, stopped = _recorded(exc), exc.exit_code
     _deliver(
         doc,
         exports or {},
         out,
         as_json=json,
         show=None if jsonl else lambda: _show_compare(doc, out),
+        stopped=stopped,
     )
 
 
@@ -615,19 +659,23 @@ def trace(
     words = list(program or [])
     warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
     sys.stdout.flush()  # what poolctl printed comes before the program's output
-    doc = api.trace(
-        words[0] if words else None,
-        words[1:],
-        module=module,
-        python=python,
-        timeout=timeout,
-        # Live, as with plain python: its stdout on stderr when stdout carries --json.
-        stdout=(sys.stderr if json else sys.stdout).buffer,
-        stderr=sys.stderr.buffer,
-        # A program in a background process group that reads the terminal is stopped
-        # (SIGTTIN): a terminal is not passed on, anything else (a pipe, a file) is.
-        stdin=None if os.isatty(0) else 0,
-    )
+    stopped = None
+    try:
+        doc = api.trace(
+            words[0] if words else None,
+            words[1:],
+            module=module,
+            python=python,
+            timeout=timeout,
+            # Live, as with plain python: its stdout on stderr when stdout carries --json.
+            stdout=(sys.stderr if json else sys.stdout).buffer,
+            stderr=sys.stderr.buffer,
+            # A program in a background process group that reads the terminal is stopped
+            # (SIGTTIN): a terminal is not passed on, anything else (a pipe, a file) is.
+            stdin=None if os.isatty(0) else 0,
+        )
+    except Interrupted as exc:  # stopped by poolctl: what was recorded is still shown
+        doc, stopped = _recorded(exc), exc.exit_code
 
     def show() -> None:
         if entry.stdout_closed():
@@ -640,7 +688,7 @@ def trace(
         typer.echo()  # the program's own output ends above
         _show_run(doc, out, events)
 
-    _deliver(doc, exports or {}, out, as_json=json, show=show)
+    _deliver(doc, exports or {}, out, as_json=json, show=show, stopped=stopped)
 
 
 @app.command(

@@ -238,6 +238,22 @@ def build_compare(results: list[Result], params: dict[str, Any]) -> dict[str, An
     }
 
 
+def interrupted(
+    document: dict[str, Any], exit_code: int, finished: int, total: int
+) -> dict[str, Any]:
+    """``document`` (of the ``finished`` runs) marked as cut short by the signal that
+    stopped poolctl (``exit_code`` 128 + its number) before the rest of ``total``."""
+    import signal
+
+    mark = {
+        "signal": signal.Signals(exit_code - 128).name,
+        "finished": finished,
+        "total": total,
+    }
+    marked = {key: value for key, value in document.items() if key != "summary"}
+    return {**marked, "interrupted": mark, "summary": document["summary"]}
+
+
 def exit_code(document: dict[str, Any]) -> int:
     """3 when a run could not be observed (or not completely), else 1 on any mismatch, else
     0."""

@@ -49,10 +49,14 @@ def build_run(
         "observation": observation,
         "tasks_detail": tasks_detail(outcome, None),
         "findings": findings.find(events, outcome, output),
+        **interrupted(events),
         "expected": scenario.expect,
         "checks": checks,
         "races": races,
-        "matches": observation["complete"] and all(c["ok"] for c in checks),
+        # A run cut short by the user has no verdict on what it did not reach.
+        "matches": observation["complete"]
+        and not interrupted(events)
+        and all(c["ok"] for c in checks),
     }
 
 
@@ -96,6 +100,7 @@ def build_trace(
         "observation": observation,
         "tasks_detail": tasks_detail(outcome, task_detail),
         "findings": findings.find(events, outcome, output),
+        **interrupted(events),
         "expected": None,
         "checks": [],
         "races": [],
@@ -203,6 +208,8 @@ def program_ending(document: dict[str, Any]) -> str | None:
     main = outcome["main"]
     if outcome["hung"]:
         return "hung: stopped at --timeout, every process killed"
+    if document.get("interrupted"):
+        return interrupted_words(document["interrupted"])
     if main["signal"]:
         return f"killed by {main['signal']}"
     uncaught = main.get("uncaught")
@@ -222,6 +229,24 @@ def pool_label(pool: dict[str, Any]) -> str:
     if owner.get("role") not in (None, "main"):
         parts.append(f"in {owner['role']} {owner['pid']}")
     return f"{pool_kinds.label(pool['api'])} {pool['pool']} ({', '.join(parts)})"
+
+
+def interrupted(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The document's ``interrupted`` field, when poolctl was stopped mid-run (else none):
+    the signal and when every process was stopped, from the observer's event."""
+    for e in events:
+        if e["kind"] == "run.interrupted":
+            return {"interrupted": {"signal": e["signal"], "t": e["t"]}}
+    return {}
+
+
+def interrupted_words(mark: dict[str, Any]) -> str:
+    """A run document's ``interrupted`` in words: stopped by the user, not hung."""
+    how = {"SIGINT": "Ctrl-C", "SIGTERM": "SIGTERM", "SIGHUP": "a hang-up"}[mark["signal"]]
+    return (
+        f"stopped by the user ({how}) at {mark['t']:.3f} s, every process killed;"
+        " what was recorded until then is shown"
+    )
 
 
 def incomplete(document: dict[str, Any]) -> list[str]:

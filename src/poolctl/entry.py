@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # The signals that stop poolctl through the clean-up: Ctrl-C, kill, the terminal closing.
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 INTERRUPTED = "interrupted; every process of the run was stopped"
+# The same, once what the run had recorded until then was reported (cli._deliver).
+INTERRUPTED_REPORTED = f"{INTERRUPTED}; what was recorded until then is reported above"
 # The status of a command whose reader went away, as the shell shows one killed by SIGPIPE.
 CLOSED_STDOUT = 128 + signal.SIGPIPE
 

@@ -28,11 +28,19 @@ class Cancelled(Exception):  # noqa: N818 (a request to stop, not an error)
 
 
 class Interrupted(BaseException):
-    """poolctl was interrupted by a signal; ``exit_code`` is 128 + the signal number."""
+    """poolctl was interrupted by a signal; ``exit_code`` is 128 + the signal number.
+
+    What was observed until then travels with it, for the command to still show:
+    ``observation`` (set by the observer, once every process of the run is stopped), then
+    ``document``, the run or compare document of what was recorded (set by the pipeline;
+    None when nothing was).
+    """
 
     def __init__(self, exit_code: int) -> None:
         super().__init__(exit_code)
         self.exit_code = exit_code
+        self.observation: object | None = None
+        self.document: dict[str, object] | None = None
 
 
 class TraceError(PoolctlError):

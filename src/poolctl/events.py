@@ -37,6 +37,7 @@ STREAMS = {"stdout", "stderr"}
 OBSERVER_KINDS = {
     "main.exited",
     "run.timeout",
+    "run.interrupted",
     "cleanup.killed",
     "channel.incomplete",
     "interrupt.passed",
@@ -445,6 +446,16 @@ def _observer_events(obs: Observation) -> list[dict[str, Any]]:
                 "kind": "run.timeout",
             }
         )
+    if obs.stopped_ns is not None:
+        found.append(
+            {
+                "t": _seconds(obs.stopped_ns, obs.t0_ns),
+                "pid": obs.pid,
+                "role": "observer",
+                "kind": "run.interrupted",
+                "signal": obs.stopped_by,
+            }
+        )
     if obs.exit_ns is not None:
         found.append(
             {
@@ -454,7 +465,7 @@ def _observer_events(obs: Observation) -> list[dict[str, Any]]:
                 "kind": "main.exited",
                 "exit_code": obs.exit_code,
                 "signal": signal_name(obs.exit_code),
-                "killed_by_poolctl": obs.hung,
+                "killed_by_poolctl": obs.hung or obs.stopped_ns is not None,
             }
         )
     if obs.leftovers:

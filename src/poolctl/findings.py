@@ -70,12 +70,15 @@ def find(
     tasks = outcome["task_runs"]
     workers = {w["pid"]: w for w in outcome["workers"]}
     ended = _program_end(events)
+    # Killed by poolctl (at --timeout, or when it was stopped): what it cut short was not
+    # lost to the program's own terminate().
+    cut_short = outcome["hung"] or any(e["kind"] == "run.interrupted" for e in events)
     found: list[Finding] = []
     for pool in pools.values():
         mine = [t for t in tasks if t["pool"] == pool.pool]
         found += _never_retrieved(pool, mine)
         found += _join_cannot_return(pool, mine, workers, outcome)
-        if not outcome["hung"]:
+        if not cut_short:
             found += _lost(pool, mine, workers, ended)
         found += _cancelled(pool, mine)
     found += _from_output(pools, output)

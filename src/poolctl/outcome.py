@@ -30,6 +30,7 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
     main: dict[str, Any] = {"pid": None, "exit_code": None, "signal": None, "finished": False}
     error = None
     hung = False
+    stopped = False
     leftovers: list[dict[str, Any]] = []
     first_shutdown = None
     pool: dict[str, Any] = {"start_method": None, "size": None, "creating": None, "created": None}
@@ -98,6 +99,8 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
             main["exited"] = t
         elif kind == "run.timeout":
             hung = True
+        elif kind == "run.interrupted":
+            stopped = True  # by the user: what still ran was killed, as at a timeout
         elif kind == "cleanup.killed":
             leftovers.extend(e.get("processes", []))
         elif kind == "tasks.counted":
@@ -111,7 +114,7 @@ def derive(events: list[dict[str, Any]]) -> dict[str, Any]:
     beyond = _counted_tasks(counted, found)
     for w in workers.values():
         w["signal"] = signal_name(w["exit_code"])
-        w["killed_by_poolctl"] = hung and w["exited"] is None
+        w["killed_by_poolctl"] = (hung or stopped) and w["exited"] is None
     counts = _count(tasks.values(), *beyond.values())
     for this in pools.values():
         this["workers"] = [w["pid"] for w in workers.values() if w["pool"] == this["pool"]]

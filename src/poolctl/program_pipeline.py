@@ -9,17 +9,18 @@ a bad option, as for every command.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import limits
-from .errors import ObserveError, TraceError
+from .errors import Interrupted, ObserveError, TraceError
 from .interpreter import Interpreter
 
 if TYPE_CHECKING:
-    from .observer.observe import Passthrough
+    from .observer.observe import Observation, Passthrough
 
 HUNG = 124
 FAILED = 125
@@ -74,13 +75,28 @@ def run(
     Its output is recorded in the document, and shown live only where ``passthrough``
     says (nowhere by default).
     """
-    from .observer.observe import observe_program
+    from .observer.observe import Observation, observe_program
 
     seconds = limits.timeout(timeout if timeout is not None else DEFAULT_TIMEOUT)
     try:
         obs = observe_program(asdict(chosen), interpreter.executable, seconds, passthrough)
     except ObserveError as exc:
         raise TraceError(str(exc), FAILED) from exc
+    except Interrupted as exc:
+        # Stopped by the user (a second Ctrl-C, or the program ignored the first): what
+        # was recorded until then is still the program's document.
+        if isinstance(exc.observation, Observation):
+            with contextlib.suppress(TraceError):
+                exc.document = _document(chosen, interpreter, seconds, exc.observation)
+        raise
+    return _document(chosen, interpreter, seconds, obs)
+
+
+def _document(
+    chosen: Target, interpreter: Interpreter, seconds: float, obs: Observation
+) -> dict[str, Any]:
+    """Events and outcome of an observed program, as its document; ``TraceError`` when it
+    never ran or poolctl failed."""
     from . import events as events_mod
     from .document import build_trace
     from .outcome import derive, observation, observer_failure

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from . import limits
 from .codegen import sites
-from .errors import ObserveError, UsageError
+from .errors import Interrupted, ObserveError, UsageError
 from .interpreter import Interpreter
 from .interpreter_faults import breaking
-from .observer.observe import observe
+from .observer.observe import Observation, observe
 from .pool_kinds import KINDS
 from .scenario import Scenario
 
@@ -101,7 +102,22 @@ def run(
             start_method=params.start_method,
         ),
     }
-    obs = observe(program, interpreter.executable, params.timeout, cancel)
+    try:
+        obs = observe(program, interpreter.executable, params.timeout, cancel)
+    except Interrupted as exc:
+        # Stopped by the user: what was recorded until then is still the run's document.
+        if isinstance(exc.observation, Observation):
+            with contextlib.suppress(ObserveError):
+                exc.document = _document(scenario, params, interpreter, exc.observation)
+        raise
+    return _document(scenario, params, interpreter, obs)
+
+
+def _document(
+    scenario: Scenario, params: RunParams, interpreter: Interpreter, obs: Observation
+) -> dict[str, Any]:
+    """Events, outcome and checks of an observed run, as its document; ``ObserveError``
+    when the subject itself failed (or recorded nothing)."""
     from . import events as events_mod
     from .document import build_run, python_section
     from .expectation import evaluate, observe_races
@@ -117,6 +133,7 @@ def run(
         blame = f"the interpreter's own fault, not poolctl's: {fault.message}"
         raise ObserveError(f"{exc} ({blame})") from exc
     outcome = derive(events)
+    cut_short = any(e["kind"] == "run.interrupted" for e in events)
     shown = params.as_dict()
     # The method the pool really used, as the subject reported it.
     shown["start_method"] = outcome["pool"]["start_method"] or params.start_method
@@ -129,7 +146,8 @@ def run(
         outcome=outcome,
         observation=observation(events),
         checks=evaluate(scenario.expect, outcome, output, python_section(interpreter, events)),
-        races=observe_races(scenario.races, outcome, output),
+        # A run stopped before its end did not show which way its races go.
+        races=[] if cut_short else observe_races(scenario.races, outcome, output),
     )
 
 
@@ -143,6 +161,8 @@ def _require_observed(events: list[dict[str, Any]], output: list[dict[str, Any]]
         raise ObserveError(failed)
     if "run.timeout" in kinds:
         return  # a hang is an outcome
+    if "run.interrupted" in kinds and "main.started" in kinds:
+        return  # so is a run the user stopped, once it had begun
     exited = next((e for e in events if e["kind"] == "main.exited"), None)
     code = exited["exit_code"] if exited else None
     said = [line["text"] for line in output if line["stream"] == "stderr" and line["text"]]

@@ -253,6 +253,21 @@ class TasksDetail(TypedDict):
     total: int  # every task the outcome counts
 
 
+class RunInterrupted(TypedDict):
+    """poolctl was stopped by ``signal`` at ``t``: the run was cut short, not hung."""
+
+    signal: Literal["SIGINT", "SIGTERM", "SIGHUP"]
+    t: float
+
+
+class CompareInterrupted(TypedDict):
+    """poolctl was stopped by ``signal`` after ``finished`` runs of ``total``."""
+
+    signal: Literal["SIGINT", "SIGTERM", "SIGHUP"]
+    finished: int
+    total: int
+
+
 class RunDocument(TypedDict):
     """A ``poolctl.run/1`` document: one observed run (``poolctl run --json``)."""
 
@@ -269,6 +284,7 @@ class RunDocument(TypedDict):
     observation: NotRequired[Observation]  # absent from documents saved before it existed
     tasks_detail: NotRequired[TasksDetail]  # absent from documents saved before it existed
     findings: NotRequired[list[Finding]]  # absent from documents saved before it existed
+    interrupted: NotRequired[RunInterrupted]  # only when poolctl was stopped mid-run
     expected: dict[str, Any] | None  # None for a traced program
     checks: list[Check]
     races: list[dict[str, Any]]  # observed, never checked
@@ -321,6 +337,7 @@ class CompareDocument(TypedDict):
     params: dict[str, Any]
     runs: list[RunDocument]
     errors: list[CompareError]
+    interrupted: NotRequired[CompareInterrupted]  # only when stopped before every run ended
     summary: dict[str, Any]  # {"rows": [CompareRow...], "runs", "matched", "mismatched"...}
 
 

@@ -26,7 +26,7 @@ from conftest import (
     wait_until,
 )
 from poolctl import api
-from poolctl.entry import INTERRUPTED
+from poolctl.entry import INTERRUPTED, INTERRUPTED_REPORTED
 from poolctl.errors import TraceError
 from poolctl.observer import observe
 from tracing import write
@@ -167,7 +167,8 @@ def test_ctrl_c_runs_the_programs_handler_as_plain_python(tmp_path: Path, method
 @pytest.mark.timeout(60)
 def test_a_second_ctrl_c_stops_a_program_that_ignores_the_first(tmp_path: Path) -> None:
     """The program ignores SIGINT: it runs on after the first Ctrl-C (passed on, as the
-    terminal would); a second one stops every process at once: one line, 130."""
+    terminal would); a second one stops every process at once: what was recorded is
+    reported, then one line, 130."""
     ready = tmp_path / "ready"
     program = write(tmp_path, "deaf.py", DEAF)
     marker = uuid.uuid4().hex
@@ -187,7 +188,7 @@ def test_a_second_ctrl_c_stops_a_program_that_ignores_the_first(tmp_path: Path) 
         assert marked_pids(marker, exclude=(proc.pid,)), "the program was stopped"
         begun = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=CLI_TIMEOUT)
+        out, err = proc.communicate(timeout=CLI_TIMEOUT)
         took = time.monotonic() - begun
     finally:
         if proc.poll() is None:
@@ -195,7 +196,8 @@ def test_a_second_ctrl_c_stops_a_program_that_ignores_the_first(tmp_path: Path) 
             proc.communicate()
     nothing_left(marker)
     assert proc.returncode == 130
-    assert err.decode().splitlines() == [f"poolctl: {INTERRUPTED}"]
+    assert err.decode().splitlines() == [f"poolctl: {INTERRUPTED_REPORTED}"]
+    assert "stopped by the user (Ctrl-C)" in " ".join(out.decode().split())
     assert took < 3, took
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from ..errors import Cancelled, ObserveError
+from ..errors import Cancelled, Interrupted, ObserveError
 from . import process_group, signals, watchdog
 from .output import ECHO_BACKLOG, Echo, RawOutput
 from .workspace import EventFiles, open_events, private_dir
@@ -93,6 +93,10 @@ class Observation:
     interrupted_ns: int | None = None  # when a Ctrl-C was passed on to the program
     hung: bool = False
     timeout_ns: int | None = None
+    # When poolctl was stopped by a signal (Ctrl-C, SIGTERM, a hang-up) and killed the
+    # run, and by which: what was recorded until then is still reported.
+    stopped_ns: int | None = None
+    stopped_by: str | None = None
     leftovers: list[Leftover] = field(default_factory=list)
     leftovers_ns: int | None = None  # when the leftovers were killed
 
@@ -314,6 +318,13 @@ def _observe(
                 _watch(run, run.obs.t0_ns + int(timeout * 1e9), cancel, ctrl_c)
             _settle(run)
             finished = True
+        except Interrupted as exc:
+            if run is not None:
+                # The run is stopped below; what it recorded goes with the exception, so
+                # that the caller can still report it (see Interrupted.observation).
+                _mark_stopped(run, exc)
+                exc.observation = run.obs
+            raise
         finally:
             # Reached normally, and also on Ctrl-C or SIGTERM: nothing of the run survives.
             if run is not None:
@@ -323,10 +334,23 @@ def _observe(
                     _clean_up(run)
                     # No process of the run is left to write: the files are complete.
                     run.obs.event_files = open_events(directory)
+                    if run.obs.stopped_ns is not None and run.obs.exit_ns is None:
+                        # Killed by the clean-up: its end is when poolctl stopped it.
+                        run.obs.exit_ns = run.obs.stopped_ns
+                        run.obs.exit_code = run.dog.returncode
     # The run is over (and every process of it gone): what its pass-through still holds
     # goes to the reader now, at the reader's pace, as a pipe's buffer would.
     run.echo.finish()
     return run.obs
+
+
+def _mark_stopped(run: _Run, exc: Interrupted) -> None:
+    """Note that poolctl was stopped by a signal while the run went on (a run stopped at
+    --timeout already is reported hung: that is what it was)."""
+    if run.obs.hung:
+        return
+    run.obs.stopped_ns = time.monotonic_ns()
+    run.obs.stopped_by = signal.Signals(exc.exit_code - 128).name
 
 
 def _start(

@@ -49,6 +49,13 @@ def render(document: dict[str, Any], width: int = 80) -> Group:
         title.append(f" · {summary['incomplete']} not completely observed", "bold yellow")
     if summary.get("skipped"):
         title.append(f" · {summary['skipped']} skipped", "dim")
+    stopped = document.get("interrupted")
+    if stopped:
+        title.append(
+            f" · interrupted ({stopped['signal']}) after {stopped['finished']}"
+            f" of {stopped['total']} runs",
+            "bold yellow",
+        )
     parts = [*wrap(title, width), Text(""), *table(summary["rows"], width)]
     found = differences(summary, width)
     parts += [Text(""), *found] if found else []

@@ -90,6 +90,7 @@ TASK_ENDS: dict[str, Look] = {"failed": Look("task failed", "✗", "bold yellow"
 # How a process ended (``timeline_model.Lifeline.ending``), at the end of its lane.
 ENDINGS: dict[str, Ending] = {
     "timeout": Ending("timeout", "bold red", "killed at timeout", "#c62828"),
+    "interrupted": Ending("stopped", "bold red", "killed when poolctl was stopped", "#c62828"),
     "stopped": Ending("stopped", "green", "stopped", "#2e7d32"),
     "signal": Ending("{signal}", "red", "{signal}", "#c62828"),
     "unknown": Ending("?", "dim", "exit ?", "#333"),

@@ -13,7 +13,14 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from .. import pool_kinds
-from ..document import detail_cut, incomplete, pool_label, program_ending, title
+from ..document import (
+    detail_cut,
+    incomplete,
+    interrupted_words,
+    pool_label,
+    program_ending,
+    title,
+)
 from ..interpreter import describe
 from ..outcome import channel_incomplete
 from ..printable import printable
@@ -221,7 +228,8 @@ def _detail(e: dict[str, Any]) -> str:
             text = "exit code read at exit (see Outcome)"
         else:
             text = f"exit {code}"
-        return text + (" by poolctl at the timeout" if e.get("killed_by_poolctl") else "")
+        # Why poolctl killed it (the timeout, or poolctl itself stopped) is the line above.
+        return text + (" by poolctl" if e.get("killed_by_poolctl") else "")
     if kind == "main.exiting":
         return "exit-time clean-up done (atexit)"
     name, _, phase = kind.rpartition(".")
@@ -233,6 +241,8 @@ def _detail(e: dict[str, Any]) -> str:
         return f"uncaught {e['type']}" + (f": {e['message']}" if e.get("message") else "")
     if kind == "run.timeout":
         return "--timeout reached: the run is hung; every process is killed"
+    if kind == "run.interrupted":
+        return f"poolctl stopped by {e['signal']}: every process of the run is killed"
     if kind == "interrupt.passed":
         return "Ctrl-C passed on to the program (its process group)"
     if kind == "cleanup.killed":
@@ -369,6 +379,10 @@ def _outcome_rows(document: dict[str, Any], drawn: Timeline, *, compact: bool) -
         found.append(
             [Text("hung", "bold"), Text("yes: stopped at --timeout, every process killed", "red")]
         )
+    stopped = document.get("interrupted")
+    if stopped and not document.get("program"):  # a program's ending says it already
+        said = interrupted_words(stopped)
+        found.append([Text("interrupted", "bold"), _safe(said, "bold yellow")])
     if outcome["leftovers"]:
         pids = ", ".join(str(p["pid"]) for p in outcome["leftovers"])
         line = f"killed after the main process exited: {pids}"
@@ -521,25 +535,29 @@ def _checked(
     unseen = _unseen(document)
     checks = document["checks"]
     failed = [c for c in checks if not c["ok"] and "not_applicable" not in c]
+    # No verdict over what was not seen, nor over a run stopped before its end: the
+    # checks are shown, marked unsure.
+    unsure = bool(unseen) or bool(document.get("interrupted"))
     if unseen:
-        # No verdict over what was not seen: the checks are shown, marked unsure.
         title.append("? no verdict", "bold yellow")
+    elif unsure:
+        title.append("? no verdict: the run was stopped before it ended", "bold yellow")
     elif document["matches"]:
         title.append("✓ matches", "bold green")
     else:
         title.append("✗ differs", "bold red")
     if compact:
-        title.append(_counted(checks, failed, unseen=bool(unseen)), "dim")
+        title.append(_counted(checks, failed, unseen=unsure), "dim")
     out = [*wrap(title, width)]
     for line in unseen:
         out += wrap(line, width)
     table = []
-    shown = [c for c in checks if not compact or (not unseen and c in failed)]
+    shown = [c for c in checks if not compact or (not unsure and c in failed)]
     if listed is not None and len(shown) > listed:
         shown = shown[:listed]
     for check in shown:
         mark = Text("✓", "green") if check["ok"] else Text("✗", "bold red")
-        if unseen:
+        if unsure:
             mark = Text("?", "yellow")
         line = _safe(check["claim"])
         if "not_applicable" in check:

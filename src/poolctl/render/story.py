@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..compare_document import worker_endings
-from ..document import detail_cut, incomplete, platform_label, program_ending
+from ..document import (
+    detail_cut,
+    incomplete,
+    interrupted_words,
+    platform_label,
+    program_ending,
+)
 from ..interpreter import build_label, describe
 from . import findings_view
 
@@ -75,6 +81,8 @@ def story(doc: dict[str, Any], *, head: int = OUTPUT_HEAD, tail: int = OUTPUT_TA
 
 def _verdict(doc: dict[str, Any]) -> tuple[str, str]:
     ending = program_ending(doc)
+    if doc.get("interrupted") and ending is None:  # a scenario's run, cut short
+        return interrupted_words(doc["interrupted"]), "bad"
     if incomplete(doc):
         return f"{ending or 'no verdict'} (not completely observed)", "bad"
     if ending is not None:

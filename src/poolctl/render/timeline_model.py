@@ -58,7 +58,7 @@ class Lifeline:
     exited: float | None
     exit_code: int | None
     signal: str | None
-    killed_by_poolctl: bool  # the main process: the run hung and was stopped
+    killed_by_poolctl: bool  # the main process: the run hung, or poolctl was stopped
     thread: bool  # a ThreadPool's worker thread: no exit code of its own
     pool: int | None
     ending: str  # how it ended: a key of looks.ENDINGS
@@ -70,8 +70,9 @@ class Lifeline:
 
     @property
     def killed(self) -> bool:
-        """Killed (by a signal, or by poolctl at the timeout) rather than exited."""
-        return self.ending in ("timeout", "signal")
+        """Killed (by a signal, or by poolctl at the timeout or when it was stopped)
+        rather than exited."""
+        return self.ending in ("timeout", "interrupted", "signal")
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,14 @@ def timeline(document: dict[str, Any]) -> Timeline:
     """The timeline of one run document (``poolctl.run/1``)."""
     outcome, events = document["outcome"], document["events"]
     last = max([e["t"] for e in events] + [0.0])
-    main = _main(outcome, events)
+    # Killed by poolctl: at the timeout (hung), or when it was stopped (interrupted).
+    cut = "interrupted" if document.get("interrupted") else "timeout"
+    main = _main(outcome, events, cut)
     until = main.exited if main.exited is not None else last
     main_pid = main.pid or 0
     return Timeline(
         main=main,
-        workers=[_worker(w) for w in outcome["workers"]],
+        workers=[_worker(w, cut) for w in outcome["workers"]],
         calls=_calls(events, until),
         tasks=[
             TaskBar(
@@ -203,8 +206,9 @@ def _details(event: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in event.items() if k not in ("t", "pid", "role", "kind")}
 
 
-def _main(outcome: dict[str, Any], events: list[dict[str, Any]]) -> Lifeline:
+def _main(outcome: dict[str, Any], events: list[dict[str, Any]], cut: str) -> Lifeline:
     main = outcome["main"]
+    killed = outcome["hung"] or cut == "interrupted"
     started = next((e["t"] for e in events if e["kind"] == "main.started"), None)
     return Lifeline(
         pid=main["pid"],
@@ -213,14 +217,14 @@ def _main(outcome: dict[str, Any], events: list[dict[str, Any]]) -> Lifeline:
         exited=main.get("exited"),
         exit_code=main["exit_code"],
         signal=main["signal"],
-        killed_by_poolctl=outcome["hung"],
+        killed_by_poolctl=killed,
         thread=False,
         pool=None,
-        ending=_ending(main["exit_code"], main["signal"], outcome["hung"], False),
+        ending=_ending(main["exit_code"], main["signal"], killed, False, cut),
     )
 
 
-def _worker(w: dict[str, Any]) -> Lifeline:
+def _worker(w: dict[str, Any], cut: str) -> Lifeline:
     thread = w.get("thread", False)
     return Lifeline(
         pid=w["pid"],
@@ -232,14 +236,15 @@ def _worker(w: dict[str, Any]) -> Lifeline:
         killed_by_poolctl=w["killed_by_poolctl"],
         thread=thread,
         pool=w.get("pool"),
-        ending=_ending(w["exit_code"], w["signal"], w["killed_by_poolctl"], thread),
+        ending=_ending(w["exit_code"], w["signal"], w["killed_by_poolctl"], thread, cut),
     )
 
 
-def _ending(code: int | None, signal: str | None, killed: bool, thread: bool) -> str:
-    """Which of looks.ENDINGS: the outcome's exit, read in the order a reader asks."""
+def _ending(code: int | None, signal: str | None, killed: bool, thread: bool, cut: str) -> str:
+    """Which of looks.ENDINGS: the outcome's exit, read in the order a reader asks;
+    ``cut``: why poolctl killed what it killed ("timeout" or "interrupted")."""
     if killed:
-        return "timeout"
+        return cut
     if thread:
         return "stopped"
     if signal:
