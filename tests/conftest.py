@@ -220,6 +220,20 @@ def run_cli(
     return CliResult(done.returncode, done.stdout, done.stderr)
 
 
+def start_cli(*args: str, script: bool = False, **options: Any) -> subprocess.Popen[str]:
+    """``python -m poolctl ARGS`` (or the console script) in the background, its stdin
+    /dev/null, its stdout and stderr piped (text); ``options`` go to Popen."""
+    command = [str(console_script())] if script else [sys.executable, "-m", "poolctl"]
+    return subprocess.Popen(
+        [*command, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
+
+
 @pytest.fixture
 def cli(marker: str) -> Callable[..., CliResult]:
     """``run_cli`` under the test's marker, so that its processes are checked too."""

@@ -3,6 +3,7 @@ file of the run left (docs/bad-input.md, "Endings and leftovers")."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -22,6 +23,7 @@ from conftest import (
     console_script,
     marked_pids,
     run_pipeline,
+    start_cli,
     wait_until,
     write_scenario,
 )
@@ -65,14 +67,7 @@ def hung(tmp_path: Path) -> Path:
 
 def start(*args: str, **options: object) -> subprocess.Popen[str]:
     """The real entry point (the console script) in the background."""
-    return subprocess.Popen(
-        [str(console_script()), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **options,  # type: ignore[call-overload]
-    )
+    return start_cli(*args, script=True, **options)
 
 
 def wait_for_run(proc: subprocess.Popen[str], marker: str, at_least: int = 2) -> None:
@@ -250,6 +245,21 @@ def nothing_of_the_run_left(marker: str, temp: Path) -> bool:
     return not marked_pids(marker) and leftovers(temp) == []
 
 
+@contextlib.contextmanager
+def sigkilled_at_the_end(proc: subprocess.Popen[str], marker: str, temp: Path) -> Iterator[None]:
+    """The block checks the run under way; poolctl is then SIGKILLed (killed whatever the
+    block did), and within the grace nothing of its run may be left in ``temp``."""
+    try:
+        yield
+        sigkill_and_wait(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    gone = wait_until(lambda: nothing_of_the_run_left(marker, temp), SIGKILL_GRACE)
+    assert gone, (marked_pids(marker), leftovers(temp))
+
+
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("method", ["fork", "forkserver"])
 def test_sigkill_of_poolctl_leaves_no_file_of_a_scenario_run(
@@ -260,18 +270,11 @@ def test_sigkill_of_poolctl_leaves_no_file_of_a_scenario_run(
     if method not in start_methods:
         pytest.skip(f"{method} is not available here")
     proc = start("run", str(hung), "--start-method", method, "--timeout", "30")
-    try:
+    with sigkilled_at_the_end(proc, marker, short_tmp):
         wait_for_run(proc, marker)
         if method == "forkserver":
             assert wait_until(lambda: list(short_tmp.rglob("pymp-*")), 5.0), leftovers(short_tmp)
         assert [p.name[: len(workspace.PREFIX)] for p in short_tmp.iterdir()] == [workspace.PREFIX]
-        sigkill_and_wait(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    gone = wait_until(lambda: nothing_of_the_run_left(marker, short_tmp), SIGKILL_GRACE)
-    assert gone, (marked_pids(marker), leftovers(short_tmp))
 
 
 @pytest.mark.timeout(30)
@@ -287,18 +290,11 @@ def test_sigkill_of_poolctl_leaves_no_file_of_a_traced_program(
     program.write_text(FORKSERVER_AND_MANAGER)
     ready = tmp_path / "ready"
     proc = start("trace", str(program), str(ready))
-    try:
+    with sigkilled_at_the_end(proc, marker, short_tmp):
         assert wait_until(ready.exists, 15.0), "the program never got its pool and manager"
         names = leftovers(short_tmp)
         assert sum(n.startswith("pymp-") for n in names) >= 1, names
         assert sum(n.startswith(workspace.PREFIX) for n in names) == 1, names
-        sigkill_and_wait(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    gone = wait_until(lambda: nothing_of_the_run_left(marker, short_tmp), SIGKILL_GRACE)
-    assert gone, (marked_pids(marker), leftovers(short_tmp))
 
 
 def test_a_stale_run_directory_is_removed_by_the_next_run(marker: str, short_tmp: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 import schema_validation
 from conftest import marked_pids, wait_until, write_scenario
+from conftest import start_cli as start
 from poolctl.entry import INTERRUPTED_REPORTED
 
 # From the workers' start to the pool's task running, with room for a loaded machine.
@@ -28,17 +28,6 @@ def hung(tmp_path: Path) -> Path:
     """close + join on four workers, one of them busy for far longer than the test."""
     return write_scenario(
         tmp_path, "hangs", steps=["close", "join"], workers=4, duration=30, expect="hung = true"
-    )
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    """``python -m poolctl ARGS`` in the background (under the test's marker)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "poolctl", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
 
 

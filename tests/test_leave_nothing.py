@@ -6,7 +6,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from conftest import (
     write_scenario,
     zombie_children,
 )
+from conftest import start_cli as start
 from poolctl.entry import INTERRUPTED, INTERRUPTED_REPORTED
 
 
@@ -29,17 +29,6 @@ def hung(tmp_path: Path) -> Path:
     """A scenario whose task outlives any timeout used here."""
     return write_scenario(
         tmp_path, "hangs", steps=["close", "join"], workers=2, duration=30, expect="hung = true"
-    )
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    """The real entry point in the background."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "poolctl", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
 
 

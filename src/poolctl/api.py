@@ -109,17 +109,17 @@ def compare(
             on_start(_compare_run(cell, total))
 
     results: list[Result] = []
-    params = {
-        "scenarios": names,
-        "start_method": start_method,
-        "pythons": sorted({c.interpreter.executable for c in cells}),
-        "workers": workers,
-        "tasks": tasks,
-        "duration": duration,
-        "timeout": timeout,
-        "repeat": repeat,
-        "jobs": jobs,
-    }
+    params = compare_document.compare_params(
+        names,
+        start_method=start_method,
+        pythons=sorted({c.interpreter.executable for c in cells}),
+        workers=workers,
+        tasks=tasks,
+        duration=duration,
+        timeout=timeout,
+        repeat=repeat,
+        jobs=jobs,
+    )
     try:
         # Closed here, not when collected: the runs still going stop before this goes on.
         with contextlib.closing(matrix.run_all(cells, jobs, on_start=started)) as finished:

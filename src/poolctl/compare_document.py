@@ -214,6 +214,32 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def compare_params(
+    scenarios: list[str],
+    *,
+    start_method: str | None = None,
+    pythons: list[str] | None = None,
+    workers: int | None = None,
+    tasks: int | None = None,
+    duration: float | None = None,
+    timeout: float | None = None,
+    repeat: int = 1,
+    jobs: int = 1,
+) -> dict[str, Any]:
+    """A compare document's ``params``: the options it was made with (None: not given)."""
+    return {
+        "scenarios": scenarios,
+        "start_method": start_method,
+        "pythons": pythons or [],
+        "workers": workers,
+        "tasks": tasks,
+        "duration": duration,
+        "timeout": timeout,
+        "repeat": repeat,
+        "jobs": jobs,
+    }
+
+
 def build_compare(results: list[Result], params: dict[str, Any]) -> dict[str, Any]:
     """The ``poolctl.compare/1`` document: every run document plus the summary."""
     from . import __version__

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .compare_document import COMPARE_SCHEMA, RunRecord, summarize_records
+from .compare_document import COMPARE_SCHEMA, RunRecord, compare_params, summarize_records
 from .document import platform_label
 from .interpreter import build_label
 
@@ -115,14 +115,4 @@ def _params(compares: list[dict[str, Any]], records: list[RunRecord]) -> dict[st
     if compares:
         return dict(compares[0]["params"])
     names = list(dict.fromkeys(r.scenario for r in records))
-    return {
-        "scenarios": names or ["none"],
-        "start_method": None,
-        "pythons": [],
-        "workers": None,
-        "tasks": None,
-        "duration": None,
-        "timeout": None,
-        "repeat": 1,
-        "jobs": 1,
-    }
+    return compare_params(names or ["none"])

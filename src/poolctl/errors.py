@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
 
 class PoolctlError(Exception):
     """An error shown to the user as one line on stderr; ``exit_code`` is the status."""
@@ -41,6 +45,15 @@ class Interrupted(BaseException):
         self.exit_code = exit_code
         self.observation: object | None = None
         self.document: dict[str, object] | None = None
+
+    def keep_document(
+        self, build: Callable[[Any], dict[str, Any]], *failures: type[Exception]
+    ) -> None:
+        """Set ``document`` to ``build(observation)`` when something was observed; a build
+        that fails with one of ``failures`` leaves it None (nothing recorded to show)."""
+        if self.observation is not None:
+            with contextlib.suppress(*failures):
+                self.document = build(self.observation)
 
 
 class TraceError(PoolctlError):

@@ -9,7 +9,6 @@ a bad option, as for every command.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -75,7 +74,7 @@ def run(
     Its output is recorded in the document, and shown live only where ``passthrough``
     says (nowhere by default).
     """
-    from .observer.observe import Observation, observe_program
+    from .observer.observe import observe_program
 
     seconds = limits.timeout(timeout if timeout is not None else DEFAULT_TIMEOUT)
     try:
@@ -85,9 +84,7 @@ def run(
     except Interrupted as exc:
         # Stopped by the user (a second Ctrl-C, or the program ignored the first): what
         # was recorded until then is still the program's document.
-        if isinstance(exc.observation, Observation):
-            with contextlib.suppress(TraceError):
-                exc.document = _document(chosen, interpreter, seconds, exc.observation)
+        exc.keep_document(lambda obs: _document(chosen, interpreter, seconds, obs), TraceError)
         raise
     return _document(chosen, interpreter, seconds, obs)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -106,9 +105,7 @@ def run(
         obs = observe(program, interpreter.executable, params.timeout, cancel)
     except Interrupted as exc:
         # Stopped by the user: what was recorded until then is still the run's document.
-        if isinstance(exc.observation, Observation):
-            with contextlib.suppress(ObserveError):
-                exc.document = _document(scenario, params, interpreter, exc.observation)
+        exc.keep_document(lambda obs: _document(scenario, params, interpreter, obs), ObserveError)
         raise
     return _document(scenario, params, interpreter, obs)
 
