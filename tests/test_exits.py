@@ -32,7 +32,7 @@ from poolctl.observer import workspace
 
 INTERRUPTED = "poolctl: interrupted; every process of the run was stopped"
 # The same, once what the run recorded until then was reported on stdout.
-REPORTED = f"{INTERRUPTED}; what was recorded until then is reported above"
+REPORTED = "poolctl: interrupted; every process was stopped; what was recorded is above"
 
 
 @pytest.fixture

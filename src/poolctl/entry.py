@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 INTERRUPTED = "interrupted; every process of the run was stopped"
 # The same, once what the run had recorded until then was reported (cli._deliver).
-INTERRUPTED_REPORTED = f"{INTERRUPTED}; what was recorded until then is reported above"
+# Kept under 80 columns with "poolctl: " before it: a terminal would break it mid-word.
+INTERRUPTED_REPORTED = "interrupted; every process was stopped; what was recorded is above"
 # The status of a command whose reader went away, as the shell shows one killed by SIGPIPE.
 CLOSED_STDOUT = 128 + signal.SIGPIPE
 
