@@ -56,6 +56,7 @@ class _Pool:
     returned: set[str] = field(default_factory=set)  # the calls that returned
     reads_raised: list[dict[str, Any]] = field(default_factory=list)
     submitted_at: dict[int, dict[str, Any] | None] = field(default_factory=dict)
+    join_interrupted: bool = False  # its join() ended by a KeyboardInterrupt (a Ctrl-C)
 
     def called(self, name: str) -> dict[str, Any] | None:
         """The first ``name.called`` event on this pool."""
@@ -109,12 +110,16 @@ def _pools(events: list[dict[str, Any]]) -> dict[int, _Pool]:
             pools[number].returned.add(kind[: -len(".returned")])
         elif kind == "error.raised" and e.get("step") in _READS:
             pools[number].reads_raised.append(e)
+        elif kind == "error.raised" and e.get("step") == "join":
+            pools[number].join_interrupted |= e.get("type") == "KeyboardInterrupt"
     return pools
 
 
 def _program_end(events: list[dict[str, Any]]) -> float | None:
-    """When the program's own code ended (its exit handlers then run), if it did."""
-    return next((e["t"] for e in events if e["kind"] == "main.finished"), None)
+    """When the program's own code ended, returning or raising (its exit handlers, the
+    exit-time finalizer among them, then run), if it did."""
+    ends = ("main.finished", "program.raised")
+    return next((e["t"] for e in events if e["kind"] in ends and e.get("role") == "main"), None)
 
 
 def _finding(
@@ -195,8 +200,9 @@ def _join_cannot_return(
     ran a task (a Pool never learns that task's fate, so join() waits for ever), else while
     it waited for one (it may have died holding the task queue's lock)."""
     join = pool.called("join")
-    # Still waiting when the run ended: stopped at --timeout, or poolctl interrupted.
-    waiting = outcome["hung"] or outcome["main"]["exit_code"] is None
+    # Still waiting when the run ended: stopped at --timeout, poolctl interrupted, or the
+    # user's Ctrl-C (passed on to the program) ended the wait that would not end.
+    waiting = outcome["hung"] or outcome["main"]["exit_code"] is None or pool.join_interrupted
     if join is None or "join" in pool.returned or not waiting:
         return []
     for task in tasks:

@@ -234,6 +234,25 @@ def test_a_join_that_cannot_return_names_the_worker_the_signal_and_the_task(
     assert "ProcessPoolExecutor" in finding["remedy"]
 
 
+def test_a_join_ended_by_ctrl_c_is_still_one_that_could_not_return(tmp_path: Path) -> None:
+    """The user who presses Ctrl-C at a hung join() gets the same finding as --timeout: the
+    KeyboardInterrupt (here the program's own SIGINT, as a Ctrl-C passed on) ends a wait
+    that could not end."""
+    ctrl_c = HANG.replace(
+        "    pool = Pool(1)",
+        "    import threading\n"
+        "    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+        "    pool = Pool(1)",
+    )
+    program = write(tmp_path, "hang.py", ctrl_c)
+    traced = trace("--timeout", "10", str(program))
+    assert traced.status == 130, traced.stderr
+    assert traced.doc["outcome"]["error"]["type"] == "KeyboardInterrupt"
+    finding = only_finding(traced.doc, "join-cannot-return")
+    at(finding, program, "join")
+    assert finding["counts"]["task"] == 1
+
+
 CANCELLED = """
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor
