@@ -115,9 +115,9 @@ class StatusLine:
         assert self.follow is not None
         follow = self.follow
         now = follow.elapsed()
-        self.frame = (self.frame + 1) % len(SPINNER)
         line = Text()
         line.append(f"{SPINNER[self.frame]} ", "cyan")
+        self.frame = (self.frame + 1) % len(SPINNER)
         line.append(f"{now:.1f} s", "bold cyan")
         line.append(f" of {follow.observed.timeout:g} s", "dim")
         call = follow.in_call()
@@ -188,8 +188,9 @@ class StatusLine:
 
 
 def _width(fd: int) -> int:
+    """The terminal's columns; 80 when it does not say (a pseudo-terminal never sized)."""
     try:
-        return os.get_terminal_size(fd).columns
+        return os.get_terminal_size(fd).columns or 80
     except OSError:
         return 80
 
