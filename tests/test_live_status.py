@@ -191,8 +191,12 @@ def test_the_program_output_is_never_mixed_with_the_line(marker: str, tmp_path: 
             """\
             import sys, time
             for n in range(3):
-                print("line", n, "x" * 50, flush=True)
-                print("err", n, "y" * 50, file=sys.stderr, flush=True)
+                # One write each: the two streams reach poolctl on two pipes, so only
+                # whole writes keep their order of arrival to lines.
+                sys.stdout.write(f"line {n} {'x' * 50}\\n")
+                sys.stdout.flush()
+                sys.stderr.write(f"err {n} {'y' * 50}\\n")
+                sys.stderr.flush()
                 time.sleep(0.7)
             sys.stdout.write("partial ")
             sys.stdout.flush()
