@@ -18,6 +18,7 @@ from .errors import Interrupted
 
 if TYPE_CHECKING:
     from .matrix import Cell, Result
+    from .observer.observe import OnObserve
     from .types import CompareDocument, CompareRun, RunDocument
 
 # A stream a traced program's output is copied to, as it comes: a binary file, or a
@@ -35,13 +36,16 @@ def run(
     python: str | None = None,
     timeout: float | None = None,
     on_start: Callable[[float], object] | None = None,
+    on_observe: OnObserve | None = None,
 ) -> RunDocument:
     """Run a scenario on a real pool; return its ``poolctl.run/1`` document.
 
     ``scenario`` is a bundled scenario's name or a ``.toml`` file. The options are those
     of ``poolctl run`` (None: the scenario's, else poolctl's default); ``on_start`` is
-    called with the run's timeout in seconds as it starts. Raises ``UsageError`` for bad
-    input and ``ObserveError`` when the run could not be observed.
+    called with the run's timeout in seconds as it starts, ``on_observe`` with where its
+    events go once its interpreter started (an ``Observed``: ``poolctl.live.Follow``
+    reads them as they come). Raises ``UsageError`` for bad input and ``ObserveError``
+    when the run could not be observed.
     """
     from . import interpreter, scenario_pipeline
     from .scenario import load
@@ -61,7 +65,8 @@ def run(
     warm_up(scenario_pipeline.POST_RUN_MODULES)
     if on_start is not None:
         on_start(params.timeout)
-    return cast("RunDocument", scenario_pipeline.run(chosen, params, python_))
+    doc = scenario_pipeline.run(chosen, params, python_, on_observe=on_observe)
+    return cast("RunDocument", doc)
 
 
 def compare(
@@ -157,6 +162,7 @@ def trace(
     stdout: Sink | None = None,
     stderr: Sink | None = None,
     stdin: IO[Any] | int | None = None,
+    on_observe: OnObserve | None = None,
 ) -> RunDocument:
     """Run your own program, unchanged, under observation; return its run document.
 
@@ -166,6 +172,7 @@ def trace(
     ``stdin``: a file or file descriptor it reads (default: nothing, ``/dev/null``).
     Raises ``TraceError`` (``exit_code`` 125, 126 or 127) when it could not run, and
     ``UsageError`` for bad options. How it ended is in ``doc["outcome"]["main"]``.
+    ``on_observe``: as for ``run`` (its ``screen`` is the terminal the output shares).
     """
     from . import interpreter, program_pipeline
     from .observer.observe import Passthrough
@@ -183,7 +190,7 @@ def trace(
         stdin=stdin if stdin is None or isinstance(stdin, int) else stdin.fileno(),
     )
     warm_up(["poolctl.events", "poolctl.outcome", "poolctl.document"])
-    doc = program_pipeline.run(chosen, python_, timeout, passthrough)
+    doc = program_pipeline.run(chosen, python_, timeout, passthrough, on_observe)
     return cast("RunDocument", doc)
 
 

@@ -318,7 +318,7 @@ def run(
 
     warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
     stopped = None
-    with _waiting(out) as waiting:
+    with _status_line(out) as status:
         try:
             doc = api.run(
                 scenario,
@@ -328,7 +328,7 @@ def run(
                 start_method=start_method,
                 python=python,
                 timeout=timeout,
-                on_start=waiting.started if waiting is not None else None,
+                on_observe=status.observed if status is not None else None,
             )
         except Interrupted as exc:  # Ctrl-C: what was recorded is still shown, then 130
             doc, stopped = _recorded(exc), exc.exit_code
@@ -342,14 +342,15 @@ def run(
     )
 
 
-def _waiting(out: Output) -> Any:
-    """The live status line of a run on a terminal's stderr (``render/waiting``), cleared
-    when the block ends; none (nothing imported) when stderr is not a terminal, or -q."""
+def _status_line(out: Output) -> Any:
+    """The live status line of a run on a terminal's stderr (``render/status_line``),
+    erased when the block ends; none (nothing imported) when stderr is not a terminal,
+    or -q."""
     if out.quiet or not sys.stderr.isatty():
         return contextlib.nullcontext()
-    from .render.waiting import Waiting
+    from .render.status_line import StatusLine
 
-    return Waiting(enabled=True, no_color=out.no_color)
+    return StatusLine(no_color=out.no_color)
 
 
 def _show_run(doc: RunDocument, out: Output, events: bool = False) -> None:
@@ -660,22 +661,27 @@ def trace(
     warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
     sys.stdout.flush()  # what poolctl printed comes before the program's output
     stopped = None
-    try:
-        doc = api.trace(
-            words[0] if words else None,
-            words[1:],
-            module=module,
-            python=python,
-            timeout=timeout,
-            # Live, as with plain python: its stdout on stderr when stdout carries --json.
-            stdout=(sys.stderr if json else sys.stdout).buffer,
-            stderr=sys.stderr.buffer,
-            # A program in a background process group that reads the terminal is stopped
-            # (SIGTTIN): a terminal is not passed on, anything else (a pipe, a file) is.
-            stdin=None if os.isatty(0) else 0,
-        )
-    except Interrupted as exc:  # stopped by poolctl: what was recorded is still shown
-        doc, stopped = _recorded(exc), exc.exit_code
+    # The status line waits for the program to be quiet, and the program's output always
+    # finds it erased (observer/output.Screen).
+    with _status_line(out) as status:
+        try:
+            doc = api.trace(
+                words[0] if words else None,
+                words[1:],
+                module=module,
+                python=python,
+                timeout=timeout,
+                # Live, as with plain python: its stdout on stderr when stdout carries --json.
+                stdout=(sys.stderr if json else sys.stdout).buffer,
+                stderr=sys.stderr.buffer,
+                # A program in a background process group that reads the terminal is
+                # stopped (SIGTTIN): a terminal is not passed on, anything else (a pipe, a
+                # file) is.
+                stdin=None if os.isatty(0) else 0,
+                on_observe=status.observed if status is not None else None,
+            )
+        except Interrupted as exc:  # stopped by poolctl: what was recorded is still shown
+            doc, stopped = _recorded(exc), exc.exit_code
 
     def show() -> None:
         if entry.stdout_closed():

@@ -85,7 +85,6 @@ def parse(
     t0 = obs.t0_ns
     latest = time.monotonic_ns()  # no genuine event is stamped after it was read
     shape = schema_check.checker("run-1.schema.json", "event")
-    is_shaped = shape.valid
     detail = _TaskDetail(task_detail, t0) if task_detail is not None else None
     for raw in _decoded(obs, problems):
         if not _is_event(raw, t0, latest):
@@ -113,21 +112,13 @@ def parse(
         if kind == CHANNEL_FULL:
             problems.stopped("out of space while recording")
             continue
-        if kind in OBSERVER_KINDS:
-            problems.invalid("an observer's event sent by the run")
-            continue
-        if kind == "worker.exited" or kind == "worker.reaped":
-            code = raw.get("exit_code")
-            raw["signal"] = signal_name(code) if type(code) is int else None
-        if is_shaped(raw):
-            if detail is not None and kind in TASK_KINDS:
-                detail.add(raw)
-            else:
-                events.append(raw)
-        elif kind in shape.cases:
-            problems.invalid(f"an invalid {kind} event")
+        refused = _refused(raw, kind, shape)
+        if refused is not None:
+            problems.invalid(refused)
+        elif detail is not None and kind in TASK_KINDS:
+            detail.add(raw)
         else:
-            problems.invalid("an unknown kind of event")
+            events.append(raw)
     if detail is not None:
         events.extend(detail.kept())
         events.extend(detail.counted(obs.pid))
@@ -138,6 +129,36 @@ def parse(
     events.sort(key=lambda e: e["t"])
     output.sort(key=lambda o: o["t"])
     return events, _bounded(output, obs)
+
+
+def _refused(raw: dict[str, Any], kind: str, shape: schema_check.Checker) -> str | None:
+    """Why the channel's event ``raw`` (``t`` already in seconds) is dropped, or None: a
+    kind only the observer makes, or a shape the published schema does not take. A worker's
+    exit gets its ``signal`` here."""
+    if kind in OBSERVER_KINDS:
+        return "an observer's event sent by the run"
+    if kind == "worker.exited" or kind == "worker.reaped":
+        code = raw.get("exit_code")
+        raw["signal"] = signal_name(code) if type(code) is int else None
+    if shape.valid(raw):
+        return None
+    return f"an invalid {kind} event" if kind in shape.cases else "an unknown kind of event"
+
+
+def checked(lines: list[bytes], t0_ns: int) -> list[dict[str, Any]]:
+    """The events among ``lines``, read while the run goes on (``live.py``), checked as
+    ``parse`` checks them, ``t`` in seconds since ``t0_ns``; output, notes and whatever
+    ``parse`` would drop are left out (the final read counts them)."""
+    latest = time.monotonic_ns()
+    shape = schema_check.checker("run-1.schema.json", "event")
+    found = []
+    for raw in _decode_all(lines, _Problems()):
+        if not _is_event(raw, t0_ns, latest) or raw["kind"] in ("output", CHANNEL_FULL):
+            continue
+        raw["t"] = round((raw["t"] - t0_ns) / 1e9, 6)
+        if _refused(raw, raw["kind"], shape) is None:
+            found.append(raw)
+    return found
 
 
 class _TaskDetail:

@@ -159,6 +159,12 @@ def where(site: dict[str, Any] | None) -> str:
     return f"{file}:{site['line']}{inside}"
 
 
+def stopped_by(call: str) -> str | None:
+    """How a finding names ``call`` (a step's name) when it stops a Pool's workers at once:
+    'terminate()', 'the end of its with-block (...)'; None for any other call."""
+    return _STOPPERS.get(call)
+
+
 def _label(pool: _Pool) -> str:
     return f"{pool_kinds.label(pool.api)} {pool.pool}"
 

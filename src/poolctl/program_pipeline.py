@@ -19,7 +19,7 @@ from .errors import Interrupted, ObserveError, TraceError
 from .interpreter import Interpreter
 
 if TYPE_CHECKING:
-    from .observer.observe import Observation, Passthrough
+    from .observer.observe import Observation, OnObserve, Passthrough
 
 HUNG = 124
 FAILED = 125
@@ -68,17 +68,20 @@ def run(
     interpreter: Interpreter,
     timeout: float | None,
     passthrough: Passthrough | None = None,
+    on_observe: OnObserve | None = None,
 ) -> dict[str, Any]:
     """Run the program under observation; return its ``poolctl.run/1`` document.
 
     Its output is recorded in the document, and shown live only where ``passthrough``
-    says (nowhere by default).
+    says (nowhere by default). ``on_observe``: told where its events go as it starts.
     """
     from .observer.observe import observe_program
 
     seconds = limits.timeout(timeout if timeout is not None else DEFAULT_TIMEOUT)
     try:
-        obs = observe_program(asdict(chosen), interpreter.executable, seconds, passthrough)
+        obs = observe_program(
+            asdict(chosen), interpreter.executable, seconds, passthrough, on_observe
+        )
     except ObserveError as exc:
         raise TraceError(str(exc), FAILED) from exc
     except Interrupted as exc:

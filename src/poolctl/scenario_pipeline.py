@@ -11,7 +11,7 @@ from .codegen import sites
 from .errors import Interrupted, ObserveError, UsageError
 from .interpreter import Interpreter
 from .interpreter_faults import breaking
-from .observer.observe import Observation, observe
+from .observer.observe import Observation, OnObserve, observe
 from .pool_kinds import KINDS
 from .scenario import Scenario
 
@@ -79,8 +79,10 @@ def run(
     params: RunParams,
     interpreter: Interpreter,
     cancel: threading.Event | None = None,
+    on_observe: OnObserve | None = None,
 ) -> dict[str, Any]:
-    """Run ``scenario`` on a real pool and return its ``poolctl.run/1`` document."""
+    """Run ``scenario`` on a real pool and return its ``poolctl.run/1`` document
+    (``on_observe``: told where its events go as it starts, for a live view)."""
     program = {
         "api": scenario.api,
         "start_method": params.start_method,
@@ -102,7 +104,7 @@ def run(
         ),
     }
     try:
-        obs = observe(program, interpreter.executable, params.timeout, cancel)
+        obs = observe(program, interpreter.executable, params.timeout, cancel, on_observe)
     except Interrupted as exc:
         # Stopped by the user: what was recorded until then is still the run's document.
         exc.keep_document(lambda obs: _document(scenario, params, interpreter, obs), ObserveError)

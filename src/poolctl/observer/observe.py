@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from ..errors import Cancelled, Interrupted, ObserveError
 from . import process_group, signals, watchdog
-from .output import ECHO_BACKLOG, Echo, RawOutput
+from .output import ECHO_BACKLOG, Echo, RawOutput, Screen
 from .workspace import EventFiles, open_events, private_dir
 
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
@@ -114,6 +114,23 @@ class Passthrough:
     stdin: int | None = None  # a file descriptor it reads (never a terminal: see trace's docs)
 
 
+@dataclass(frozen=True)
+class Observed:
+    """A run as it starts, for whoever follows it live (``live.py``): where its event
+    files are written, its clock's zero, its main process, its timeout, and the terminal
+    its pass-through shares (``trace``; None: the program's output is not shown)."""
+
+    directory: Path
+    t0_ns: int
+    pid: int
+    timeout: float
+    screen: Screen | None = None
+
+
+# Called with the run's ``Observed`` once its subject has started (in the calling thread).
+OnObserve = Callable[[Observed], object]
+
+
 class _Run:
     """The state of one observed run: its selector, its streams, what has arrived."""
 
@@ -130,8 +147,10 @@ class _Run:
         for fd, name in streams.items():
             self.selector.register(fd, selectors.EVENT_READ, name)
         # Where each stream is copied as it arrives (poolctl trace), if anywhere: by a
-        # thread, so that a reader that does not read never holds up this loop.
-        self.echo = Echo(echo or {})
+        # thread, so that a reader that does not read never holds up this loop. The
+        # terminal it writes to may carry poolctl's status line too (Screen).
+        self.screen = Screen() if echo else None
+        self.echo = Echo(echo or {}, self.screen)
         # Streams not read while the pass-through waits for its reader (see ECHO_BACKLOG).
         self.paused: dict[int, str] = {}
         self.draining = False  # no writer is left: read what the pipes hold
@@ -225,12 +244,14 @@ def observe(
     python: str,
     timeout: float,
     cancel: threading.Event | None = None,
+    on_observe: OnObserve | None = None,
 ) -> Observation:
     """Run ``program`` in a subject interpreter ``python`` and return what it reported.
 
     Raises ``ObserveError`` when the interpreter cannot be started, and ``Cancelled`` soon
     after ``cancel`` is set (runs in worker threads cannot receive signals themselves).
     Whatever happens, every process of the run is gone when this returns or raises.
+    ``on_observe`` is told where the run's events go as it starts (the live view).
     """
 
     def command(directory: Path) -> list[str]:
@@ -238,7 +259,7 @@ def observe(
         temp = _subject_temp(directory)
         return [python, *SUBJECT_FLAGS, "-c", BOOTSTRAP, str(SUBJECT_ROOT), spec, temp]
 
-    return _observe(command, python, timeout, cancel, None, pass_ctrl_c=False)
+    return _observe(command, python, timeout, cancel, None, on_observe, pass_ctrl_c=False)
 
 
 def observe_program(
@@ -246,6 +267,7 @@ def observe_program(
     python: str,
     timeout: float,
     passthrough: Passthrough | None = None,
+    on_observe: OnObserve | None = None,
 ) -> Observation:
     """Run the user's own program (``poolctl trace``) and return what it reported.
 
@@ -264,7 +286,7 @@ def observe_program(
         spec = {"channel": str(directory), "trace": target, "subject_root": str(SUBJECT_ROOT)}
         return [python, "-c", TRACE_BOOTSTRAP, str(SUBJECT_ROOT), _spec_file(directory, spec)]
 
-    return _observe(command, python, timeout, None, passthrough, pass_ctrl_c=True)
+    return _observe(command, python, timeout, None, passthrough, on_observe, pass_ctrl_c=True)
 
 
 # marshal's version 2 (no shared references): what every subject interpreter reads.
@@ -299,6 +321,7 @@ def _observe(
     timeout: float,
     cancel: threading.Event | None,
     passthrough: Passthrough | None,
+    on_observe: OnObserve | None,
     *,
     pass_ctrl_c: bool,
 ) -> Observation:
@@ -315,6 +338,9 @@ def _observe(
                 # raised when this block ends, inside the try: the clean-up still runs.
                 with signals.deferred():
                     run = _start(command(directory), directory, python, fds, passthrough)
+                if on_observe is not None:
+                    obs = run.obs
+                    on_observe(Observed(directory, obs.t0_ns, obs.pid, timeout, run.screen))
                 _watch(run, run.obs.t0_ns + int(timeout * 1e9), cancel, ctrl_c)
             _settle(run)
             finished = True

@@ -18,6 +18,7 @@ import collections
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -109,6 +110,45 @@ class RawOutput:
             self._close(stream, ended=False)
 
 
+# What takes poolctl's status line off the terminal: back to the line's start, erase it.
+ERASE = b"\r\x1b[2K"
+
+
+class Screen:
+    """The terminal that poolctl's live status line (``render/status_line``) shares with
+    the program's pass-through (``Echo``): one lock orders their writes, and the program's
+    output always finds the line erased first, so not a byte of it is ever mixed with the
+    line's. The status line is drawn only when the program has been quiet a while and its
+    last byte on a terminal ended a line (``may_draw``): a chatty program sees nothing of it.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.fd: int | None = None  # where the line is drawn, once it is
+        self.shown = False  # the line is on the terminal now
+        self.written_ns = 0  # when the program last wrote to a terminal
+        self.mid_line = False  # its last byte on a terminal did not end a line
+
+    def clear(self) -> None:
+        """Erase the line if it is shown (the caller holds ``lock``)."""
+        if self.shown and self.fd is not None:
+            self.shown = False
+            try:
+                os.write(self.fd, ERASE)
+            except OSError:
+                self.fd = None  # the terminal is gone: nothing is drawn again
+
+    def wrote(self, chunk: bytes, ns: int) -> None:
+        """The program's ``chunk`` just went to a terminal (the caller holds ``lock``)."""
+        self.written_ns = ns
+        self.mid_line = not chunk.endswith(b"\n")
+
+    def may_draw(self, quiet_ns: int, now_ns: int) -> bool:
+        """Whether the line may be drawn now: the program at a line's start, and silent on
+        its terminals for ``quiet_ns`` (the caller holds ``lock``)."""
+        return not self.mid_line and now_ns - self.written_ns >= quiet_ns
+
+
 class Echo:
     """Passes chunks on to their targets, in arrival order, from a thread of its own.
 
@@ -119,10 +159,13 @@ class Echo:
     ``lost`` (the observer then closes that stream for the program too); the rest go on.
     """
 
-    def __init__(self, targets: dict[str, BinaryIO]) -> None:
+    def __init__(self, targets: dict[str, BinaryIO], screen: Screen | None = None) -> None:
         self.targets: dict[str, BinaryIO | int] = {}
         for stream, target in targets.items():
             self.targets[stream] = _descriptor(target)
+        # The streams shown on a terminal, where poolctl's status line may be (see Screen).
+        self.screen = screen if screen is not None else Screen()
+        self.terminals = {s for s, t in self.targets.items() if isinstance(t, int) and _tty(t)}
         self._queue: collections.deque[tuple[str, bytes]] = collections.deque()
         self._waiting = 0  # bytes queued, not yet written
         self._ready = threading.Condition()
@@ -191,12 +234,16 @@ class Echo:
                 batch = list(self._queue)
                 self._queue.clear()
             used: set[str] = set()
-            for stream, chunk in batch:
-                if stream in self.targets:
-                    self._send(stream, chunk)
-                    used.add(stream)
-                with self._ready:
-                    self._waiting = max(self._waiting - len(chunk), 0)
+            with self.screen.lock:
+                self.screen.clear()
+                for stream, chunk in batch:
+                    if stream in self.targets:
+                        self._send(stream, chunk)
+                        used.add(stream)
+                        if stream in self.terminals:
+                            self.screen.wrote(chunk, time.monotonic_ns())
+                    with self._ready:
+                        self._waiting = max(self._waiting - len(chunk), 0)
             for stream in used:
                 target = self.targets.get(stream)
                 if target is not None and not isinstance(target, int):
@@ -238,3 +285,10 @@ def _descriptor(target: BinaryIO) -> BinaryIO | int:
         return target.fileno()
     except (OSError, ValueError, AttributeError):
         return target
+
+
+def _tty(fd: int) -> bool:
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False

@@ -351,6 +351,13 @@ def _chunks_of(data: bytes, limit: int) -> Iterator[bytes]:
         yield _cut(limit)
 
 
+def open_growing(path: Path) -> int | bytes:
+    """One event file of a run still under way (``observer/tail``), checked as the final
+    read checks it: its descriptor; ``b""`` while it is empty (its process has not stored
+    yet: look again later); a note if it is refused."""
+    return _open_file(path, keep=True)
+
+
 def _open_file(path: Path, keep: bool) -> int | bytes:
     """One event file: its descriptor, checked (``keep``), or its data up to its first NUL
     (at most ``MAX_FILE_BYTES``), or a note if it was refused; empty if it was empty."""
