@@ -2,7 +2,7 @@
 stderr, how long it has run of its ``--timeout``, the call the main process is in and
 since when, and above it a line for each event that matters as it happens (``live.py``)::
 
-    ⠋ 2.1 s of 600 s · main in join() of Pool 1 since 2.0 s (hang.py:15)
+    ⠋ 2.1 s of 600 s · main in join() of Pool 1 since 0.1 s (hang.py:15)
 
 Only on stderr, and only when it is a terminal that takes colour (a pipe, a file,
 ``NO_COLOR``, ``--no-color`` or ``-q`` get nothing: a live line is all cursor movement).
@@ -127,12 +127,13 @@ class StatusLine:
             seg.append(printable(call.call), "bold")
             if call.pool:
                 seg.append(f" of {printable(call.pool)}")
-            seg.append(f" since {max(now - call.since, 0.0):.1f} s")
+            # "since" on the run's clock, as the event lines above: the figure stays put
+            seg.append(f" since {call.since:.1f} s")
             extra.append(seg)
             if call.site:
                 extra.append(Text(f" ({printable(call.site)})", "dim"))
         elif follow.exiting_since() is not None:
-            since = max(now - (follow.exiting_since() or 0.0), 0.0)
+            since = follow.exiting_since() or 0.0
             extra.append(Text(f" · main in its exit handlers since {since:.1f} s"))
         extra.append(Text(" · Ctrl-C stops it and shows what was seen", "dim"))
         for n, seg in enumerate(extra):
