@@ -17,6 +17,13 @@ hook takes poolctl's frames out of its traceback (``hide_handed_over_frames``).
 Only the outermost call reports: ``Pool.__exit__`` calls ``terminate()``, ``apply()`` calls
 ``apply_async()``, ``Executor.map`` calls ``submit()``; the user made one call.
 
+Each submitting call (``apply_async``, ``map_async``, ``imap``, ``submit``, ``map`` ...) has
+a number its tasks carry (``task.submitted``'s ``call``); the result handles it makes
+(``ApplyResult``, ``MapResult``, the imap iterator, each ``Future``) are marked with it as
+they are made, so that a read of any of them (``get``, ``next``, ``result``,
+``exception``), or a callback given to the call, is reported once per call
+(``result.read``): what the ``results-never-read`` finding is derived from.
+
 Everything here runs in the program's own threads. poolctl's code is kept apart from the
 call the program made: if ours raises, it is reported (``observer.failed``) and the call
 is made as if nothing were patched; the program never sees poolctl's exception.
