@@ -48,10 +48,11 @@ _call_ids = itertools.count(1)
 # (a _Submission) whose result handles are being made (ApplyResult, IMapIterator, Future).
 # Not threading's: that module is the program's to import.
 _local = private.thread_local()
-# The result handles of the pools poolctl follows -> their _Submission: a Future's reads are
-# reported only for those. A weakref.WeakKeyDictionary made once a pool module (which
-# imports weakref) is patched.
-_handles = None
+# The attribute that marks a result handle of a pool poolctl follows with its _Submission
+# (as ``_poolctl`` marks a followed pool): a Future's reads are reported only for those. An
+# attribute, not a weak map: a weak reference made, looked up and called back per task
+# cost 1.3 us more.
+_MARK = "_poolctl"
 
 
 def _fresh_in_child():
@@ -506,7 +507,6 @@ def _patch_result(kind, module):
     call), one that raises (a task's exception surfaces there). The handles a submitting
     call makes are marked as they are made (``__init__``): a Future is concurrent.futures'
     own, made by any executor, and only those of the pools poolctl follows are reported."""
-    _follow_handles()
     result_class = kind.result_class(module)
     futures = kind.getter == "result"
     getters = ("result", "exception") if futures else (kind.getter,)
@@ -531,7 +531,7 @@ def _reader(name, kind, followed_only):
     followed pool (a Future) are reported."""
 
     def read(self):
-        submission = _handles.get(self)
+        submission = getattr(self, _MARK, None)
         if followed_only and submission is None:
             return (None,)
         return (_Reading(name, kind, self, submission),)
@@ -539,20 +539,10 @@ def _reader(name, kind, followed_only):
     return read
 
 
-def _follow_handles():
-    """Make the map of followed result handles (weakly held: ``weakref``, which the pool
-    modules imported already, is not imported before the program)."""
-    global _handles
-    if _handles is None:
-        import weakref
-
-        _handles = weakref.WeakKeyDictionary()
-
-
 def _mark_handle(handle):
     submission = getattr(_local, "marking", None)
     if submission is not None:
-        _handles[handle] = submission
+        setattr(handle, _MARK, submission)
     return ()
 
 
@@ -561,7 +551,7 @@ def _mark_result(result, callback, error_callback):
     error callback, each exception), so the call's results are read."""
     submission = getattr(_local, "marking", None)
     if submission is not None:
-        _handles[result] = submission
+        setattr(result, _MARK, submission)
         if callback is not None:
             submission.reads("callback")
         if error_callback is not None and submission.call is not None:
