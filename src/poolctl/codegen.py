@@ -69,7 +69,7 @@ def _program(
     kills = any(code.reports_busy_pid for code in codes)
     keeps_results = any(code.keeps_results for code in codes)
     lines = _header(scenario, kind, codes)
-    lines += _task(scenario, duration, kills)
+    lines += _task(scenario, duration, kills, keeps_results)
     lines += ["", "", "if __name__ == '__main__':"]
     create = _create(scenario, kind, workers, start_method, kills)
     if kills:
@@ -125,7 +125,9 @@ def _comment(text: str) -> list[str]:
     return [f"# {printable(line)}".rstrip() for line in text.splitlines() or [""]]
 
 
-def _task(scenario: Scenario, duration: float, kills: bool) -> list[str]:
+def _task(scenario: Scenario, duration: float, kills: bool, returns: bool) -> list[str]:
+    """The task: the tutorial's prints and sleep; it returns its index only where the
+    program reads its results (``returns``), else nothing, as the tutorial's."""
     lines = ["", ""]
     if kills:
         lines += [
@@ -142,7 +144,9 @@ def _task(scenario: Scenario, duration: float, kills: bool) -> list[str]:
     if scenario.raises:
         lines.append(f"{INDENT}raise RuntimeError('task %d failed on purpose' % index)")
     else:
-        lines += [f"{INDENT}print('Task done')", f"{INDENT}return index"]
+        lines.append(f"{INDENT}print('Task done')")
+        if returns:
+            lines.append(f"{INDENT}return index")
     return lines
 
 

@@ -28,7 +28,10 @@ _STOPPERS = {
     "kill-workers": "kill_workers()",
 }
 # The calls that read a result: what a task raised surfaces there.
-_READS = ("get", "result", "get-results")
+_READS = ("get", "result", "get-results", "next", "exception")
+# How a ``result.read`` read a submitting call's results: those that hand the program its
+# tasks' exceptions (the rest hand it their values; ``exception()`` both: it looked).
+_SEES_EXCEPTIONS = ("error_callback", "exception")
 # What the standard library writes when the main module creates a pool as it is imported by
 # a spawn or forkserver worker (multiprocessing.spawn._check_not_importing_main).
 # (The message spans lines: this is one of them.)
@@ -57,6 +60,13 @@ class _Pool:
     reads_raised: list[dict[str, Any]] = field(default_factory=list)
     submitted_at: dict[int, dict[str, Any] | None] = field(default_factory=dict)
     join_interrupted: bool = False  # its join() ended by a KeyboardInterrupt (a Ctrl-C)
+    # poolctl trace's submitting calls: each task's, the calls whose results the program
+    # read (or tried to: a read that raised), those whose exceptions it was handed, and
+    # the tasks that returned something other than None.
+    call_of: dict[int, int] = field(default_factory=dict)
+    read_calls: set[int] = field(default_factory=set)
+    seen_exceptions: set[int] = field(default_factory=set)
+    valued: set[int] = field(default_factory=set)
 
     def called(self, name: str) -> dict[str, Any] | None:
         """The first ``name.called`` event on this pool."""
@@ -75,9 +85,13 @@ def find(
     # lost to the program's own terminate().
     cut_short = outcome["hung"] or any(e["kind"] == "run.interrupted" for e in events)
     found: list[Finding] = []
+    # The program ended of itself, without an error: what it left unread it never read.
+    ended_well = not cut_short and outcome["main"]["exit_code"] == 0
     for pool in pools.values():
         mine = [t for t in tasks if t["pool"] == pool.pool]
         found += _never_retrieved(pool, mine)
+        if ended_well:
+            found += _never_read(pool, mine)
         found += _join_cannot_return(pool, mine, workers, outcome)
         if not cut_short:
             found += _lost(pool, mine, workers, ended)
@@ -104,12 +118,25 @@ def _pools(events: list[dict[str, Any]]) -> dict[int, _Pool]:
             continue
         elif kind == "task.submitted":
             pools[number].submitted_at.setdefault(e["task"], e.get("site"))
+            if "call" in e:
+                pools[number].call_of[e["task"]] = e["call"]
+        elif kind == "task.finished":
+            if e.get("value"):
+                pools[number].valued.add(e["task"])
+        elif kind == "result.read":
+            pool = pools[number]
+            pool.read_calls.add(e["call"])
+            if e["via"] in _SEES_EXCEPTIONS:
+                pool.seen_exceptions.add(e["call"])
         elif kind.endswith(".called"):
             pools[number].calls.append(e)
         elif kind.endswith(".returned"):
             pools[number].returned.add(kind[: -len(".returned")])
         elif kind == "error.raised" and e.get("step") in _READS:
             pools[number].reads_raised.append(e)
+            if "call" in e:
+                pools[number].read_calls.add(e["call"])
+                pools[number].seen_exceptions.add(e["call"])
         elif kind == "error.raised" and e.get("step") == "join":
             pools[number].join_interrupted |= e.get("type") == "KeyboardInterrupt"
     return pools
@@ -174,8 +201,13 @@ def _plural(count: int, word: str) -> str:
 
 
 def _never_retrieved(pool: _Pool, tasks: list[dict[str, Any]]) -> Iterable[Finding]:
-    """Tasks raised and no read of the pool's results raised: nobody saw the exceptions."""
-    failed = [t for t in tasks if t["status"] == "failed"]
+    """Tasks raised, no read of the pool's results raised, and no error callback (nor a
+    future's ``exception()``) was handed them: nobody saw the exceptions."""
+    failed = [
+        t
+        for t in tasks
+        if t["status"] == "failed" and pool.call_of.get(t["task"]) not in pool.seen_exceptions
+    ]
     if not failed or pool.reads_raised:
         return []
     getter = _getter(pool)
@@ -189,6 +221,39 @@ def _never_retrieved(pool: _Pool, tasks: list[dict[str, Any]]) -> Iterable[Findi
         " exception reaches the program."
     )
     return [_finding("exception-never-retrieved", pool, site, message, remedy, failed=len(failed))]
+
+
+def _never_read(pool: _Pool, tasks: list[dict[str, Any]]) -> Iterable[Finding]:
+    """Tasks returned a value (not None) and no read of their submitting call's results
+    returned or raised, and no callback was given: nothing the program did saw the values.
+    Only ``poolctl trace`` numbers the calls; a scenario's task returns a value only for a
+    ``get-results`` step, which reads them all."""
+    unread = [
+        t
+        for t in tasks
+        if t["status"] == "completed"
+        and t["task"] in pool.valued
+        and t["task"] in pool.call_of
+        and pool.call_of[t["task"]] not in pool.read_calls
+    ]
+    if not unread:
+        return []
+    calls = {pool.call_of[t["task"]] for t in unread}
+    site = pool.submitted_at.get(unread[0]["task"]) or pool.site
+    getter = _getter(pool)
+    message = (
+        f"{_plural(len(unread), 'task')} of {_label(pool)} returned a value that nothing read:"
+        f" no {getter}, callback or iteration read the results of"
+        f" {_plural(len(calls), 'submitting call')}"
+    )
+    executor = getter == "result()"
+    how = "or add_done_callback()" if executor else "pass callback=, or use map()"
+    remedy = (
+        f"Read each result ({getter}), {how}; if the values are not needed, have the task"
+        " return None."
+    )
+    counts = {"unread": len(unread), "calls": len(calls)}
+    return [_finding("results-never-read", pool, site, message, remedy, **counts)]
 
 
 def _getter(pool: _Pool) -> str:

@@ -29,9 +29,9 @@ import concurrent.futures.thread as thread
 METHODS = {
     mpool.Pool: ['__init__', 'apply_async', '_map_async', 'imap', 'imap_unordered', 'close',
                  'terminate', 'join', '__exit__'],
-    mpool.ApplyResult: ['get', '_set'],
+    mpool.ApplyResult: ['__init__', 'get', '_set'],
     mpool.MapResult: ['_set'],
-    mpool.IMapIterator: ['_set'],
+    mpool.IMapIterator: ['__init__', 'next', '__next__', '_set'],
     mpool.IMapUnorderedIterator: ['_set'],
     mpool.ExceptionWithTraceback: ['__init__'],
     process.ProcessPoolExecutor: ['__init__', 'submit', 'map', 'shutdown', 'terminate_workers',
@@ -39,7 +39,7 @@ METHODS = {
     process._ExceptionWithTraceback: ['__init__'],
     process._SafeQueue: ['_on_queue_feeder_error'],
     thread.ThreadPoolExecutor: ['__init__', 'submit', 'map', 'shutdown', '__exit__'],
-    base.Future: ['__init__', 'result', 'set_exception'],
+    base.Future: ['__init__', 'result', 'exception', 'set_exception'],
 }
 
 for cls, names in METHODS.items():

@@ -17,6 +17,13 @@ hook takes poolctl's frames out of its traceback (``hide_handed_over_frames``).
 Only the outermost call reports: ``Pool.__exit__`` calls ``terminate()``, ``apply()`` calls
 ``apply_async()``, ``Executor.map`` calls ``submit()``; the user made one call.
 
+Each submitting call (``apply_async``, ``map_async``, ``imap``, ``submit``, ``map`` ...) has
+a number its tasks carry (``task.submitted``'s ``call``); the result handles it makes
+(``ApplyResult``, ``MapResult``, the imap iterator, each ``Future``) are marked with it as
+they are made, so that a read of any of them (``get``, ``next``, ``result``,
+``exception``), or a callback given to the call, is reported once per call
+(``result.read``): what the ``results-never-read`` finding is derived from.
+
 Everything here runs in the program's own threads. poolctl's code is kept apart from the
 call the program made: if ours raises, it is reported (``observer.failed``) and the call
 is made as if nothing were patched; the program never sees poolctl's exception.
@@ -34,12 +41,18 @@ from . import stdlib_private as private
 _channel_dir = None
 _pool_ids = itertools.count(1)
 _task_ids = itertools.count()
-# .level: how deep this thread is in instrumented calls; .marking: a followed executor is
-# making futures (submit, map). Not threading's: that module is the program's to import.
+# Each submitting call's number (apply_async, map, imap, submit ...): its tasks and the
+# reads of its results name it.
+_call_ids = itertools.count(1)
+# .level: how deep this thread is in instrumented calls; .marking: the submitting call
+# (a _Submission) whose result handles are being made (ApplyResult, IMapIterator, Future).
+# Not threading's: that module is the program's to import.
 _local = private.thread_local()
-# The futures of the executors poolctl follows: only their result() is reported. A
-# weakref.WeakSet made once concurrent.futures (which imports weakref) is patched.
-_futures = None
+# The attribute that marks a result handle of a pool poolctl follows with its _Submission
+# (as ``_poolctl`` marks a followed pool): a Future's reads are reported only for those. An
+# attribute, not a weak map: a weak reference made, looked up and called back per task
+# cost 1.3 us more.
+_MARK = "_poolctl"
 
 
 def _fresh_in_child():
@@ -51,7 +64,7 @@ def _fresh_in_child():
     _pool_ids = itertools.count(pid * 10000 + 1)
     _task_ids = itertools.count(pid * 10**9)
     _local.level = 0
-    _local.marking = False
+    _local.marking = None
 
 
 os.register_at_fork(after_in_child=_fresh_in_child)
@@ -127,7 +140,7 @@ def _patch_kinds(module):
     for kind in pool_kinds.in_module(module.__name__):
         if kind.patch is not None:  # else its methods are its base class's, patched
             _PATCHES[kind.patch](kind, kind.pool_class(module), module)
-            _patch_result(kind, kind.result_class(module))  # MapResult's too
+            _patch_result(kind, module)  # MapResult's too
 
 
 def _install(owner, name, enter, inputs, outputs=(), around=True, where=None):
@@ -171,21 +184,22 @@ def _followed(pool):
 class _Reported:
     """One outermost call on a followed pool: ``<name>.called`` now (``bracket``),
     ``error.raised`` if it raises, ``<name>.returned`` (``bracket``) and ``on_return``
-    when it returns. ``marks_futures``: the futures made during the call are this pool's."""
+    when it returns. ``marks``: the submission (a ``_Submission``) the result handles made
+    during the call belong to."""
 
-    __slots__ = ("pool", "name", "after", "bracket", "on_return", "marks_futures", "raised")
+    __slots__ = ("pool", "name", "after", "bracket", "on_return", "marks", "raised")
 
     def __init__(self, pool, name, bracket=False, details=None, after=None, on_return=None,
-                 marks_futures=False):  # fmt: skip
+                 marks=None):  # fmt: skip
         self.pool, self.name, self.bracket = pool, name, bracket
-        self.after, self.on_return, self.marks_futures = after, on_return, marks_futures
+        self.after, self.on_return, self.marks = after, on_return, marks
         self.raised = False
         if bracket:
             shared_events.call_called(name, details, {"pool": pool})
         # Last: once counted, the call's exit() (always run) must uncount it.
         _local.level = getattr(_local, "level", 0) + 1
-        if marks_futures:
-            _local.marking = True
+        if marks is not None:
+            _local.marking = marks
 
     def failed(self, exc):
         self.raised = True
@@ -194,8 +208,8 @@ class _Reported:
     def exit(self):
         # Never below 0: a child forked inside a call starts at 0 (see _fresh_in_child).
         _local.level = max(getattr(_local, "level", 1) - 1, 0)
-        if self.marks_futures:
-            _local.marking = False
+        if self.marks is not None:
+            _local.marking = None
         if self.raised:
             return
         try:
@@ -207,31 +221,56 @@ class _Reported:
             _failed(self.name, exc)
 
 
-def _report_error(name, exc, pool_id):
-    """``error.raised``; what it raises itself is poolctl's failure, not the program's."""
+def _report_error(name, exc, pool_id, call=None):
+    """``error.raised`` (``call``: the submitting call whose result a read raised); what it
+    raises itself is poolctl's failure, not the program's."""
     try:
-        shared_events.error_raised(name, exc, pool=pool_id)
+        if call is None:
+            shared_events.error_raised(name, exc, pool=pool_id)
+        else:
+            shared_events.error_raised(name, exc, pool=pool_id, call=call)
     except Exception as fault:
         _failed(name, fault)
 
 
-def _submitted(pool_id, task, ns, site):
+class _Submission:
+    """One submitting call on a followed pool, shared by the result handles it made:
+    ``call`` its number (None: its tasks are numbered elsewhere), ``read`` once a read of
+    its results was reported (reported once: a map's thousand futures make one event)."""
+
+    __slots__ = ("pool", "call", "read")
+
+    def __init__(self, pool, numbered=True):
+        self.pool = pool
+        self.call = next(_call_ids) if numbered else None
+        self.read = False
+
+    def reads(self, via):
+        """The program read a result of this call (``via``: how); said once."""
+        if self.read or self.call is None:
+            return
+        self.read = True
+        shared_events.result_read(self.call, via, pool=self.pool)
+
+
+def _submitted(pool_id, task, ns, site, call):
     """What reports ``task`` submitted once its call returned, stamped ``ns``, when the call
     began: a worker may start the task before the call returns. ``site``: the call's."""
-    return lambda: shared_events.task_submitted(task, ns, site, pool=pool_id)
+    return lambda: shared_events.task_submitted(task, ns, site, call, pool=pool_id)
 
 
-def _numbering(pool_id, site, ns=None, with_item=True):
+def _numbering(pool_id, site, ns=None, with_item=True, call=None):
     """A function that numbers one item, reports it submitted (stamped ``ns``, or now) and
     returns ``(task, item)`` (or the task alone). Mapped over the program's iterable by the
     builtin ``map``: items are numbered as the pool takes them, and what the iterable
     raises reaches the program through no frame of poolctl's. ``site``: the program's
-    call, found when it was made (the pool may take the items in a thread of its own)."""
+    call, found when it was made (the pool may take the items in a thread of its own);
+    ``call``: its number."""
 
     def number(item):
         task = next(_task_ids)
         try:
-            shared_events.task_submitted(task, ns, site, pool=pool_id)
+            shared_events.task_submitted(task, ns, site, call, pool=pool_id)
         except Exception as exc:
             _failed("task.submitted", exc)
         return (task, item) if with_item else task
@@ -257,10 +296,10 @@ class _SizedItems:
         return map(self.number, self.items)
 
 
-def _counter(pool_id, site=None):
+def _counter(pool_id, site=None, call=None):
     """Task numbers for the executor's ``map``, which zips them after the user's iterables
     (so none is taken, and none reported, past the shortest of them)."""
-    return map(_numbering(pool_id, site, with_item=False), itertools.repeat(None))
+    return map(_numbering(pool_id, site, with_item=False, call=call), itertools.repeat(None))
 
 
 def _enter_init(call):
@@ -343,8 +382,9 @@ def _patch_pool(kind, pool_class, module):
         task, ns = next(_task_ids), time.monotonic_ns()
         site = call_site.here()
         call = traced.Call(func, task, pool_id, kind.threads)
-        on_return = _submitted(pool_id, task, ns, site)
-        return _Reported(pool_id, "apply_async", on_return=on_return), call
+        submission = _Submission(pool_id)
+        on_return = _submitted(pool_id, task, ns, site, submission.call)
+        return _Reported(pool_id, "apply_async", on_return=on_return, marks=submission), call
 
     def map_async(self, mapper, func, iterable):
         followed = _followed(self)
@@ -354,13 +394,14 @@ def _patch_pool(kind, pool_class, module):
         name = "map" if private.is_plain_map(mapper, module) else "starmap"
         # (task, item) for both mappers; each task leaves with its items bare and their
         # numbers in its own copy of the Item (traced.numbered_tasks).
-        number = _numbering(pool_id, call_site.here(), time.monotonic_ns())
+        submission = _Submission(pool_id)
+        number = _numbering(pool_id, call_site.here(), time.monotonic_ns(), call=submission.call)
         if hasattr(iterable, "__len__"):  # taken in the task handler thread, as it is
             numbered = _SizedItems(iterable, number)
         else:  # made a list by map_async itself, in the program's thread
             numbered = map(number, iterable)
         wrapped = traced.Item(func, pool_id, kind.threads, "one" if name == "map" else "star")
-        return _Reported(pool_id, name), wrapped, numbered
+        return _Reported(pool_id, name, marks=submission), wrapped, numbered
 
     def lazy(name):
         def imap(self, func, iterable):
@@ -369,8 +410,9 @@ def _patch_pool(kind, pool_class, module):
                 return None, func, iterable
             pool_id, kind, _ = followed
             wrapped = traced.Item(func, pool_id, kind.threads, "one")
-            numbered = map(_numbering(pool_id, call_site.here()), iterable)
-            return _Reported(pool_id, name), wrapped, numbered
+            submission = _Submission(pool_id)
+            numbered = map(_numbering(pool_id, call_site.here(), call=submission.call), iterable)
+            return _Reported(pool_id, name, marks=submission), wrapped, numbered
 
         return imap
 
@@ -408,17 +450,20 @@ def _patch_executor(kind, executor_class, module):
         # iterator, after map() returned (an item, or ProcessPoolExecutor's chunk of items).
         numbered = isinstance(fn, traced.Item) or private.is_map_chunk(fn, module)
         if numbered or kind.in_subinterpreters:  # else numbered as accepted (calling_side)
-            return _Reported(pool_id, "submit", on_return=watch.poke, marks_futures=True), fn
+            # Its futures are followed; their tasks' call is the map's (or none).
+            marks = _Submission(pool_id, numbered=False)
+            return _Reported(pool_id, "submit", on_return=watch.poke, marks=marks), fn
         task, ns = next(_task_ids), time.monotonic_ns()
         site = call_site.here()
         call = traced.Call(fn, task, pool_id, kind.threads)
-        submitted = _submitted(pool_id, task, ns, site)
+        submission = _Submission(pool_id)
+        submitted = _submitted(pool_id, task, ns, site, submission.call)
 
         def on_return():
             submitted()
             watch.poke()  # an executor starts its workers as tasks arrive: follow them now
 
-        return _Reported(pool_id, "submit", on_return=on_return, marks_futures=True), call
+        return _Reported(pool_id, "submit", on_return=on_return, marks=submission), call
 
     def submit_38(args, kwargs):
         # 3.8's submit(*args, **kwargs) takes fn by position, or by keyword (deprecated).
@@ -435,11 +480,14 @@ def _patch_executor(kind, executor_class, module):
         if followed is None:
             return None, fn, iterables
         pool_id, kind, watch = followed
+        submission = _Submission(pool_id, numbered=not kind.in_subinterpreters)
         if not kind.in_subinterpreters:  # else each item a submit(), numbered as accepted
             fn = traced.Item(fn, pool_id, kind.threads, "last")
-            iterables = tuple(iterables) + (_counter(pool_id, call_site.here()),)
+            counter = _counter(pool_id, call_site.here(), submission.call)
+            iterables = tuple(iterables) + (counter,)
         # Its submit()s are nested calls: the workers they started are looked for at its end.
-        return _Reported(pool_id, "map", on_return=watch.poke, marks_futures=True), fn, iterables
+        reported = _Reported(pool_id, "map", on_return=watch.poke, marks=submission)
+        return reported, fn, iterables
 
     _install_init(executor_class, kind)
     if "fn" in same_frame.parameters(executor_class.submit):
@@ -454,49 +502,83 @@ def _patch_executor(kind, executor_class, module):
 _PATCHES = {"pool-methods": _patch_pool, "executor-methods": _patch_executor}
 
 
-def _patch_result(kind, result_class):
-    """Report what reading a result raises: a task's exception surfaces there. A Future is
-    concurrent.futures' own, made by any executor: only those of the pools poolctl follows
-    (marked as they are made) are reported."""
-    name = kind.getter
+def _patch_result(kind, module):
+    """Report the reads of a result: one that returns (``result.read``, once per submitting
+    call), one that raises (a task's exception surfaces there). The handles a submitting
+    call makes are marked as they are made (``__init__``): a Future is concurrent.futures'
+    own, made by any executor, and only those of the pools poolctl follows are reported."""
+    result_class = kind.result_class(module)
     futures = kind.getter == "result"
+    getters = ("result", "exception") if futures else (kind.getter,)
+    for name in getters:
+        _install(result_class, name, _reader(name, kind, futures), ("self",))
+    if futures:
+        _install(result_class, "__init__", _mark_handle, ("self",), around=False)
+        return
+    inputs = ("self", "callback", "error_callback")
+    _install(result_class, "__init__", _mark_result, inputs, around=False)
+    iterator_class = kind.iterator_class(module)
+    _install(iterator_class, "__init__", _mark_handle, ("self",), around=False)
+    original = iterator_class.__dict__.get("next")
+    _install(iterator_class, "next", _reader("next", kind, False), ("self",))
+    # ``__next__ = next`` in its class: the same copy under both names, as plainly.
+    if original is not None and iterator_class.__dict__.get("__next__") is original:
+        iterator_class.__next__ = iterator_class.next
+
+
+def _reader(name, kind, followed_only):
+    """The hook of a read ``name``; ``followed_only``: only handles marked as made by a
+    followed pool (a Future) are reported."""
 
     def read(self):
-        if futures and self not in _futures:
+        submission = getattr(self, _MARK, None)
+        if followed_only and submission is None:
             return (None,)
-        return (_Reading(name, kind, self),)
+        return (_Reading(name, kind, self, submission),)
 
-    _install(result_class, name, read, ("self",))
-    if futures:
-        _follow_futures()
-        _install(result_class, "__init__", _mark_future, ("self",), around=False)
+    return read
 
 
-def _follow_futures():
-    """Make the set of followed futures (weakly held: ``weakref``, which concurrent.futures
-    imported already, is not imported before the program)."""
-    global _futures
-    if _futures is None:
-        import weakref
-
-        _futures = weakref.WeakSet()
+def _mark_handle(handle):
+    submission = getattr(_local, "marking", None)
+    if submission is not None:
+        setattr(handle, _MARK, submission)
+    return ()
 
 
-def _mark_future(future):
-    if getattr(_local, "marking", False):
-        _futures.add(future)
+def _mark_result(result, callback, error_callback):
+    """An ApplyResult (a MapResult) being made: a callback given is handed each result (an
+    error callback, each exception), so the call's results are read."""
+    submission = getattr(_local, "marking", None)
+    if submission is not None:
+        setattr(result, _MARK, submission)
+        if callback is not None:
+            submission.reads("callback")
+        if error_callback is not None and submission.call is not None:
+            shared_events.result_read(submission.call, "error_callback", pool=submission.pool)
     return ()
 
 
 class _Reading:
-    """A read of a result: what it raises is reported, with the pool when it says."""
+    """A read of a result: that it returned is reported once per submitting call; what it
+    raises is reported, with the pool when it says. An imap iterator's end
+    (``StopIteration``) is a read, not an error."""
 
-    __slots__ = ("name", "kind", "handle")
+    __slots__ = ("name", "kind", "handle", "submission", "raised")
 
-    def __init__(self, name, kind, handle):
+    def __init__(self, name, kind, handle, submission):
         self.name, self.kind, self.handle = name, kind, handle
+        self.submission = submission
+        self.raised = False
 
     def failed(self, exc):
+        if isinstance(exc, StopIteration):
+            return
+        self.raised = True
+        submission = self.submission
+        if submission is not None:
+            _report_error(self.name, exc, submission.pool, submission.call)
+            return
         try:
             owner = getattr(self.kind.result_pool(self.handle), "_poolctl", (None,))[0]
         except Exception as fault:
@@ -505,7 +587,12 @@ class _Reading:
         _report_error(self.name, exc, owner)
 
     def exit(self):
-        pass
+        if self.raised or self.submission is None:
+            return
+        try:
+            self.submission.reads(self.name)
+        except Exception as fault:
+            _failed(self.name, fault)
 
 
 # --- poolctl's frames, taken out where the standard library hands an exception on ----

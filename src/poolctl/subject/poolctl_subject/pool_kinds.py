@@ -121,6 +121,12 @@ class PoolKind:
         return module.ApplyResult
 
     @classmethod
+    def iterator_class(cls, module):
+        """The class of ``imap``'s result iterator (its ``next`` reads a result); None for
+        an executor."""
+        return module.IMapIterator
+
+    @classmethod
     def result_pool(cls, handle):
         """The pool a result handle belongs to while it is pending, if it says."""
         return private.result_pool(handle)
@@ -196,6 +202,10 @@ class Executor(PoolKind):
     @classmethod
     def result_class(cls, module):
         return private.future_class()
+
+    @classmethod
+    def iterator_class(cls, module):
+        return None
 
     @classmethod
     def result_pool(cls, handle):

@@ -51,7 +51,8 @@ def submit_all(pool, kind, how, count, args, site=None):
     handles = []
     function = task.run_task
     if kind.in_subinterpreters:  # reported from the calling side; no threads argument
-        function, args = task.run_in_subinterpreter, tuple(args)[:2]
+        duration, raises, _, returns = args
+        function, args = task.run_in_subinterpreter, (duration, raises, returns)
     for index in range(count):
         ns = time.monotonic_ns()
         handles.append(kind.submit(pool, function, (index,) + tuple(args)))

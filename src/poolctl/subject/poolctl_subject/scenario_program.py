@@ -62,11 +62,13 @@ def run(program, channel_dir):
 
 
 def _body(holder, program, kind, watch, channel_dir, sites):
-    args = (program["duration"], program["raises"], kind.threads)
+    # The tutorial's task returns nothing; it returns its index where a step reads it.
+    reads = any(step["step"] == "get-results" for step in program["steps"])
+    args = (program["duration"], program["raises"], kind.threads, reads)
     how, count = program["submit"], program["tasks"]
     results = pools.submit_all(holder[0], kind, how, count, args, sites["submit"])
     watch.poke()  # an executor starts its workers as tasks arrive
-    if not any(step["step"] == "get-results" for step in program["steps"]):
+    if not reads:
         results = None  # the tutorial drops its results; keeping them changes what lives
     run = _Run(holder, kind, watch, channel_dir, results)
     del results

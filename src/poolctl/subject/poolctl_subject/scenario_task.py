@@ -18,30 +18,34 @@ def init_worker(channel_dir, threads=False):
     shared_events.worker_started(threads)
 
 
-def run_task(index, duration, raises=False, threads=False):
-    """The tutorial's task: print, sleep ``duration`` seconds, print.
+def run_task(index, duration, raises=False, threads=False, returns=False):
+    """The tutorial's task: print, sleep ``duration`` seconds, print; it returns ``index``
+    only for a program that reads its results (``returns``), and else nothing, as the
+    tutorial's.
 
     Only an ``Exception`` is a failed task, as the pool's worker sees it: a
     ``KeyboardInterrupt`` (a ``kill-worker`` step's SIGINT) ends the worker instead.
     """
-    return shared_events.run_task(index, threads, _task, (index, duration, raises), {}, Exception)
+    return shared_events.run_task(
+        index, threads, _task, (index, duration, raises, returns), {}, Exception
+    )
 
 
-def _task(index, duration, raises):
+def _task(index, duration, raises, returns):
     print("Task executing")
     time.sleep(duration)
     if raises:
         raise RuntimeError("task %d failed on purpose" % index)
     print("Task done")
-    return index
+    return index if returns else None
 
 
-def run_in_subinterpreter(index, duration, raises=False):
+def run_in_subinterpreter(index, duration, raises=False, returns=False):
     """The task, run in an ``InterpreterPoolExecutor``'s subinterpreter: only the task itself
     (its worker thread reports it, from the calling side). It prints through the
     subinterpreter's own ``sys.stdout``, straight to the process's stdout: the observer
     records those lines as the process's, not the worker's."""
-    return _task(index, duration, raises)
+    return _task(index, duration, raises, returns)
 
 
 def run_packed(args):

@@ -113,10 +113,20 @@ def _size(value):
     return value if value >= 1 else None
 
 
-def task_submitted(task, ns=None, site=None, **tag):
+def task_submitted(task, ns=None, site=None, call=None, **tag):
     """Stamped ``ns``, when the submitting call began: a worker may start the task before
-    the call returns."""
+    the call returns. ``call``: the submitting call's number (the tasks of one map share
+    it), which a ``result.read`` names."""
+    if call is not None:
+        tag["call"] = call
     emit("task.submitted", task=task, **tag, ns=ns, site=site)
+
+
+def result_read(call, via, **tag):
+    """``result.read``: the program read the results of the submitting call ``call``
+    (``via``: ``get``, ``next``, ``result``, ``exception``, or the ``callback`` /
+    ``error_callback`` it gave, which the pool hands each result to)."""
+    emit("result.read", **tag, call=call, via=via)
 
 
 def reported_call(name, function, reported, after=None, details=None, tag=None):
@@ -239,7 +249,11 @@ def run_task(task, threads, function, args, kwargs, reported, **tag):
             observer_failed("run_task", fault)
         raise
     try:
-        emit("task.finished", role=role, task=task, worker=me, **tag)
+        # ``value``: the task returned something to read (a None carries nothing).
+        if result is None:
+            emit("task.finished", role=role, task=task, worker=me, **tag)
+        else:
+            emit("task.finished", role=role, task=task, worker=me, value=True, **tag)
     except Exception as fault:
         observer_failed("run_task", fault)
     return result
