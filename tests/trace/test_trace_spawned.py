@@ -55,7 +55,7 @@ if __name__ == "__main__":
 
 
 def _interpreters() -> list[tuple[str, str | None]]:
-    wanted = ("3.8", "3.14")
+    wanted = ("3.8", "3.14", "3.14t", "pypy3")
     return [("own", sys.executable), *[(n, p) for n, p in every_python() if n in wanted]]
 
 
@@ -148,3 +148,89 @@ def test_a_process_that_cannot_be_pickled_fails_as_plainly(
     run = trace("--python", python, str(program), method, json_doc=False)
     assert run.status == 1
     assert without_addresses(run.stderr).startswith(without_addresses(expected.stderr))
+
+
+DEFAULT_CONTEXT = """
+import multiprocessing
+
+class Job(multiprocessing.Process):  # the program's own class, the default start method
+    def __init__(self, items):
+        super().__init__()
+        self.items = items
+
+    def run(self):
+        print("job sees", sorted(vars(self)), flush=True)
+        with multiprocessing.Pool(2) as pool:
+            print("job", pool.map(abs, self.items), flush=True)
+            pool.close()
+            pool.join()
+
+if __name__ == "__main__":
+    print("start method", multiprocessing.get_start_method(), flush=True)
+    job = Job([-1, -2, -3])
+    job.start()
+    job.join()
+    print("job exit", job.exitcode, flush=True)
+"""
+
+
+@pytest.mark.parametrize(("name", "python"), [n for n in every_python() if n[0] == "3.14"])
+def test_a_process_subclass_under_314s_default_start_method(
+    tmp_path: Path, name: str, python: str | None
+) -> None:
+    """3.14 starts processes by forkserver unless told otherwise: a Process subclass of the
+    program's own, started so, has its pool followed, and sees its own attributes only."""
+    python = require(name, python)
+    program = write(tmp_path, "job.py", DEFAULT_CONTEXT)
+    expected = plain(str(program), python=python)
+    assert expected.returncode == 0, expected.stderr
+    assert "start method forkserver" in expected.stdout
+    run = trace("--python", python, str(program))
+    assert run.status == 0, run.stderr
+    doc = run.doc
+    assert doc is not None
+    shown = [line["text"] for line in doc["output"] if line["stream"] == "stdout"]
+    assert shown == expected.stdout.splitlines()
+    (pool,) = doc["outcome"]["pools"]
+    assert pool["owner"]["role"] == "child"
+    assert pool["owner"]["pid"] != doc["outcome"]["main"]["pid"]
+    assert pool["tasks"]["completed"] == 3
+
+
+WITHOUT_POOLCTL = """
+import multiprocessing, sys
+
+def child_work():
+    with multiprocessing.Pool(2) as pool:
+        print("child", pool.map(abs, [-1, -2]), flush=True)
+        pool.close()
+        pool.join()
+
+if __name__ == "__main__":
+    if sys.argv[2] in sys.path:
+        sys.path.remove(sys.argv[2])
+    child = multiprocessing.get_context(sys.argv[1]).Process(target=child_work)
+    child.start()
+    child.join()
+    print("child exit", child.exitcode, flush=True)
+"""
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_a_child_that_could_not_import_poolctl_runs_unfollowed(tmp_path: Path, method: str) -> None:
+    """A program that takes poolctl's folder out of sys.path starts children that could not
+    import poolctl: they run as plainly, unfollowed, rather than fail."""
+    import poolctl
+
+    root = str(Path(poolctl.__file__).parent / "subject")
+    program = write(tmp_path, "without.py", WITHOUT_POOLCTL)
+    expected = plain(str(program), method, root)
+    assert expected.returncode == 0, expected.stderr
+    run = trace(str(program), method, root)
+    assert run.status == 0, run.stderr
+    doc = run.doc
+    assert doc is not None
+    shown = [line["text"] for line in doc["output"] if line["stream"] == "stdout"]
+    assert shown == expected.stdout.splitlines()
+    assert doc["outcome"]["pools"] == []
+    assert not events(doc, "observer.failed")
