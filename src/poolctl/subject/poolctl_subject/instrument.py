@@ -14,6 +14,9 @@ arguments itself and keeps its signature; no frame of poolctl's is between the p
 and the standard library. Where the standard library hands a task's exception on, a
 hook takes poolctl's frames out of its traceback (``hide_handed_over_frames``).
 
+The same hook instruments the methods that start a child by spawn or forkserver
+(``Popen._launch``), so that poolctl goes along with the child (``spawned_child``).
+
 Only the outermost call reports: ``Pool.__exit__`` calls ``terminate()``, ``apply()`` calls
 ``apply_async()``, ``Executor.map`` calls ``submit()``; the user made one call.
 
