@@ -88,7 +88,7 @@ def _failed(where, exc):
 
 
 class _Finder:
-    """A meta path finder that only wraps the loaders of the pool modules."""
+    """A meta path finder that only wraps the loaders of the modules it patches."""
 
     def find_spec(self, name, path=None, target=None):
         if name not in _MODULES:
