@@ -317,6 +317,39 @@ if __name__ == "__main__":
                      "set_executor_hooks", "context_interpreter"):
             checks[name] = True
 
+    import importlib
+    from multiprocessing import context, reduction
+
+    def launchers():
+        for module, cls, method in p.LAUNCHERS:
+            function = getattr(getattr(importlib.import_module(module), cls), method)
+            assert function.__code__.co_varnames[:2] == ("self", "process_obj")
+        return True
+
+    check("LAUNCHERS", launchers)
+
+    def spawning_now():
+        context.set_spawning_popen(object())
+        try:
+            return p.spawning()
+        finally:
+            context.set_spawning_popen(None)
+
+    check("spawning", lambda: not p.spawning() and spawning_now())
+    reduced = []
+
+    class Marked:
+        pass
+
+    def reduce_marked(obj):
+        reduced.append(obj)
+        return (Marked, ())
+
+    check("register_forking_reducer", lambda: p.register_forking_reducer(Marked, reduce_marked)
+          and not p.register_forking_reducer(Marked, reduce_marked)
+          and type(reduction.ForkingPickler.loads(reduction.ForkingPickler.dumps(Marked())))
+          is Marked and len(reduced) == 1)
+
     def missing():
         try:
             p.check_main_module("poolctl_no_such_module")

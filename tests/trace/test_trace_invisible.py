@@ -17,7 +17,7 @@ from tracing import counts, events, plain, trace, without_addresses, write
 
 # Prints what a program can learn of every method poolctl patches (Executor.map and
 # __exit__ are concurrent.futures._base's, patched there; kill_workers and
-# terminate_workers are 3.14's).
+# terminate_workers are 3.14's; Popen._launch starts a child by spawn or forkserver).
 INTROSPECTED = """
 import inspect
 import sys
@@ -25,6 +25,8 @@ import multiprocessing.pool as mpool
 import concurrent.futures._base as base
 import concurrent.futures.process as process
 import concurrent.futures.thread as thread
+import multiprocessing.popen_spawn_posix as spawn
+import multiprocessing.popen_forkserver as forkserver
 
 METHODS = {
     mpool.Pool: ['__init__', 'apply_async', '_map_async', 'imap', 'imap_unordered', 'close',
@@ -40,6 +42,8 @@ METHODS = {
     process._SafeQueue: ['_on_queue_feeder_error'],
     thread.ThreadPoolExecutor: ['__init__', 'submit', 'map', 'shutdown', '__exit__'],
     base.Future: ['__init__', 'result', 'exception', 'set_exception'],
+    spawn.Popen: ['_launch'],
+    forkserver.Popen: ['_launch'],
 }
 
 for cls, names in METHODS.items():
@@ -73,7 +77,7 @@ def test_patched_methods_look_like_the_standard_librarys(
     run = trace("--python", python, str(program))
     assert run.status == 0, run.stderr
     assert without_addresses(run.stderr) == without_addresses(expected.stderr)
-    assert len(expected.stderr.splitlines()) >= 28
+    assert len(expected.stderr.splitlines()) >= 30
 
 
 ODD_ARGUMENTS = """

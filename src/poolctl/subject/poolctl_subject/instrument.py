@@ -14,6 +14,9 @@ arguments itself and keeps its signature; no frame of poolctl's is between the p
 and the standard library. Where the standard library hands a task's exception on, a
 hook takes poolctl's frames out of its traceback (``hide_handed_over_frames``).
 
+The same hook instruments the methods that start a child by spawn or forkserver
+(``Popen._launch``), so that poolctl goes along with the child (``spawned_child``).
+
 Only the outermost call reports: ``Pool.__exit__`` calls ``terminate()``, ``apply()`` calls
 ``apply_async()``, ``Executor.map`` calls ``submit()``; the user made one call.
 
@@ -34,7 +37,7 @@ import os
 import sys
 import time
 
-from . import call_site, hidden_frames, pool_kinds, same_frame, shared_events
+from . import call_site, hidden_frames, pool_kinds, same_frame, shared_events, spawned_child
 from . import program_wrappers as traced
 from . import stdlib_private as private
 
@@ -57,7 +60,8 @@ _MARK = "_poolctl"
 
 def _fresh_in_child():
     # A forked child (a Process, a worker that makes a pool) numbers its pools and tasks
-    # apart from its parent's, which it would otherwise continue: from its pid on. A pool's
+    # apart from its parent's, which it would otherwise continue: from its pid on (a
+    # spawned one, which would start from 1 as the main process did, too). A pool's
     # worker is forked inside Pool(): its calls are outermost calls of its own.
     global _pool_ids, _task_ids
     pid = os.getpid()
@@ -70,14 +74,26 @@ def _fresh_in_child():
 os.register_at_fork(after_in_child=_fresh_in_child)
 
 
+# The modules patched as they are imported: the pool kinds', and those that start a
+# child by spawn or forkserver (poolctl goes along, ``spawned_child``).
+_MODULES = pool_kinds.MODULES + tuple(module for module, _, _ in private.LAUNCHERS)
+
+
 def install(channel_dir):
     """Patch the pool classes when the program imports them (at once if already imported)."""
     global _channel_dir
     _channel_dir = channel_dir
-    for name in pool_kinds.MODULES:
+    for name in _MODULES:
         if name in sys.modules:
             _patch(sys.modules[name])
     sys.meta_path.insert(0, _Finder())
+
+
+def follow_in_child(channel_dir):
+    """In a child started by spawn or forkserver (``spawned_child``): number its pools and
+    tasks apart, and follow them."""
+    _fresh_in_child()
+    install(channel_dir)
 
 
 def _failed(where, exc):
@@ -85,10 +101,10 @@ def _failed(where, exc):
 
 
 class _Finder:
-    """A meta path finder that only wraps the loaders of the pool modules."""
+    """A meta path finder that only wraps the loaders of the modules it patches."""
 
     def find_spec(self, name, path=None, target=None):
-        if name not in pool_kinds.MODULES:
+        if name not in _MODULES:
             return None
         try:
             return self._find_spec(name, path, target)
@@ -131,6 +147,7 @@ def _patch(module):
     module._poolctl_patched = True
     try:
         _patch_kinds(module)
+        _patch_launchers(module)
     except Exception as exc:
         _failed("patching " + module.__name__, exc)
     hide_handed_over_frames()
@@ -141,6 +158,20 @@ def _patch_kinds(module):
         if kind.patch is not None:  # else its methods are its base class's, patched
             _PATCHES[kind.patch](kind, kind.pool_class(module), module)
             _patch_result(kind, module)  # MapResult's too
+
+
+def _patch_launchers(module):
+    """Have each process this module starts by spawn or forkserver take poolctl up."""
+    for module_name, class_name, method in private.LAUNCHERS:
+        if module_name == module.__name__:
+            owner = getattr(module, class_name)
+            process = same_frame.parameters(getattr(owner, method))[1]
+            _install(owner, method, _launching, (process,), around=False)
+
+
+def _launching(process):
+    spawned_child.launching(process, _channel_dir)
+    return ()
 
 
 def _install(owner, name, enter, inputs, outputs=(), around=True, where=None):

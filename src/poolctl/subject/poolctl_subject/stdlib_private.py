@@ -50,6 +50,36 @@ EXCEPTION_HANDOVERS = (
 )
 
 
+# The methods that start a child by spawn or forkserver: each pickles the Process it
+# starts (its parameter ``process_obj``: ``reduction.dump(process_obj, ...)``, with
+# ``ForkingPickler``) while ``get_spawning_popen()`` is set, after the preparation data.
+LAUNCHERS = (
+    ("multiprocessing.popen_spawn_posix", "Popen", "_launch"),
+    ("multiprocessing.popen_forkserver", "Popen", "_launch"),
+)
+
+
+def spawning():
+    """Whether this thread is pickling what a spawn or forkserver start sends its child
+    (``multiprocessing.context.get_spawning_popen()`` is set)."""
+    from multiprocessing.context import get_spawning_popen
+
+    return get_spawning_popen() is not None
+
+
+def register_forking_reducer(cls, reduce):
+    """Have ``ForkingPickler`` pickle the objects of exactly ``cls`` by ``reduce`` (its
+    ``_extra_reducers``, copied into each pickler it makes); False, and nothing changed,
+    when something already says how (the program registered one, or ``copyreg``)."""
+    import copyreg
+    from multiprocessing.reduction import ForkingPickler
+
+    if cls in ForkingPickler._extra_reducers or cls in copyreg.dispatch_table:
+        return False
+    ForkingPickler.register(cls, reduce)
+    return True
+
+
 def pool_workers(pool):
     """``Pool._pool`` (ThreadPool's too): the pool's own list of live workers, which it
     updates in place as it replaces them."""
@@ -275,6 +305,9 @@ __all__ = (
     "POOL_MAP_ASYNC",
     "wrap_pool_task_generation",
     "EXCEPTION_HANDOVERS",
+    "LAUNCHERS",
+    "spawning",
+    "register_forking_reducer",
     "pool_workers",
     "pool_start_method",
     "pool_worker_handler",
