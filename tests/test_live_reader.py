@@ -107,6 +107,27 @@ def test_the_call_main_is_in_and_a_worker_killed_mid_task(tmp_path: Path) -> Non
     follow.close()
 
 
+def test_a_read_waiting_for_a_result_is_the_call_main_is_in(tmp_path: Path) -> None:
+    """result.waiting: main in the program's call (map() for a get() inside Pool.map), at
+    its line; result.waited ends it, leaving the call it was made in (none here)."""
+    t0 = time.monotonic_ns() - 2_000_000_000
+    site = {"file": "/somewhere/prog.py", "line": 14, "function": "<module>"}
+    main = tmp_path / f"events-{MAIN}"
+    created = line(
+        t0, "pool.created", api="threadpool", start_method=None, workers=[], pool=1, site=site
+    )
+    store(main, created + line(t0, "result.waiting", pool=1, call=3, via="map", site=site))
+    follow = follow_of(tmp_path, t0)
+    assert follow.poll() == []
+    call = follow.in_call()
+    assert call is not None
+    assert (call.call, call.pool, call.site) == ("map()", "ThreadPool 1", "prog.py:14")
+    store(main, line(t0, "result.waited", pool=1, call=3, via="map"))
+    follow.poll()
+    assert follow.in_call() is None
+    follow.close()
+
+
 def test_what_the_final_read_drops_is_dropped_and_text_is_escaped(tmp_path: Path) -> None:
     """An observer's kind sent by the run, a bad shape, a stamp from the future: not
     taken. A task's message with a terminal sequence reaches the terminal escaped; past

@@ -27,11 +27,19 @@ from poolctl.entry import INTERRUPTED_REPORTED
 
 # rich's "erase the line": the transient line is taken away with it.
 ERASE_LINE = b"\x1b[2K"
+
+
 # The line's words for a call the main process is in, and the notable event of a worker
 # killed mid-task, as the terminal gets them (styles between the words).
-IN_JOIN = re.compile(
-    rb"(\d+\.\d) s\x1b\[0m\x1b\[2m of \d+ s\x1b\[0m \xc2\xb7 main in \x1b\[1mjoin\(\)"
-)
+def in_call(call: bytes) -> re.Pattern[bytes]:
+    """The status line saying main is in ``call`` (``join``, ``get`` ...), with its time."""
+    return re.compile(
+        rb"(\d+\.\d) s\x1b\[0m\x1b\[2m of \d+ s\x1b\[0m \xc2\xb7 main in \x1b\[1m"
+        + re.escape(call + b"()")
+    )
+
+
+IN_JOIN = in_call(b"join")
 KILLED = b"killed by SIGKILL while running task 0"
 SGR = re.compile(rb"\x1b\[[0-9;]*m")
 
@@ -51,6 +59,30 @@ if __name__ == "__main__":
     results = [pool.apply_async(task, (n,)) for n in range(2)]
     pool.close()
     pool.join()
+"""
+
+# The same worker, while main waits in get() with no timeout: the result never comes.
+HANG_IN_GET = """\
+import os, signal
+from multiprocessing import Pool
+
+def task(n):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    pool = Pool(1)
+    result = pool.apply_async(task, (0,))
+    result.get()
+"""
+
+# A long task: main waits in a ThreadPool's map() for it.
+LONG_MAP = """\
+import time
+from multiprocessing.pool import ThreadPool
+
+if __name__ == "__main__":
+    with ThreadPool(1) as pool:
+        pool.map(time.sleep, [2.5])
 """
 
 
@@ -111,18 +143,19 @@ def run_on_a_terminal(
     return Shown(proc.returncode, out, shown)
 
 
-def first_in_join(shown: bytes) -> float:
-    """The run's time on the first status line that shows main in join()."""
-    found = IN_JOIN.search(shown)
+def first_in_join(shown: bytes, pattern: re.Pattern[bytes] = IN_JOIN) -> float:
+    """The run's time on the first status line that shows main in join() (in ``pattern``'s
+    call)."""
+    found = pattern.search(shown)
     assert found, shown[-2000:]
     return float(found.group(1))
 
 
-def assert_hang_shown(shown: bytes) -> None:
+def assert_hang_shown(shown: bytes, pattern: re.Pattern[bytes] = IN_JOIN) -> None:
     """Within a second of the hang (join() called about 0.1 s in), the line says main is
-    in join(), and the killed worker's line was printed above it; every line of it fits
-    80 columns; the line is erased last."""
-    assert first_in_join(shown) <= 1.2
+    in join() (``pattern``'s call), and the killed worker's line was printed above it;
+    every line of it fits 80 columns; the line is erased last."""
+    assert first_in_join(shown, pattern) <= 1.2
     assert KILLED in shown
     for line in SGR.sub(b"", shown).replace(b"\r\n", b"\n").split(b"\n"):
         for drawn in line.split(b"\r\x1b[2K"):
@@ -172,6 +205,32 @@ def test_a_hung_program_shows_what_it_is_stuck_in(marker: str, tmp_path: Path) -
     assert b"(hang.py:14)" in result.shown
     assert "Timeline" in result.out
     assert "main in" not in result.out and "\x1b[2K" not in result.out
+
+
+@pytest.mark.timeout(40)
+def test_a_program_waiting_for_a_result_that_never_comes(marker: str, tmp_path: Path) -> None:
+    """result.get() with no timeout, its worker SIGKILLed: get() of Pool 1 at its line,
+    and the SIGKILL, within a second."""
+    (tmp_path / "hang.py").write_text(HANG_IN_GET)
+    result = run_on_a_terminal("trace", "--timeout", "4", "hang.py", cwd=tmp_path)
+    assert result.status == 124
+    assert_hang_shown(result.shown, in_call(b"get"))
+    assert b"get()\x1b[0m of Pool 1 since" in result.shown
+    assert b"(hang.py:10)" in result.shown
+
+
+@pytest.mark.timeout(40)
+def test_a_program_waiting_in_map_shows_map(marker: str, tmp_path: Path) -> None:
+    """pool.map() on a long task: map() of ThreadPool 1 (not the get() it waits in), at
+    the program's line, within a second; the program then ends as it would."""
+    (tmp_path / "waits.py").write_text(LONG_MAP)
+    result = run_on_a_terminal("trace", "--timeout", "20", "waits.py", cwd=tmp_path)
+    assert result.status == 0
+    assert first_in_join(result.shown, in_call(b"map")) <= 1.2
+    assert b"map()\x1b[0m of ThreadPool 1 since" in result.shown
+    assert b"(waits.py:6)" in result.shown
+    assert b"main in \x1b[1mget()" not in result.shown
+    assert result.shown.rstrip(b"\r\n").endswith(ERASE_LINE), result.shown[-200:]
 
 
 def test_nothing_of_it_in_a_pipe(tmp_path: Path, marker: str) -> None:

@@ -219,6 +219,9 @@ if __name__ == "__main__":
     pool = ctx.Pool(1)
     pending = pool.apply_async(time.sleep, (0.2,))
     check("result_pool", lambda: p.result_pool(pending) is pool)
+    slow = pool.imap(time.sleep, [0.2])
+    check("imap_pending", lambda: p.imap_pending(slow) and next(slow, 1) is None
+          and not p.imap_pending(slow))
     worker = p.pool_workers(pool)[0]
     check("pool_workers", lambda: worker.pid > 0 and len(p.pool_workers(pool)) == 1)
     check("pool_start_method", lambda: p.pool_start_method(pool) == "fork")
@@ -269,6 +272,9 @@ if __name__ == "__main__":
     future = executor.submit(abs, -1)
     manager = p.executor_manager_thread(executor)
     check("executor_manager_thread", lambda: before is None and manager.is_alive())
+    waited = executor.submit(time.sleep, 0.2)
+    check("future_pending", lambda: p.future_pending(waited) and waited.result(5) is None
+          and not p.future_pending(waited))
     check("future_class", lambda: isinstance(future, p.future_class()) and future.result(5) == 1)
     check("executor_workers", lambda: len(p.executor_workers(executor)) == 1)
     check("executor_start_method", lambda: p.executor_start_method(executor) == "fork")

@@ -2,7 +2,8 @@
 
 Its event files are read as they grow (``observer/tail``), each line checked as the final
 read checks it (``events.checked``), and kept as a small state: the call the main process
-is in now (its latest ``<call>.called`` without its ``.returned`` or ``error.raised``),
+is in now (its latest ``<call>.called`` without its ``.returned`` or ``error.raised``, or
+a read waiting for a result, ``result.waiting`` without its ``result.waited``),
 and the events that matter as they happen (``Notable``: a worker killed by a signal, with
 the task it was running; a task that raised; a Pool stopped at once; a call that raised).
 The words are the findings' and the views' (``findings.where``, ``findings.stopped_by``,
@@ -30,6 +31,8 @@ from .steps import STEPS
 SETTLE_SECONDS = 0.5
 # The most notable events told; then one line says the rest is in the report.
 MAX_NOTABLE = 12
+# How an open call that is a read waiting for a result is named (then its ``via``).
+_WAITING = "result.waiting:"
 # The most of an exception's message told.
 MESSAGE_CHARS = 100
 
@@ -107,6 +110,9 @@ class Follow:
         if not self.state.calls:
             return None
         name, pool, called = self.state.calls[-1]
+        if name.startswith(_WAITING):  # a read that waits: get(), map(), next() ...
+            via = name[len(_WAITING) :]
+            return InCall(f"{via}()", self._pool(pool), called["t"], _site(called.get("site")))
         if name == "sleep":
             return InCall(f"sleep({called.get('seconds', '')})", "", called["t"], "")
         return InCall(_words(name), self._pool(pool), called["t"], _site(called.get("site")))
@@ -145,6 +151,10 @@ class Follow:
             self._deaths.append((e, time.monotonic_ns()))
         elif kind == "main.finished" and main:
             state.finished = e["t"]
+        elif main and kind == "result.waiting":
+            state.calls.append((_WAITING + str(e["via"]), pool, e))
+        elif main and kind == "result.waited":
+            self._close_call(lambda n, p: n == _WAITING + str(e["via"]) and p == pool)
         elif main and name in STEPS and phase == "called":
             state.calls.append((name, pool, e))
             return self._stopping(name, pool, e)

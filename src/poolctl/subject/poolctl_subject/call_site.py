@@ -5,7 +5,8 @@
 as JSON text, ready for an event (``channel.Encoded``, written as is). What it learns is
 kept: whether a code object is the library's or the program's, and the text of each site,
 so that a call from the same line costs a few dictionary look-ups and no formatting.
-Called once per pool, lifecycle call and submitting call, never per task.
+Called once per pool, lifecycle call, submitting call and read that waits, never per
+task.
 
 A scenario's sites are lines of its equivalent program (``poolctl show NAME --code``),
 known to the observer and given in the spec: ``encoded`` makes their text.
@@ -44,7 +45,20 @@ def encoded(file, line, function):
 def here():
     """The site of the program's call that led here (None if every frame is the library's:
     an exit handler, a thread of the standard library)."""
-    frame = private.caller_frame(1)
+    return _walk(private.caller_frame(1))[0]
+
+
+def entered():
+    """``(site, name)``: the site of the program's call that led here (as ``here``), and the
+    name of the standard library's function it called (``map`` for a ``get()`` that
+    ``Pool.map`` makes; None when no frame is the program's)."""
+    return _walk(private.caller_frame(1))
+
+
+def _walk(frame):
+    """Up from ``frame`` to the first frame of the program: its site, and the name of the
+    last frame of the library's before it."""
+    name = None
     while frame is not None:
         code = frame.f_code
         library = _library_code.get(code)
@@ -55,9 +69,10 @@ def here():
             site = _sites.get(key)
             if site is None:
                 site = _sites[key] = encoded(code.co_filename, frame.f_lineno, code.co_name)
-            return site
+            return site, name
+        name = code.co_name
         frame = frame.f_back
-    return None
+    return None, None
 
 
 def of_scenario(program):

@@ -541,33 +541,92 @@ def _patch_result(kind, module):
     result_class = kind.result_class(module)
     futures = kind.getter == "result"
     getters = ("result", "exception") if futures else (kind.getter,)
+    pending = private.future_pending if futures else _apply_pending
     for name in getters:
-        _install(result_class, name, _reader(name, kind, futures), ("self",))
+        _install(result_class, name, _reader(name, kind, futures, pending), ("self",))
     if futures:
         _install(result_class, "__init__", _mark_handle, ("self",), around=False)
         return
     inputs = ("self", "callback", "error_callback")
     _install(result_class, "__init__", _mark_result, inputs, around=False)
+    # get() waits in wait(): the program's own wait() is reported, get()'s is not twice.
+    _install(result_class, "wait", _waiter, ("self",))
     iterator_class = kind.iterator_class(module)
     _install(iterator_class, "__init__", _mark_handle, ("self",), around=False)
     original = iterator_class.__dict__.get("next")
-    _install(iterator_class, "next", _reader("next", kind, False), ("self",))
+    reader = _reader("next", kind, False, private.imap_pending)
+    _install(iterator_class, "next", reader, ("self",))
     # ``__next__ = next`` in its class: the same copy under both names, as plainly.
     if original is not None and iterator_class.__dict__.get("__next__") is original:
         iterator_class.__next__ = iterator_class.next
 
 
-def _reader(name, kind, followed_only):
+def _reader(name, kind, followed_only, pending):
     """The hook of a read ``name``; ``followed_only``: only handles marked as made by a
-    followed pool (a Future) are reported."""
+    followed pool (a Future) are reported. ``pending(handle)``: whether the read will
+    wait (then ``result.waiting`` now, ``result.waited`` as it ends); checked first, so a
+    read of a ready result costs no event."""
 
     def read(self):
         submission = getattr(self, _MARK, None)
         if followed_only and submission is None:
             return (None,)
-        return (_Reading(name, kind, self, submission),)
+        reading = _Reading(name, kind, self, submission)
+        if submission is not None and pending(self) and not getattr(_local, "waiting", False):
+            reading.waiting = _Waiting(name, submission)
+        return (reading,)
 
     return read
+
+
+def _apply_pending(result):
+    return not result.ready()
+
+
+def _waiter(result):
+    """The hook of ``ApplyResult.wait()``: reported when it will wait, unless inside a
+    read that said so (``get()`` waits in it)."""
+    submission = getattr(result, _MARK, None)
+    if submission is None or result.ready() or getattr(_local, "waiting", False):
+        return (None,)
+    return (_Waiting("wait", submission),)
+
+
+# The program's call a wait is in, by the standard library's function it called (the
+# outermost of the read): Pool.map waits in get(), Executor.map's iterator in result().
+# Any other: the read's own name.
+_WAITS_IN = {
+    "map": "map",
+    "starmap": "starmap",
+    "apply": "apply",
+    "result_iterator": "map",
+}
+
+
+class _Waiting:
+    """A read that waits for a result not ready yet, in the program's call ``via``:
+    ``result.waiting`` now (with the program's site), ``result.waited`` when it ends,
+    however it ends. This thread's reads inside it (``get()``'s ``wait()``) say nothing."""
+
+    __slots__ = ("via", "submission")
+
+    def __init__(self, read, submission):
+        site, entered = call_site.entered()
+        self.via = _WAITS_IN.get(entered, read)
+        self.submission = submission
+        shared_events.result_waiting(self.via, submission.call, site, pool=submission.pool)
+        _local.waiting = True
+
+    def failed(self, exc):
+        pass  # the read's own hook reports what it raised
+
+    def exit(self):
+        _local.waiting = False
+        try:
+            submission = self.submission
+            shared_events.result_waited(self.via, submission.call, pool=submission.pool)
+        except Exception as fault:
+            _failed(self.via, fault)
 
 
 def _mark_handle(handle):
@@ -595,12 +654,13 @@ class _Reading:
     raises is reported, with the pool when it says. An imap iterator's end
     (``StopIteration``) is a read, not an error."""
 
-    __slots__ = ("name", "kind", "handle", "submission", "raised")
+    __slots__ = ("name", "kind", "handle", "submission", "raised", "waiting")
 
     def __init__(self, name, kind, handle, submission):
         self.name, self.kind, self.handle = name, kind, handle
         self.submission = submission
         self.raised = False
+        self.waiting = None  # a _Waiting when the read waits
 
     def failed(self, exc):
         if isinstance(exc, StopIteration):
@@ -618,6 +678,8 @@ class _Reading:
         _report_error(self.name, exc, owner)
 
     def exit(self):
+        if self.waiting is not None:
+            self.waiting.exit()
         if self.raised or self.submission is None:
             return
         try:

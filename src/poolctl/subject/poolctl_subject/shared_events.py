@@ -129,6 +129,24 @@ def result_read(call, via, **tag):
     emit("result.read", **tag, call=call, via=via)
 
 
+def result_waiting(via, call, site, **tag):
+    """``result.waiting``: the program is about to wait for a result not ready yet, in
+    ``via`` (``get``, ``wait``, ``map``, ``starmap``, ``apply``, ``next``, ``result``,
+    ``exception``), a read of the submitting call ``call`` (when known), made at ``site``.
+    Never said of a result that is ready: such a read costs no event."""
+    if call is not None:
+        tag["call"] = call
+    emit("result.waiting", **tag, via=via, site=site)
+
+
+def result_waited(via, call, **tag):
+    """``result.waited``: the wait ``result.waiting`` said has ended (a result, an
+    exception, a timeout)."""
+    if call is not None:
+        tag["call"] = call
+    emit("result.waited", **tag, via=via)
+
+
 def reported_call(name, function, reported, after=None, details=None, tag=None):
     """Run ``function()``, the call ``name``, bracketed by its ``.called``/``.returned``.
 

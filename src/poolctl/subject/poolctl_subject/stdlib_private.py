@@ -168,6 +168,19 @@ def result_pool(result):
     return getattr(result, "_pool", None)
 
 
+def imap_pending(iterator):
+    """Whether ``IMapIterator.next()`` would wait now: no item is ready (``_items``) and
+    the iterator has not reached its end (``_index`` short of ``_length``). Read without its
+    lock: a result arriving meanwhile only makes a wait that ends at once."""
+    return not iterator._items and iterator._index != iterator._length
+
+
+def future_pending(future):
+    """Whether ``Future.result()``/``exception()`` would wait now: its ``_state`` is
+    ``PENDING`` or ``RUNNING`` (``done()`` without taking its lock)."""
+    return future._state in ("PENDING", "RUNNING")
+
+
 def executor_workers(executor):
     """``ProcessPoolExecutor._processes``: its own dict pid → process of live workers."""
     return executor._processes
@@ -323,6 +336,8 @@ __all__ = (
     "pool_check_running",
     "is_plain_map",
     "result_pool",
+    "imap_pending",
+    "future_pending",
     "executor_workers",
     "executor_start_method",
     "thread_executor_workers",
