@@ -219,6 +219,8 @@ if __name__ == "__main__":
     pool = ctx.Pool(1)
     pending = pool.apply_async(time.sleep, (0.2,))
     check("result_pool", lambda: p.result_pool(pending) is pool)
+    check("apply_result_pending", lambda: p.apply_result_pending(pending)
+          and pending.get(5) is None and not p.apply_result_pending(pending))
     slow = pool.imap(time.sleep, [0.2])
     check("imap_pending", lambda: p.imap_pending(slow) and next(slow, 1) is None
           and not p.imap_pending(slow))

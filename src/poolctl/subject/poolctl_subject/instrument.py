@@ -541,7 +541,8 @@ def _patch_result(kind, module):
     result_class = kind.result_class(module)
     futures = kind.getter == "result"
     getters = ("result", "exception") if futures else (kind.getter,)
-    pending = private.future_pending if futures else _apply_pending
+    # get() waits in wait(): its hook says when either waits.
+    pending = private.future_pending if futures else None
     for name in getters:
         _install(result_class, name, _reader(name, kind, futures, pending), ("self",))
     if futures:
@@ -549,7 +550,6 @@ def _patch_result(kind, module):
         return
     inputs = ("self", "callback", "error_callback")
     _install(result_class, "__init__", _mark_result, inputs, around=False)
-    # get() waits in wait(): the program's own wait() is reported, get()'s is not twice.
     _install(result_class, "wait", _waiter, ("self",))
     iterator_class = kind.iterator_class(module)
     _install(iterator_class, "__init__", _mark_handle, ("self",), around=False)
@@ -561,41 +561,40 @@ def _patch_result(kind, module):
         iterator_class.__next__ = iterator_class.next
 
 
-def _reader(name, kind, followed_only, pending):
+def _reader(name, kind, followed_only, pending=None):
     """The hook of a read ``name``; ``followed_only``: only handles marked as made by a
     followed pool (a Future) are reported. ``pending(handle)``: whether the read will
     wait (then ``result.waiting`` now, ``result.waited`` as it ends); checked first, so a
-    read of a ready result costs no event."""
+    read of a ready result costs no event. None: the read waits in another (``get()`` in
+    ``wait()``), which says so."""
 
     def read(self):
         submission = getattr(self, _MARK, None)
         if followed_only and submission is None:
             return (None,)
         reading = _Reading(name, kind, self, submission)
-        if submission is not None and pending(self) and not getattr(_local, "waiting", False):
+        if pending is not None and submission is not None and pending(self):
             reading.waiting = _Waiting(name, submission)
         return (reading,)
 
     return read
 
 
-def _apply_pending(result):
-    return not result.ready()
-
-
 def _waiter(result):
-    """The hook of ``ApplyResult.wait()``: reported when it will wait, unless inside a
-    read that said so (``get()`` waits in it)."""
+    """The hook of ``ApplyResult.wait()``, which ``get()`` waits in too: reported when it
+    will wait, as the program's call (``get``, ``map`` ... or ``wait`` itself)."""
     submission = getattr(result, _MARK, None)
-    if submission is None or result.ready() or getattr(_local, "waiting", False):
+    if submission is None or not private.apply_result_pending(result):
         return (None,)
     return (_Waiting("wait", submission),)
 
 
 # The program's call a wait is in, by the standard library's function it called (the
-# outermost of the read): Pool.map waits in get(), Executor.map's iterator in result().
+# outermost of the read): get() and Pool.map wait in wait(), Executor.map's iterator in
+# result().
 # Any other: the read's own name.
 _WAITS_IN = {
+    "get": "get",
     "map": "map",
     "starmap": "starmap",
     "apply": "apply",
@@ -606,7 +605,7 @@ _WAITS_IN = {
 class _Waiting:
     """A read that waits for a result not ready yet, in the program's call ``via``:
     ``result.waiting`` now (with the program's site), ``result.waited`` when it ends,
-    however it ends. This thread's reads inside it (``get()``'s ``wait()``) say nothing."""
+    however it ends."""
 
     __slots__ = ("via", "submission")
 
@@ -615,13 +614,11 @@ class _Waiting:
         self.via = _WAITS_IN.get(entered, read)
         self.submission = submission
         shared_events.result_waiting(self.via, submission.call, site, pool=submission.pool)
-        _local.waiting = True
 
     def failed(self, exc):
         pass  # the read's own hook reports what it raised
 
     def exit(self):
-        _local.waiting = False
         try:
             submission = self.submission
             shared_events.result_waited(self.via, submission.call, pool=submission.pool)

@@ -168,6 +168,12 @@ def result_pool(result):
     return getattr(result, "_pool", None)
 
 
+def apply_result_pending(result):
+    """Whether ``ApplyResult.get()``/``wait()`` would wait now: its ``_event`` is not set
+    (``ready()``, without its call: it is checked on every read)."""
+    return not result._event.is_set()
+
+
 def imap_pending(iterator):
     """Whether ``IMapIterator.next()`` would wait now: no item is ready (``_items``) and
     the iterator has not reached its end (``_index`` short of ``_length``). Read without its
@@ -336,6 +342,7 @@ __all__ = (
     "pool_check_running",
     "is_plain_map",
     "result_pool",
+    "apply_result_pending",
     "imap_pending",
     "future_pending",
     "executor_workers",
