@@ -61,7 +61,8 @@ _MARK = "_poolctl"
 def _fresh_in_child():
     # A forked child (a Process, a worker that makes a pool) numbers its pools and tasks
     # apart from its parent's, which it would otherwise continue: from its pid on (a
-    # spawned one, which would start from 1 as the main process did, too). A pool's
+    # spawned one, which would start from 1 as the main process did, too; the views take
+    # the number apart again: poolctl.pool_kinds.CHILD_POOLS). A pool's
     # worker is forked inside Pool(): its calls are outermost calls of its own.
     global _pool_ids, _task_ids
     pid = os.getpid()
