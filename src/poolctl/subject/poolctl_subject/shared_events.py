@@ -119,6 +119,13 @@ def task_submitted(task, ns=None, site=None, **tag):
     emit("task.submitted", task=task, **tag, ns=ns, site=site)
 
 
+def chunk_submitted(task, count, **tag):
+    """``task.submitted`` for ``count`` items of a map's chunk at once, numbered from ``task``
+    on (their numbers, and whether each has events of its own, are in the chunk's
+    ``program_wrappers.Item``)."""
+    emit("task.submitted", task=task, count=count, **tag)
+
+
 def reported_call(name, function, reported, after=None, details=None, tag=None):
     """Run ``function()``, the call ``name``, bracketed by its ``.called``/``.returned``.
 
@@ -243,3 +250,20 @@ def run_task(task, threads, function, args, kwargs, reported, **tag):
     except Exception as fault:
         observer_failed("run_task", fault)
     return result
+
+
+def chunk_event(kind, task, count, threads, exc=None, finished=None, **tag):
+    """A map chunk's ``task.started``, ``task.finished`` or ``task.failed``, for its
+    ``count`` counted items (``task``: the first of them; for ``task.failed``, the item that
+    raised, after ``finished`` of them). Never raises: what poolctl's code raises is
+    ``observer.failed``, and the chunk goes on unobserved."""
+    try:
+        role = "worker" if threads else None
+        me = worker_id(threads)
+        if exc is None:
+            emit(kind, role=role, task=task, worker=me, count=count, **tag)
+        else:
+            emit(kind, role=role, task=task, worker=me, count=count, finished=finished,
+                 **tag, **failure(exc))  # fmt: skip
+    except Exception as fault:
+        observer_failed("chunk_event", fault)
