@@ -214,22 +214,17 @@ class Item:
         first = self.detail
         count = len(self.tasks) - first
         if index == first:
-            shared_events.chunk_event(
-                "task.started", self.tasks[first], count, self.threads, pool=self.pool
-            )
+            shared_events.chunk_started(self.tasks[first], count, self.threads, pool=self.pool)
         try:
             result = self.function(*args)
         except BaseException as exc:
-            shared_events.chunk_event(
-                "task.failed", self.tasks[index], count, self.threads, exc, index - first,
-                pool=self.pool,
-            )  # fmt: skip
+            shared_events.chunk_failed(
+                self.tasks[index], count, index - first, exc, self.threads, pool=self.pool
+            )
             _hide(exc, self.threads)
             raise
         if index == len(self.tasks) - 1:
-            shared_events.chunk_event(
-                "task.finished", self.tasks[first], count, self.threads, pool=self.pool
-            )
+            shared_events.chunk_finished(self.tasks[first], count, self.threads, pool=self.pool)
         return result
 
 
@@ -261,17 +256,15 @@ class Chunk:
         function, items = args
         left = iter(items)
         tasks, count = self.tasks, len(self.tasks)
-        shared_events.chunk_event("task.started", tasks[0], count, self.threads, pool=self.pool)
+        shared_events.chunk_started(tasks[0], count, self.threads, pool=self.pool)
         try:
             result = self.mapper((function, left))
         except BaseException as exc:
             done = _taken(items, left) - 1  # the item that raised: the last one taken
-            shared_events.chunk_event(
-                "task.failed", tasks[done], count, self.threads, exc, done, pool=self.pool
-            )
+            shared_events.chunk_failed(tasks[done], count, done, exc, self.threads, pool=self.pool)
             _hide(exc, self.threads)
             raise
-        shared_events.chunk_event("task.finished", tasks[0], count, self.threads, pool=self.pool)
+        shared_events.chunk_finished(tasks[0], count, self.threads, pool=self.pool)
         return result
 
 

@@ -160,8 +160,9 @@ def call_returned(name, after, tag):
 
 
 def worker_id(threads):
-    """This worker's id: its thread's native id in a pool of threads, else its pid."""
-    return private.get_native_id() if threads else os.getpid()
+    """This worker's id: its thread's native id in a pool of threads, else its pid (as the
+    channel knows it: no system call per task)."""
+    return private.get_native_id() if threads else channel.pid()
 
 
 def connect_worker(channel_dir, threads):
@@ -252,18 +253,33 @@ def run_task(task, threads, function, args, kwargs, reported, **tag):
     return result
 
 
-def chunk_event(kind, task, count, threads, exc=None, finished=None, **tag):
-    """A map chunk's ``task.started``, ``task.finished`` or ``task.failed``, for its
-    ``count`` counted items (``task``: the first of them; for ``task.failed``, the item that
-    raised, after ``finished`` of them). Never raises: what poolctl's code raises is
-    ``observer.failed``, and the chunk goes on unobserved."""
+def chunk_started(task, count, threads, **tag):
+    """A map chunk's ``task.started``, for its ``count`` counted items from ``task`` on.
+    Never raises (nor do the two below): what poolctl's code raises is ``observer.failed``,
+    and the chunk goes on unobserved."""
+    try:
+        role = "worker" if threads else None
+        emit("task.started", role=role, task=task, worker=worker_id(threads), count=count, **tag)
+    except Exception as fault:
+        observer_failed("chunk_started", fault)
+
+
+def chunk_finished(task, count, threads, **tag):
+    """A map chunk's ``task.finished``: its ``count`` counted items from ``task`` on returned."""
+    try:
+        role = "worker" if threads else None
+        emit("task.finished", role=role, task=task, worker=worker_id(threads), count=count, **tag)
+    except Exception as fault:
+        observer_failed("chunk_finished", fault)
+
+
+def chunk_failed(task, count, finished, exc, threads, **tag):
+    """A map chunk's ``task.failed``: its item ``task`` raised ``exc``, after ``finished`` of
+    its ``count`` counted items returned."""
     try:
         role = "worker" if threads else None
         me = worker_id(threads)
-        if exc is None:
-            emit(kind, role=role, task=task, worker=me, count=count, **tag)
-        else:
-            emit(kind, role=role, task=task, worker=me, count=count, finished=finished,
-                 **tag, **failure(exc))  # fmt: skip
+        emit("task.failed", role=role, task=task, worker=me, count=count, finished=finished,
+             **tag, **failure(exc))  # fmt: skip
     except Exception as fault:
-        observer_failed("chunk_event", fault)
+        observer_failed("chunk_failed", fault)
