@@ -13,7 +13,7 @@ import pytest
 import schema_validation
 from poolctl import document, events, outcome
 from poolctl.observer.observe import Observation
-from tracing import trace, write
+from tracing import plain, trace, write
 
 MANY = """
 from multiprocessing import Pool
@@ -200,6 +200,40 @@ def test_each_pool_keeps_its_lowest_tasks_whatever_the_order_read() -> None:
     assert (counted[1]["submitted"], counted[1]["started"], counted[1]["finished"]) == (7, 7, 6)
     assert (counted[2]["submitted"], counted[2]["started"], counted[2]["failed"]) == (3, 1, 1)
     assert document.tasks_detail(derived, 3) == {"bound": 3, "kept": 6, "total": 16}
+
+
+FAILING_CHUNK = """
+from multiprocessing import Pool
+
+
+def f(x):
+    if x == 15000:
+        raise ValueError(x)
+    return x
+
+
+if __name__ == '__main__':
+    with Pool(2) as pool:
+        pool.map(f, range(20000), chunksize=1000)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_an_item_raising_in_a_counted_chunk_shows_plain_pythons_traceback(
+    tmp_path: Path,
+) -> None:
+    """A chunk past the bound runs the pool's own mapper: the worker's traceback is plain
+    python's (its ``mapstar`` frame, none of poolctl's), and the item that raised is the
+    one counted failed, the chunk's items after it never started."""
+    program = write(tmp_path, "failing.py", FAILING_CHUNK)
+    run = trace(str(program))
+    expected = plain(str(program))
+    assert (run.status, expected.returncode) == (1, 1)
+    assert run.stderr == expected.stderr
+    assert "in mapstar" in run.stderr and "poolctl_subject" not in run.stderr
+    assert run.doc is not None
+    tasks = run.doc["outcome"]["tasks"]
+    assert (tasks["submitted"], tasks["failed"], tasks["never_started"]) == (20_000, 1, 999)
 
 
 def test_a_chunk_counts_its_items() -> None:
