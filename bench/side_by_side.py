@@ -5,6 +5,8 @@ and peak memory side by side.
     python bench/side_by_side.py --rounds 5 --json side.json
     python bench/side_by_side.py --mp-pool PATH    # also CPython's Doc/includes/mp_pool.py
     python bench/side_by_side.py --cpython-tests   # also CPython 3.13's own pool tests
+    python bench/side_by_side.py --python python3.13 --viztracer-python VENV/bin/python \
+        --only mp_pool --rounds 3                  # one program, under 3.13 all three ways
 
 Run it with the interpreter poolctl is installed in. Each round runs the three commands
 of a program one after another, in an order that rotates from round to round; a figure is
@@ -14,6 +16,9 @@ Peak memory is ``ru_maxrss`` from ``wait4``: the largest process of the command'
 
 viztracer is installed into ``bench/.viztracer/`` (as ``run.py`` does) and runs only under
 the interpreter its wheel was built for: elsewhere its column says why it is missing.
+``--viztracer-python`` names an interpreter that has viztracer installed (a venv of the
+programs' version, e.g. 3.13, where viztracer has no wheel here and was built from source):
+viztracer then runs every program under it.
 CPython's ``mp_pool.py`` is not shipped here (it is CPython's, under its licence): give
 its path, or put it at ``bench/programs/mp_pool.py`` (git-ignored).
 """
@@ -100,19 +105,23 @@ def _high_water(pid: int, peak: list[int]) -> None:
 
 
 def commands(
-    program: Program, viz: str | None, scratch: Path
+    program: Program, viz: str | None, scratch: Path, viz_python: str | None = None
 ) -> dict[str, tuple[list[str], Any] | str]:
     """The three ways to run ``program``: a command and its environment, or why not
     (viztracer writes its trace into ``scratch``)."""
     plain = [program.python, *program.args]
-    # "--": every word after it is the program's (its own --match, -m, -h ...).
-    if program.args[0] == "-m":
-        words = ["-m", program.args[1], "--", *program.args[2:]]
-    else:
-        words = ["--", *program.args]
+    # Every word after the program's path or module is the program's (its own -m, -h ...),
+    # as with python; "--" before a path ends poolctl's options.
+    words = list(program.args) if program.args[0] == "-m" else ["--", *program.args]
     traced = [*POOLCTL, "trace", "--json", "--python", program.python, *words]
     ways: dict[str, tuple[list[str], Any] | str] = {"plain": (plain, None), "trace": (traced, None)}
-    if viz is None:
+    # viztracer takes a second -m as its own: CPython's test runner gets --match instead.
+    vz_args = [{"-m": "--match"}.get(word, word) if n > 2 else word
+               for n, word in enumerate(program.args)]  # fmt: skip
+    if viz_python is not None:
+        vz = [viz_python, "-m", "viztracer", "--quiet", "--ignore_frozen"]
+        ways["viztracer"] = ([*vz, "-o", str(scratch / "trace.json"), *vz_args], None)
+    elif viz is None:
         ways["viztracer"] = "viztracer could not be installed"
     elif Path(program.python).resolve() != Path(sys.executable).resolve():
         ways["viztracer"] = f"viztracer's wheel is for {sys.version.split()[0]} only"
@@ -121,14 +130,16 @@ def commands(
         # dropped), as a user would run it; frozen modules are not traced.
         vz = [program.python, "-m", "viztracer", "--quiet", "--ignore_frozen"]
         vz += ["-o", str(scratch / "trace.json")]
-        ways["viztracer"] = ([*vz, *program.args], {**os.environ, "PYTHONPATH": viz})
+        ways["viztracer"] = ([*vz, *vz_args], {**os.environ, "PYTHONPATH": viz})
     return ways
 
 
-def measure(program: Program, rounds: int, viz: str | None) -> dict[str, Any]:
+def measure(
+    program: Program, rounds: int, viz: str | None, viz_python: str | None = None
+) -> dict[str, Any]:
     """Rounds of the three commands, rotated; the medians and ratios to plain."""
     with tempfile.TemporaryDirectory(prefix="side-by-side-") as scratch:
-        return _measure(program, rounds, commands(program, viz, Path(scratch)))
+        return _measure(program, rounds, commands(program, viz, Path(scratch), viz_python))
 
 
 def _measure(
@@ -171,17 +182,27 @@ def _measure(
 def programs(args: argparse.Namespace) -> list[Program]:
     """The programs measured: the benchmarks' own, then what was asked for."""
     plain = str(HERE / "plain.py")
+    python = args.python or sys.executable
     chosen = [
-        Program("close-join, 1 s task", [plain, "close-join", "--workers", "2", "--duration", "1"]),
+        Program(
+            "close-join, 1 s task",
+            [plain, "close-join", "--workers", "2", "--duration", "1"],
+            python,
+        ),
         Program(
             "map of 2,000 x 2 ms",
             [plain, "map", "--workers", "2", "--duration", "0.002", "--tasks", "2000"],
+            python,
         ),
-        Program("many_items.py 0.1 (220,000 items)", [str(HERE / "programs/many_items.py"), "0.1"]),
+        Program(
+            "many_items.py 0.1 (220,000 items)",
+            [str(HERE / "programs/many_items.py"), "0.1"],
+            python,
+        ),
     ]
     mp_pool = args.mp_pool or MP_POOL
     if mp_pool.is_file():
-        chosen.append(Program("mp_pool.py (2.2 million items)", [str(mp_pool)], rounds=1))
+        chosen.append(Program("mp_pool.py (2.2 million items)", [str(mp_pool)], python))
     else:
         print(f"mp_pool.py: {mp_pool} not found (give --mp-pool PATH)", file=sys.stderr)
     if args.cpython_tests:
@@ -190,11 +211,16 @@ def programs(args: argparse.Namespace) -> list[Program]:
             print(f"CPython tests: no pyenv {CPYTHON}: skipped", file=sys.stderr)
         else:
             for module, match in (
-                ("test_multiprocessing_forkserver", ["--match", "*Pool*"]),
+                ("test_multiprocessing_fork", ["-m", "*Pool*"]),
+                ("test_multiprocessing_spawn", ["-m", "*Pool*"]),
+                ("test_multiprocessing_forkserver", ["-m", "*Pool*"]),
                 ("test_concurrent_futures", []),
             ):
                 test = ["-m", "test", module, *match]
-                chosen.append(Program(f"{CPYTHON} -m test {module}", test, python, rounds=1))
+                name = " ".join([f"{CPYTHON} -m test {module}", *match])
+                chosen.append(Program(name, test, python))
+    if args.only:
+        chosen = [p for p in chosen if any(word in p.name for word in args.only)]
     return chosen
 
 
@@ -249,13 +275,20 @@ def main() -> int:
     parser.add_argument("--mp-pool", type=Path, help="CPython's Doc/includes/mp_pool.py")
     parser.add_argument("--cpython-tests", action="store_true", help="CPython's pool tests too")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--python", help="the interpreter of the programs (poolctl's)")
+    parser.add_argument(
+        "--viztracer-python", help="an interpreter with viztracer installed, to run it under"
+    )
+    parser.add_argument(
+        "--only", action="append", help="only the programs whose name has this (repeatable)"
+    )
     args = parser.parse_args()
-    viz = viztracer_site()
-    if viz is None:
+    viz = None if args.viztracer_python else viztracer_site()
+    if viz is None and not args.viztracer_python:
         print("viztracer: could not be installed (pip install viztracer)", file=sys.stderr)
     results: dict[str, dict[str, Any]] = {}
     for program in programs(args):
-        results[program.name] = measure(program, args.rounds, viz)
+        results[program.name] = measure(program, args.rounds, viz, args.viztracer_python)
         print(table({program.name: results[program.name]}).splitlines()[-1], file=sys.stderr)
         if args.json:  # as it goes: the long programs come last
             args.json.write_text(json.dumps(results, indent=2) + "\n")

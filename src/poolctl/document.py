@@ -218,17 +218,30 @@ def program_ending(document: dict[str, Any]) -> str | None:
     return f"exited with status {main['exit_code']}"
 
 
+def task_counts(tasks: dict[str, Any], *, compact: bool = False) -> str:
+    """'6 submitted: 1 completed, 1 interrupted, 4 never started': the three every run
+    tells, then the failed and unknown ones when there are any; ``compact``: only what is
+    not 0 ('6 submitted: 6 completed')."""
+    counts = [
+        (tasks["completed"], "completed"),
+        (tasks["interrupted"], "interrupted"),
+        (tasks["never_started"], "never started"),
+        (tasks["failed"], "failed"),
+        (tasks.get("unknown", 0), "unknown (not seen)"),
+    ]
+    shown = [f"{n} {words}" for i, (n, words) in enumerate(counts) if n or (i < 3 and not compact)]
+    return f"{tasks['submitted']} submitted" + (f": {', '.join(shown)}" if shown else "")
+
+
 def pool_label(pool: dict[str, Any]) -> str:
     """'Pool 1 (fork, 4 workers)' for one entry of the outcome's pools; a pool that a
-    process other than the main one created says whose it is ('..., in child 4321')."""
+    process other than the main one created says whose it is ('Pool 1 in child 4321 (...)')."""
     parts = [p for p in (pool["start_method"], f"{pool['size']} workers") if p]
     found = pool_kinds.kind(pool["api"])
     if found and found.workers_on_demand and not pool["size"]:
         parts[-1] = "workers on demand"
-    owner = pool.get("owner") or {}
-    if owner.get("role") not in (None, "main"):
-        parts.append(f"in {owner['role']} {owner['pid']}")
-    return f"{pool_kinds.label(pool['api'])} {pool['pool']} ({', '.join(parts)})"
+    role = (pool.get("owner") or {}).get("role")
+    return f"{pool_kinds.name(pool['api'], pool['pool'], role)} ({', '.join(parts)})"
 
 
 def interrupted(events: list[dict[str, Any]]) -> dict[str, Any]:

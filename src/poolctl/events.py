@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from . import schema_check
+from . import limits, schema_check
 from .observer import workspace
 from .observer.observe import Observation
 from .observer.output import LINE_BYTES, OUTPUT_BYTES, OUTPUT_LINES
@@ -45,9 +45,9 @@ OBSERVER_KINDS = {
 }
 TASK_KINDS = {"task.submitted", "task.started", "task.finished", "task.failed"}
 # The tasks of each pool whose events a traced program's document keeps (its first, by
-# task number); the events of the rest are counted (``tasks.counted``). 10,000 tasks keep
-# every event of the benchmarks' largest run and about 15 MB of poolctl's memory per pool.
-TASK_DETAIL = 10_000
+# task number); the events of the rest are counted (``tasks.counted``). In ``limits``: the
+# subject is told it before the run (its map items past it send a chunk's events at once).
+TASK_DETAIL = limits.TASK_DETAIL
 # What the subject writes when it could reserve no more space (see channel.py).
 CHANNEL_FULL = "channel.full"
 # The most distinct reasons a channel.incomplete event lists (the rest are counted).
@@ -92,12 +92,13 @@ def parse(
             continue
         kind = raw["kind"]
         if detail is not None and kind in TASK_KINDS:
-            # Past the bound a task event is a count: only its task and pool are used,
-            # so only they are checked (the whole check costs a few us an event).
+            # Past the bound a task event is a count: only its task, pool and count are
+            # used, so only they are checked (the whole check costs a few us an event).
+            # A map chunk's event (with a count) is of items past the bound: counted.
             if not _countable(raw):
                 problems.invalid(f"an invalid {kind} event")
                 continue
-            if not detail.wanted(raw):
+            if "count" in raw or not detail.wanted(raw):
                 detail.count(raw, raw["t"])  # t is still the raw stamp
                 continue
         # In place: t arrives first, as a raw monotonic_ns stamp (50,000 events at 10,000
@@ -204,12 +205,23 @@ class _TaskDetail:
             kept[task] = [event]
 
     def count(self, event: dict[str, Any], ns: int) -> None:
-        """Count ``event``, of a task not kept, stamped ``ns``."""
+        """Count ``event``, of a task not kept (or a map chunk's, of ``count`` items),
+        stamped ``ns``."""
         pool = event.get("pool", 1)
         counts = self.beyond.get(pool)
         if counts is None:
             counts = self.beyond[pool] = Counter()
-        counts[event["kind"]] += 1
+        kind = event["kind"]
+        items = event.get("count", 1)
+        if kind == "task.failed" and items > 1:
+            # Its item raised after ``finished`` of the chunk's: those finished, the ones
+            # after it never started (its task.started counted them all).
+            finished = event.get("finished", 0)
+            counts["task.failed"] += 1
+            counts["task.finished"] += finished
+            counts["task.started"] -= items - finished - 1
+        else:
+            counts[kind] += items
         if ns > self.last.get(pool, 0):
             self.last[pool] = ns
 
@@ -229,17 +241,28 @@ class _TaskDetail:
                 "kind": "tasks.counted",
                 "pool": pool,
                 "bound": self.bound,
-                **{kind.partition(".")[2]: counts[kind] for kind in sorted(TASK_KINDS)},
+                # Never below 0, whatever a run sent (a chunk's failure without its start).
+                **{kind.partition(".")[2]: max(0, counts[kind]) for kind in sorted(TASK_KINDS)},
             }
             for pool, counts in self.beyond.items()
         ]
 
 
 def _countable(raw: dict[str, Any]) -> bool:
-    """A task event's task number and pool, all a count of it uses, as the schema has them."""
+    """A task event's task number, pool and count (a map chunk's items; on its
+    ``task.failed``, how many finished before), all a count of it uses, as the schema has
+    them."""
     task = raw.get("task")
     pool = raw.get("pool")
-    return type(task) is int and task >= 0 and (pool is None or (type(pool) is int and pool >= 1))
+    if type(task) is not int or task < 0:
+        return False
+    if pool is not None and (type(pool) is not int or pool < 1):
+        return False
+    if "count" not in raw:
+        return True
+    items = raw["count"]
+    finished = raw.get("finished", 0)
+    return type(items) is int and items >= 1 and type(finished) is int and 0 <= finished < items
 
 
 def _decoded(obs: Observation, problems: _Problems) -> Iterator[Any]:

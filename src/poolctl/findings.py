@@ -193,7 +193,7 @@ def stopped_by(call: str) -> str | None:
 
 
 def _label(pool: _Pool) -> str:
-    return f"{pool_kinds.label(pool.api)} {pool.pool}"
+    return pool_kinds.name(pool.api, pool.pool)
 
 
 def _plural(count: int, word: str) -> str:

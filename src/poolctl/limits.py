@@ -14,6 +14,11 @@ MAX_WORKERS = 128
 MAX_TASKS = 100_000
 MAX_DURATION = 3600.0
 MAX_TIMEOUT = 86_400.0
+# The tasks of each pool whose events a traced program's document keeps (its first, by
+# task number; ``events.parse`` counts the rest). 10,000 tasks keep every event of the
+# benchmarks' largest run and about 15 MB of poolctl's memory per pool. The subject is
+# told it: a pool's map items past it send their events a chunk at a time.
+TASK_DETAIL = 10_000
 
 
 def workers(value: int | None, where: str = "--workers") -> int | None:

@@ -216,7 +216,7 @@ class Follow:
         return notable
 
     def _pool(self, pool: int) -> str:
-        return f"{pool_kinds.label(self.state.pools.get(pool))} {pool}"
+        return pool_kinds.name(self.state.pools.get(pool), pool)
 
 
 def _words(step: str) -> str:

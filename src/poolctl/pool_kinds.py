@@ -141,6 +141,9 @@ KINDS: dict[str, PoolKind] = {
     )
 }
 DEFAULT = "pool"
+# A process other than the main one numbers its pools from pid × 10,000 + 1 (the subject's
+# instrument._fresh_in_child), so that no two processes' numbers collide.
+CHILD_POOLS = 10_000
 
 
 def kind(name: str | None) -> PoolKind | None:
@@ -152,3 +155,12 @@ def label(name: str | None) -> str:
     """The class name a user knows for the kind called ``name`` ('pool' when unknown)."""
     found = kind(name)
     return found.label if found else "pool"
+
+
+def name(api: str | None, pool: int, role: str | None = None) -> str:
+    """A pool as the views name it: 'Pool 2'; one a child or a worker made, by its number
+    there and its process: 'Pool 1 in child 4321' ('in process' when the role is unknown)."""
+    if pool <= CHILD_POOLS:
+        return f"{label(api)} {pool}"
+    pid, number = divmod(pool, CHILD_POOLS)
+    return f"{label(api)} {number} in {role or 'process'} {pid}"

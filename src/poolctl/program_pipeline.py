@@ -79,8 +79,15 @@ def run(
 
     seconds = limits.timeout(timeout if timeout is not None else DEFAULT_TIMEOUT)
     try:
+        # The subject sends each pool's first map items' events one by one (those the
+        # document keeps) and the rest a chunk at a time (counted alike by events.parse).
         obs = observe_program(
-            asdict(chosen), interpreter.executable, seconds, passthrough, on_observe
+            asdict(chosen),
+            interpreter.executable,
+            seconds,
+            passthrough,
+            on_observe,
+            limits.TASK_DETAIL,
         )
     except ObserveError as exc:
         raise TraceError(str(exc), FAILED) from exc

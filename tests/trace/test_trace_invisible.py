@@ -224,18 +224,30 @@ if __name__ == '__main__':
 """
 
 
+@pytest.mark.timeout(90)  # up to six runs, of which a lost race takes 6 s
 def test_threadpool_terminate_with_thousands_queued_returns_at_once(tmp_path: Path) -> None:
     """terminate() right after map_async() of 10,000 items: plainly no chunk has started,
     and join() returns at once; traced too (the items are numbered as the pool's task
-    handler takes them, not in the program's thread before it may call terminate())."""
+    handler takes them, not in the program's thread before it may call terminate()).
+
+    Plainly too a worker thread can win the race on a loaded machine (about 1 run in 6
+    here): each side gets three tries. Numbering the items in the program's thread lost
+    the race every time."""
     program = write(tmp_path, "terminated.py", THREADPOOL_TERMINATED)
-    expected = plain(str(program))
-    assert expected.stderr == "ran 0 in time True\n"
-    run = trace("--timeout", "30", str(program))
-    assert run.status == 0
-    assert run.stderr == expected.stderr
-    assert run.doc is not None
-    assert run.doc["outcome"]["tasks"]["started"] == 0
+    clean = "ran 0 in time True\n"
+    plainly = []
+    while len(plainly) < 3 and clean not in plainly:
+        plainly.append(plain(str(program)).stderr)
+    assert clean in plainly, plainly
+    seen = []
+    for _ in range(3):
+        run = trace("--timeout", "30", str(program))
+        assert run.status == 0 and run.doc is not None
+        seen.append(run.stderr)
+        if run.stderr == clean:
+            assert run.doc["outcome"]["tasks"]["started"] == 0
+            break
+    assert seen[-1] == clean, seen
 
 
 BUFFERED_MAP = """

@@ -13,7 +13,7 @@ import pytest
 import schema_validation
 from poolctl import document, events, outcome
 from poolctl.observer.observe import Observation
-from tracing import trace, write
+from tracing import plain, trace, write
 
 MANY = """
 from multiprocessing import Pool
@@ -62,6 +62,88 @@ def test_a_map_of_100000_items_keeps_a_bounded_document(tmp_path: Path) -> None:
         0,
     ]
     assert doc["observation"]["complete"] is True
+    assert schema_validation.schema_errors(doc) == []
+
+
+CHUNKS = """
+import sys
+from multiprocessing import Pool
+from multiprocessing.pool import ThreadPool
+
+
+def f(x):
+    if x in (2, 10200, 25500):
+        raise ValueError(x)
+    return x
+
+
+def add(a, b):
+    return a + b
+
+
+if __name__ == '__main__':
+    pool = (ThreadPool if sys.argv[1] == 'threads' else Pool)(2)
+    done = pool.map_async(f, range(30000), chunksize=700)
+    done.wait()
+    print(done.successful())
+    print(sum(pool.starmap(add, [(i, i) for i in range(12000)], chunksize=1000)))
+    print(sum(pool.imap(abs, range(50))))
+    pool.close()
+    pool.join()
+"""
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("kind", ["processes", "threads"])
+def test_map_items_past_the_bound_are_sent_a_chunk_at_a_time(
+    kind: str, marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past each pool's first TASK_DETAIL items, a map's chunk sends one task.submitted,
+    started and finished (or failed, naming its item) with its count; the outcome counts
+    what every item's own events counted before: a chunk's items after the one that
+    raised never started. The first items keep their own events, the failed one among
+    them; a chunk across the bound sends its first items' events one by one."""
+    from poolctl import api
+
+    chunked: list[dict[str, Any]] = []
+    count = events._TaskDetail.count
+
+    def spy(self: events._TaskDetail, event: dict[str, Any], ns: int) -> None:
+        chunked.append(dict(event))
+        count(self, event, ns)
+
+    monkeypatch.setattr(events._TaskDetail, "count", spy)
+    program = write(tmp_path, "chunks.py", CHUNKS)
+    doc = api.trace(program, [kind])
+    assert [line["text"] for line in doc["output"]] == ["False", "143988000", "1225"]
+    bound = events.TASK_DETAIL
+    # The map: 30,000 items in chunks of 700. Items 2, 10,200 and 25,500 raise: the rest of
+    # their chunks (0-699; 9,800-10,499, across the bound; 25,200-25,899) never started.
+    never = (699 - 2) + (10_499 - 10_200) + (25_899 - 25_500)
+    items = 30_000 + 12_000 + 50
+    assert doc["outcome"]["tasks"] == {
+        "submitted": items,
+        "started": items - never,
+        "completed": items - never - 3,
+        "interrupted": 0,
+        "never_started": never,
+        "failed": 3,
+        "unknown": 0,
+    }
+    runs = doc["outcome"]["task_runs"]
+    assert [r["task"] for r in runs] == list(range(bound))
+    assert [r["task"] for r in runs if r["status"] == "failed"] == [2]
+    assert sum(r["status"] == "never_started" for r in runs) == 697
+    assert doc["tasks_detail"] == {"bound": bound, "kept": bound, "total": items}
+    # Nothing past the bound was sent item by item: 10,000-10,499 by their chunk (its
+    # first 200 items had their own events), then 28 chunks of the map, 12 of starmap and
+    # the 50 items of imap (a chunk of one each).
+    assert chunked and all("count" in e for e in chunked)
+    failed = sorted((e["task"], e["count"], e["finished"]) for e in chunked
+                    if e["kind"] == "task.failed")  # fmt: skip
+    assert failed == [(10_200, 500, 200), (25_500, 700, 300)]
+    submitted = [e["count"] for e in chunked if e["kind"] == "task.submitted"]
+    assert sorted(submitted) == sorted([500] + [700] * 27 + [600] + [1000] * 12 + [1] * 50)
     assert schema_validation.schema_errors(doc) == []
 
 
@@ -118,6 +200,71 @@ def test_each_pool_keeps_its_lowest_tasks_whatever_the_order_read() -> None:
     assert (counted[1]["submitted"], counted[1]["started"], counted[1]["finished"]) == (7, 7, 6)
     assert (counted[2]["submitted"], counted[2]["started"], counted[2]["failed"]) == (3, 1, 1)
     assert document.tasks_detail(derived, 3) == {"bound": 3, "kept": 6, "total": 16}
+
+
+FAILING_CHUNK = """
+from multiprocessing import Pool
+
+
+def f(x):
+    if x == 15000:
+        raise ValueError(x)
+    return x
+
+
+if __name__ == '__main__':
+    with Pool(2) as pool:
+        pool.map(f, range(20000), chunksize=1000)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_an_item_raising_in_a_counted_chunk_shows_plain_pythons_traceback(
+    tmp_path: Path,
+) -> None:
+    """A chunk past the bound runs the pool's own mapper: the worker's traceback is plain
+    python's (its ``mapstar`` frame, none of poolctl's), and the item that raised is the
+    one counted failed, the chunk's items after it never started."""
+    program = write(tmp_path, "failing.py", FAILING_CHUNK)
+    run = trace(str(program))
+    expected = plain(str(program))
+    assert (run.status, expected.returncode) == (1, 1)
+    assert run.stderr == expected.stderr
+    assert "in mapstar" in run.stderr and "poolctl_subject" not in run.stderr
+    assert run.doc is not None
+    tasks = run.doc["outcome"]["tasks"]
+    assert (tasks["submitted"], tasks["failed"], tasks["never_started"]) == (20_000, 1, 999)
+
+
+def test_a_chunk_counts_its_items() -> None:
+    """A chunk's events, as the observer counts them: a chunk that finished, one whose
+    item raised (the items after it never started), one ended by terminate() (all its
+    items interrupted); a count that cannot be is an invalid line."""
+    lines = [line("task.submitted", task, 1, 5_000) for task in range(2)]
+    lines += [line("task.started", task, 1, 6_000) for task in range(2)]
+    lines += [line("task.finished", task, 1, 7_000) for task in range(2)]
+    for first in (2, 12, 22):  # three chunks of 10
+        lines.append(line("task.submitted", first, 1, 5_000, count=10))
+        lines.append(line("task.started", first, 1, 6_000, count=10))
+    lines.append(line("task.finished", 2, 1, 7_000, count=10))
+    lines.append(line("task.failed", 15, 1, 7_000, count=10, finished=3, type="E", message="m"))
+    lines.append(line("task.finished", 40, 1, 7_000, count=0))
+    lines.append(line("task.failed", 41, 1, 7_000, count=2, finished=2, type="E", message="m"))
+    found, derived = parsed(lines, 2)
+    assert derived["tasks"] == {
+        "submitted": 32,
+        "started": 2 + 10 + 4 + 10,
+        "completed": 2 + 10 + 3,
+        "interrupted": 10,
+        "never_started": 6,
+        "failed": 1,
+        "unknown": 0,
+    }
+    assert [r["task"] for r in derived["task_runs"]] == [0, 1]
+    [counted] = [e for e in found if e["kind"] == "tasks.counted"]
+    assert [counted[k] for k in ("submitted", "started", "finished", "failed")] == [30, 24, 13, 1]
+    [incomplete] = [e for e in found if e["kind"] == "channel.incomplete"]
+    assert incomplete["invalid_lines"] == 2
 
 
 def test_without_a_bound_every_task_is_kept_and_nothing_counted() -> None:

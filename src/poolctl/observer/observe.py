@@ -268,12 +268,14 @@ def observe_program(
     timeout: float,
     passthrough: Passthrough | None = None,
     on_observe: OnObserve | None = None,
+    task_detail: int | None = None,
 ) -> Observation:
     """Run the user's own program (``poolctl trace``) and return what it reported.
 
     ``target`` holds its ``argv`` and its ``path`` or ``module``. Its output is recorded,
     and shown live as ``passthrough`` says (nowhere without it). The same guarantees as
-    ``observe``.
+    ``observe``. ``task_detail``: how many map items of each pool send events of their
+    own (the rest, a chunk's at a time); None, every item.
 
     A Ctrl-C (SIGINT to poolctl, in the main thread, while its handler is Python's) is
     passed on to the program's process group, as the terminal would have delivered it:
@@ -283,7 +285,12 @@ def observe_program(
     """
 
     def command(directory: Path) -> list[str]:
-        spec = {"channel": str(directory), "trace": target, "subject_root": str(SUBJECT_ROOT)}
+        spec = {
+            "channel": str(directory),
+            "trace": target,
+            "subject_root": str(SUBJECT_ROOT),
+            "task_detail": task_detail,
+        }
         return [python, "-c", TRACE_BOOTSTRAP, str(SUBJECT_ROOT), _spec_file(directory, spec)]
 
     return _observe(command, python, timeout, None, passthrough, on_observe, pass_ctrl_c=True)

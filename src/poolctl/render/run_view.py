@@ -19,6 +19,7 @@ from ..document import (
     interrupted_words,
     pool_label,
     program_ending,
+    task_counts,
     title,
 )
 from ..interpreter import describe
@@ -358,7 +359,7 @@ def _output_text(line: dict[str, Any]) -> Text:
 def _outcome_rows(document: dict[str, Any], drawn: Timeline, *, compact: bool) -> list[list[Text]]:
     """The outcome as (label, value) rows; compact: no row for what did not happen."""
     outcome = document["outcome"]
-    found = [[Text("tasks", "bold"), _safe(_task_counts(outcome["tasks"], compact=compact))]]
+    found = [[Text("tasks", "bold"), _safe(task_counts(outcome["tasks"], compact=compact))]]
     error = outcome["error"]
     if error:
         line = f"{error['type']}: {error['message']} (in {error['step']}())"
@@ -471,20 +472,6 @@ def _item_row(item: _Item, main_pid: int | None) -> list[Text]:
     else:
         note = Text(f"… {count} more lines (--events shows every line)", "dim")
     return [Text(""), Text(""), note]
-
-
-def _task_counts(tasks: dict[str, Any], *, compact: bool = False) -> str:
-    counts = [
-        (tasks["completed"], "completed"),
-        (tasks["interrupted"], "interrupted"),
-        (tasks["never_started"], "never started"),
-        (tasks["failed"], "failed"),
-        (tasks.get("unknown", 0), "unknown (not seen)"),
-    ]
-    shown = [
-        f"{n} {words}" for n, words in counts if n or not (compact or words.startswith("unknown"))
-    ]
-    return f"{tasks['submitted']} submitted" + (f": {', '.join(shown)}" if shown else "")
 
 
 def _unseen(document: dict[str, Any]) -> list[Text]:
@@ -627,7 +614,7 @@ def _program_verdict(document: dict[str, Any], ending: str, width: int) -> list[
         out += wrap(unseen, width)
     if len(outcome["pools"]) > 1:
         table = [
-            [_safe(pool_label(pool), "bold"), _safe(_task_counts(pool["tasks"]))]
+            [_safe(pool_label(pool), "bold"), _safe(task_counts(pool["tasks"], compact=True))]
             for pool in outcome["pools"]
         ]
         out += rows(table, width)

@@ -22,6 +22,7 @@ from ..document import (
     interrupted_words,
     platform_label,
     program_ending,
+    task_counts,
 )
 from ..interpreter import build_label, describe
 from . import findings_view
@@ -92,15 +93,6 @@ def _verdict(doc: dict[str, Any]) -> tuple[str, str]:
     return "differs from the docs", "bad"
 
 
-def task_totals(tasks: dict[str, Any]) -> str:
-    """'6 submitted: 1 completed, 1 interrupted, 4 never started' (failed and unknown
-    only when there are any)."""
-    parts = [f"{tasks['completed']} completed", f"{tasks['interrupted']} interrupted"]
-    parts.append(f"{tasks['never_started']} never started")
-    parts += [f"{tasks[key]} {key}" for key in ("failed", "unknown") if tasks.get(key)]
-    return f"{tasks['submitted']} submitted: " + ", ".join(parts)
-
-
 def _main_ending(outcome: dict[str, Any]) -> tuple[str, str]:
     main = outcome["main"]
     if outcome["hung"]:
@@ -116,7 +108,7 @@ def _main_ending(outcome: dict[str, Any]) -> tuple[str, str]:
 
 def _facts(doc: dict[str, Any]) -> list[Fact]:
     outcome = doc["outcome"]
-    facts = [Fact("tasks", task_totals(outcome["tasks"]))]
+    facts = [Fact("tasks", task_counts(outcome["tasks"]))]
     cut = detail_cut(doc)
     if cut is not None:
         facts.append(Fact("detail", cut))

@@ -42,13 +42,18 @@ _limit = 0  # where the events of the current mapping must end (its size - _TAIL
 _position = 0
 _stopped = False  # space could not be reserved: this process records nothing more
 _inode = None  # (st_dev, st_ino) of this process's file
+# This process's pid, asked once (each os.getpid() is a system call): a forked child's
+# is set by the fork handler.
+_pid = os.getpid()
+_now = time.monotonic_ns
 
 
 def _forget_parent():
     # A forked child must not write into its parent's file, nor inherit a held lock. A
     # child of the main process (a ``Process``, a bare ``os.fork()``) is not the main
     # process: its events say ``child`` (a pool's worker says ``worker`` once it starts).
-    global _map, _limit, _position, _lock, _stopped, _inode, _role
+    global _map, _limit, _position, _lock, _stopped, _inode, _role, _pid
+    _pid = os.getpid()
     if _role == "main":
         _role = "child"
     _map = None
@@ -60,6 +65,11 @@ def _forget_parent():
 
 
 os.register_at_fork(after_in_child=_forget_parent)
+
+
+def pid():
+    """This process's pid (kept by the channel, set again in a forked child)."""
+    return _pid
 
 
 def connect(directory, role):
@@ -168,17 +178,19 @@ def emit(kind, ns=None, role=None, **data):
     ``ns`` may be given when the event happened a moment before it could be recorded;
     ``role`` for a thread of the main process that acts as a worker (ThreadPool).
     The line is formatted by hand: ``json.dumps`` of the whole event cost 8.9 us against
-    2.3 us.
+    2.3 us; one format, the pid asked once and integers formatted in place (most values
+    are) make it about half that again.
     """
     global _position
     if _directory is None:
         return False
-    stamp = time.monotonic_ns() if ns is None else ns
-    parts = ['{"t":%d,"pid":%d,"role":"%s","kind":"%s"' % (stamp, os.getpid(), role or _role, kind)]
-    for key, value in data.items():
-        parts.append(',"%s":%s' % (key, _encode(value)))
-    parts.append("}\n")
-    line = "".join(parts).encode("ascii")
+    stamp = _now() if ns is None else ns
+    fields = [
+        (',"%s":%d' % (key, value)) if type(value) is int else (',"%s":%s' % (key, _encode(value)))
+        for key, value in data.items()
+    ]
+    line = ('{"t":%d,"pid":%d,"role":"%s","kind":"%s"%s}\n' % (
+        stamp, _pid, role or _role, kind, "".join(fields))).encode("ascii")  # fmt: skip
     try:
         with _lock:
             if _map is None and (_stopped or not _open(stamp, role or _role)):

@@ -42,6 +42,15 @@ from . import program_wrappers as traced
 from . import stdlib_private as private
 
 _channel_dir = None
+# How many of each pool's map items send events of their own (the tasks whose events the
+# observer keeps: the spec's ``task_detail``); None: every item. Past them, a map's items
+# are counted a chunk at a time (``program_wrappers.Item``).
+_task_detail = None
+# Pool id -> [how many more of its map items have events of their own].
+_detail_left = {}
+# Whether ``Pool``'s task generation hands each chunk a numbered copy of its Item (without
+# it, every item must send its own events).
+_chunks_numbered = False
 _pool_ids = itertools.count(1)
 _task_ids = itertools.count()
 # Each submitting call's number (apply_async, map, imap, submit ...): its tasks and the
@@ -61,7 +70,8 @@ _MARK = "_poolctl"
 def _fresh_in_child():
     # A forked child (a Process, a worker that makes a pool) numbers its pools and tasks
     # apart from its parent's, which it would otherwise continue: from its pid on (a
-    # spawned one, which would start from 1 as the main process did, too). A pool's
+    # spawned one, which would start from 1 as the main process did, too; the views take
+    # the number apart again: poolctl.pool_kinds.CHILD_POOLS). A pool's
     # worker is forked inside Pool(): its calls are outermost calls of its own.
     global _pool_ids, _task_ids
     pid = os.getpid()
@@ -79,10 +89,12 @@ os.register_at_fork(after_in_child=_fresh_in_child)
 _MODULES = pool_kinds.MODULES + tuple(module for module, _, _ in private.LAUNCHERS)
 
 
-def install(channel_dir):
-    """Patch the pool classes when the program imports them (at once if already imported)."""
-    global _channel_dir
+def install(channel_dir, task_detail=None):
+    """Patch the pool classes when the program imports them (at once if already imported).
+    ``task_detail``: how many map items of each pool send events of their own."""
+    global _channel_dir, _task_detail
     _channel_dir = channel_dir
+    _task_detail = task_detail
     for name in _MODULES:
         if name in sys.modules:
             _patch(sys.modules[name])
@@ -290,16 +302,22 @@ def _submitted(pool_id, task, ns, site, call):
     return lambda: shared_events.task_submitted(task, ns, site, call, pool=pool_id)
 
 
-def _numbering(pool_id, site, ns=None, with_item=True, call=None):
+def _numbering(pool_id, site, ns=None, with_item=True, call=None, left=None):
     """A function that numbers one item, reports it submitted (stamped ``ns``, or now) and
     returns ``(task, item)`` (or the task alone). Mapped over the program's iterable by the
     builtin ``map``: items are numbered as the pool takes them, and what the iterable
     raises reaches the program through no frame of poolctl's. ``site``: the program's
     call, found when it was made (the pool may take the items in a thread of its own);
-    ``call``: its number."""
+    ``call``: its number. ``left``: the pool's ``[items left with events of their own]``;
+    an item past them is not reported here but by its chunk (``program_wrappers.Item``),
+    and is returned as ``(~task, item)`` (``-1 - task``) to say so."""
 
     def number(item):
         task = next(_task_ids)
+        if left is not None:
+            if left[0] <= 0:
+                return (~task, item)
+            left[0] -= 1
         try:
             shared_events.task_submitted(task, ns, site, call, pool=pool_id)
         except Exception as exc:
@@ -309,22 +327,46 @@ def _numbering(pool_id, site, ns=None, with_item=True, call=None):
     return number
 
 
+def _map_items(pool_id, site, ns=None, call=None):
+    """A function that numbers the items of a map's iterable, ``(task, item)``, as the pool
+    takes them (``_numbering``). A pool whose first items had their events already has
+    every item of this call counted by its chunk: numbered ``(~task, item)`` by builtins
+    alone, without a call of poolctl's per item (one number is spent when the iterable
+    ends)."""
+    left = _detail(pool_id)
+    if left is not None and left[0] <= 0:
+        return lambda items: zip(map(int.__invert__, _task_ids), items)
+    number = _numbering(pool_id, site, ns, call=call, left=left)
+    return lambda items: map(number, items)
+
+
 class _SizedItems:
     """A sized iterable's items, numbered as the pool takes them. ``map_async`` keeps a
     sized iterable as it is (it only asks its length) and its task handler thread takes the
     items: numbering them in the program's thread would hold the program up for as long as
     the pool takes to chunk them, and leave the handler time it has not plainly."""
 
-    __slots__ = ("items", "number")
+    __slots__ = ("items", "numbered")
 
-    def __init__(self, items, number):
-        self.items, self.number = items, number
+    def __init__(self, items, numbered):
+        self.items, self.numbered = items, numbered
 
     def __len__(self):
         return len(self.items)
 
     def __iter__(self):
-        return map(self.number, self.items)
+        return self.numbered(self.items)
+
+
+def _detail(pool_id):
+    """The pool's ``[map items left with events of their own]``, or None when every item
+    sends its own (no bound, or chunks cannot be numbered)."""
+    if _task_detail is None or not _chunks_numbered:
+        return None
+    left = _detail_left.get(pool_id)
+    if left is None:
+        left = _detail_left[pool_id] = [_task_detail]
+    return left
 
 
 def _counter(pool_id, site=None, call=None):
@@ -426,11 +468,11 @@ def _patch_pool(kind, pool_class, module):
         # (task, item) for both mappers; each task leaves with its items bare and their
         # numbers in its own copy of the Item (traced.numbered_tasks).
         submission = _Submission(pool_id)
-        number = _numbering(pool_id, call_site.here(), time.monotonic_ns(), call=submission.call)
+        numbering = _map_items(pool_id, call_site.here(), time.monotonic_ns(), submission.call)
         if hasattr(iterable, "__len__"):  # taken in the task handler thread, as it is
-            numbered = _SizedItems(iterable, number)
+            numbered = _SizedItems(iterable, numbering)
         else:  # made a list by map_async itself, in the program's thread
-            numbered = map(number, iterable)
+            numbered = numbering(iterable)
         wrapped = traced.Item(func, pool_id, kind.threads, "one" if name == "map" else "star")
         return _Reported(pool_id, name, marks=submission), wrapped, numbered
 
@@ -442,7 +484,7 @@ def _patch_pool(kind, pool_class, module):
             pool_id, kind, _ = followed
             wrapped = traced.Item(func, pool_id, kind.threads, "one")
             submission = _Submission(pool_id)
-            numbered = map(_numbering(pool_id, call_site.here(), call=submission.call), iterable)
+            numbered = _map_items(pool_id, call_site.here(), call=submission.call)(iterable)
             return _Reported(pool_id, name, marks=submission), wrapped, numbered
 
         return imap
@@ -451,8 +493,10 @@ def _patch_pool(kind, pool_class, module):
     _install(pool_class, "apply_async", apply_async, ("self", "func"), ("func",))
     map_inputs = ("self", "mapper", "func", "iterable")
     _install(pool_class, private.POOL_MAP_ASYNC, map_async, map_inputs, ("func", "iterable"))
+    global _chunks_numbered
     try:
-        private.wrap_pool_task_generation(pool_class, traced.numbered_tasks)
+        if private.wrap_pool_task_generation(pool_class, traced.numbered_tasks):
+            _chunks_numbered = True
     except Exception as exc:
         _failed("patching %s's task generation" % pool_class.__name__, exc)
     for name in ("imap", "imap_unordered"):

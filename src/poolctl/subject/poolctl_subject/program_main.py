@@ -30,7 +30,7 @@ def main(spec_bytes):
         here = os.getcwd() if module else os.path.dirname(os.path.realpath(target["path"]))
         sys.path[0] = here  # was '' for the bootstrap's -c
     sys.path.append(spec["subject_root"])
-    instrument.install(spec["channel"])
+    instrument.install(spec["channel"], spec.get("task_detail"))
     if module:
         _run_module(module)
     else:

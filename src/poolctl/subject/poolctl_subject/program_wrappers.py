@@ -3,9 +3,10 @@
 The wrappers are module-level classes and functions holding the user's callable as an
 attribute, so they pickle exactly when the user's callable pickles (by reference, for every
 start method) and a spawned worker imports this module from the ``sys.path`` it inherits.
-Each adds two stores to a task (``task.started`` and ``task.finished``/``task.failed``);
-nothing else runs in the worker. What poolctl's own code raises here is reported
-(``observer.failed``) and never reaches the user's initializer or task.
+Each adds two stores to a task (``task.started`` and ``task.finished``/``task.failed``),
+or to a map's chunk past a pool's first items (``Item``); nothing else runs in the worker.
+What poolctl's own code raises here is reported (``observer.failed``) and never reaches
+the user's initializer or task.
 
 They never show: a task's exception leaves with poolctl's frames taken out of its
 traceback (``hidden_frames``), and a callable that cannot be pickled fails as it would
@@ -128,32 +129,70 @@ class Item:
     of the wrapper that holds its items' numbers (``numbered_tasks``) and its items as they
     are: pickling one is what it is plainly (3.14's notes of where it was, PyPy's pickler's
     frames).
+
+    A pool's first items (``instrument``: the tasks whose events the observer keeps) each
+    send their own events; the items past them are counted, not numbered one by one on the
+    wire: the chunk they travel in sends one ``task.submitted``, ``task.started`` and
+    ``task.finished`` (or ``task.failed``, naming the item that raised) with their
+    ``count``. The pool handles a chunk as one task (its items leave and come back
+    together), so nothing is lost: a chunk ended by ``terminate()`` has every item
+    interrupted.
     """
 
-    __slots__ = ("function", "pool", "threads", "mode", "tasks", "left")
+    __slots__ = ("function", "pool", "threads", "mode", "tasks", "detail", "done")
 
-    def __init__(self, function, pool, threads, mode, tasks=None):
+    def __init__(self, function, pool, threads, mode, tasks=None, detail=None):
         self.function = function
         self.pool = pool
         self.threads = threads
         self.mode = mode  # "one" (an item a call), "star" (its arguments), "last"
         self.tasks = tasks  # a Pool task's item numbers, in order (its items are bare)
-        self.left = iter(tasks) if tasks is not None else None
+        # How many of them, from the first, have events of their own (the rest: counted).
+        self.detail = len(tasks) if detail is None and tasks is not None else detail
+        self.done = 0  # the items of the chunk called so far
 
     def __reduce__(self):
         _check_picklable(self.function)
-        return (Item, (self.function, self.pool, self.threads, self.mode, self.tasks))
+        args = (self.function, self.pool, self.threads, self.mode, self.tasks, self.detail)
+        return (Item, args)
 
     def numbering(self, numbered):
-        """A copy of the wrapper for ``numbered``, ``((task, item), ...)``, and the items."""
-        tasks = tuple(task for task, _ in numbered)
-        items = tuple(item for _, item in numbered)
-        return Item(self.function, self.pool, self.threads, self.mode, tasks), items
+        """A copy of the wrapper for ``numbered``, ``((task, item), ...)``, and the items.
+        A counted item's number comes as ``~task`` (``instrument._numbering``); the counted
+        items of a chunk are its last."""
+        tasks, items = zip(*numbered) if numbered else ((), ())
+        detail = len(tasks)
+        if detail and tasks[-1] < 0:
+            detail = 0
+            while tasks[detail] >= 0:
+                detail += 1
+            if detail == 0 and tasks[0] - tasks[-1] == len(tasks) - 1:
+                tasks = range(~tasks[0], ~tasks[-1] + 1)  # the common case, not item by item
+            else:
+                tasks = tasks[:detail] + tuple(map(int.__invert__, tasks[detail:]))
+        if len(tasks) > 1 and tasks[-1] - tasks[0] == len(tasks) - 1:
+            tasks = range(tasks[0], tasks[-1] + 1)  # pickles in a few bytes, not 5 an item
+        return Item(self.function, self.pool, self.threads, self.mode, tasks, detail), items
+
+    def submitted(self):
+        """``task.submitted`` for the chunk's counted items, if any (its first items sent
+        their own as they were numbered)."""
+        count = len(self.tasks) - self.detail
+        if count:
+            try:
+                shared_events.chunk_submitted(self.tasks[self.detail], count, pool=self.pool)
+            except Exception as exc:
+                shared_events.observer_failed("program_wrappers: chunk", exc)
 
     def __call__(self, *packed):
-        if self.left is not None:  # a Pool's task: called item by item, in order
-            task = next(self.left)
+        tasks = self.tasks
+        if tasks is not None:  # a Pool's task: called item by item, in order
+            index = self.done
+            self.done = index + 1
             args = packed if self.mode == "star" else packed[:1]
+            if index >= self.detail:
+                return self._counted(index, args)
+            task = tasks[index]
         elif self.mode == "last":
             task, args = packed[-1], packed[:-1]
         elif self.mode == "one":  # the pair itself (numbered_tasks could not be installed)
@@ -168,6 +207,73 @@ class Item:
         except BaseException as exc:
             _hide(exc, self.threads)
             raise
+
+    def _counted(self, index, args):
+        """Run the chunk's item ``index``, one of its counted items: the first of them
+        sends the chunk's ``task.started``, the last its ``task.finished``."""
+        first = self.detail
+        count = len(self.tasks) - first
+        if index == first:
+            shared_events.chunk_started(self.tasks[first], count, self.threads, pool=self.pool)
+        try:
+            result = self.function(*args)
+        except BaseException as exc:
+            shared_events.chunk_failed(
+                self.tasks[index], count, index - first, exc, self.threads, pool=self.pool
+            )
+            _hide(exc, self.threads)
+            raise
+        if index == len(self.tasks) - 1:
+            shared_events.chunk_finished(self.tasks[first], count, self.threads, pool=self.pool)
+        return result
+
+
+class Chunk:
+    """A map's chunk whose items are all counted (``Item``): in place of the pool's mapper
+    (``mapstar``, ``starmapstar``), which it calls on the program's function and the items,
+    so that nothing of poolctl's runs per item. Its ``task.started`` and ``task.finished``
+    bracket the mapper; when an item raises, how far the mapper got in the items names it
+    (``task.failed``). The pool sees its own mapper's frame and result."""
+
+    __slots__ = ("mapper", "tasks", "pool", "threads")
+
+    def __init__(self, mapper, tasks, pool, threads):
+        self.mapper = mapper
+        self.tasks = tasks
+        self.pool = pool
+        self.threads = threads
+
+    def __reduce__(self):
+        return (Chunk, (self.mapper, self.tasks, self.pool, self.threads))
+
+    def submitted(self):
+        try:
+            shared_events.chunk_submitted(self.tasks[0], len(self.tasks), pool=self.pool)
+        except Exception as exc:
+            shared_events.observer_failed("program_wrappers: chunk", exc)
+
+    def __call__(self, args):
+        function, items = args
+        left = iter(items)
+        tasks, count = self.tasks, len(self.tasks)
+        shared_events.chunk_started(tasks[0], count, self.threads, pool=self.pool)
+        try:
+            result = self.mapper((function, left))
+        except BaseException as exc:
+            done = _taken(items, left) - 1  # the item that raised: the last one taken
+            shared_events.chunk_failed(tasks[done], count, done, exc, self.threads, pool=self.pool)
+            _hide(exc, self.threads)
+            raise
+        shared_events.chunk_finished(tasks[0], count, self.threads, pool=self.pool)
+        return result
+
+
+def _taken(items, left):
+    """How many of ``items`` (a tuple) the iterator ``left`` over them has given."""
+    try:
+        return min(max(len(items) - left.__length_hint__(), 1), len(items))
+    except Exception:
+        return 1
 
 
 def numbered_tasks(generate):
@@ -187,9 +293,17 @@ def _numbered(tasks):
         job, index, func, args, kwargs = task
         if type(func) is Item:  # imap: an item a task
             func, args = func.numbering(args)
+            func.submitted()
             task = (job, index, func, args, kwargs)
         elif len(args) == 1 and type(args[0]) is tuple and len(args[0]) == 2:
             function, chunk = args[0]  # mapstar's or starmapstar's (function, items)
             if type(function) is Item:
-                task = (job, index, func, (function.numbering(chunk),), kwargs)
+                copy, items = function.numbering(chunk)
+                if copy.detail == 0:  # all counted: the program's function, as plainly
+                    chunked = Chunk(func, copy.tasks, copy.pool, copy.threads)
+                    chunked.submitted()
+                    task = (job, index, chunked, ((function.function, items),), kwargs)
+                else:
+                    copy.submitted()
+                    task = (job, index, func, ((copy, items),), kwargs)
         yield task

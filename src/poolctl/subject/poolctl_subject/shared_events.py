@@ -147,6 +147,13 @@ def result_waited(via, call, **tag):
     emit("result.waited", **tag, via=via)
 
 
+def chunk_submitted(task, count, **tag):
+    """``task.submitted`` for ``count`` items of a map's chunk at once, numbered from ``task``
+    on (their numbers, and whether each has events of its own, are in the chunk's
+    ``program_wrappers.Item``)."""
+    emit("task.submitted", task=task, count=count, **tag)
+
+
 def reported_call(name, function, reported, after=None, details=None, tag=None):
     """Run ``function()``, the call ``name``, bracketed by its ``.called``/``.returned``.
 
@@ -181,8 +188,9 @@ def call_returned(name, after, tag):
 
 
 def worker_id(threads):
-    """This worker's id: its thread's native id in a pool of threads, else its pid."""
-    return private.get_native_id() if threads else os.getpid()
+    """This worker's id: its thread's native id in a pool of threads, else its pid (as the
+    channel knows it: no system call per task)."""
+    return private.get_native_id() if threads else channel.pid()
 
 
 def connect_worker(channel_dir, threads):
@@ -275,3 +283,35 @@ def run_task(task, threads, function, args, kwargs, reported, **tag):
     except Exception as fault:
         observer_failed("run_task", fault)
     return result
+
+
+def chunk_started(task, count, threads, **tag):
+    """A map chunk's ``task.started``, for its ``count`` counted items from ``task`` on.
+    Never raises (nor do the two below): what poolctl's code raises is ``observer.failed``,
+    and the chunk goes on unobserved."""
+    try:
+        role = "worker" if threads else None
+        emit("task.started", role=role, task=task, worker=worker_id(threads), count=count, **tag)
+    except Exception as fault:
+        observer_failed("chunk_started", fault)
+
+
+def chunk_finished(task, count, threads, **tag):
+    """A map chunk's ``task.finished``: its ``count`` counted items from ``task`` on returned."""
+    try:
+        role = "worker" if threads else None
+        emit("task.finished", role=role, task=task, worker=worker_id(threads), count=count, **tag)
+    except Exception as fault:
+        observer_failed("chunk_finished", fault)
+
+
+def chunk_failed(task, count, finished, exc, threads, **tag):
+    """A map chunk's ``task.failed``: its item ``task`` raised ``exc``, after ``finished`` of
+    its ``count`` counted items returned."""
+    try:
+        role = "worker" if threads else None
+        me = worker_id(threads)
+        emit("task.failed", role=role, task=task, worker=me, count=count, finished=finished,
+             **tag, **failure(exc))  # fmt: skip
+    except Exception as fault:
+        observer_failed("chunk_failed", fault)

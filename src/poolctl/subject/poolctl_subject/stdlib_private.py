@@ -23,10 +23,13 @@ def wrap_pool_task_generation(pool_class, wrap):
     ``map``/``imap`` (for ``map``, and ``imap`` in chunks: ``func`` is ``mapstar`` or
     ``starmapstar``, each ``item`` a chunk ``(function, items)`` of ``Pool._get_tasks``),
     which the pool's task handler thread takes one at a time, as it sends each.
-    Left alone on a class that inherits it (ThreadPool: Pool's is replaced)."""
+    Left alone on a class that inherits it (ThreadPool: Pool's is replaced). True when
+    replaced."""
     original = vars(pool_class).get("_guarded_task_generation")
     if original is not None:
         pool_class._guarded_task_generation = wrap(original)
+        return True
+    return False
 
 
 # Where the standard library hands a task's exception on, to another thread, process or
