@@ -11,7 +11,7 @@ its results read, loses nothing and says nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,8 @@ class _Pool:
     reads_raised: list[dict[str, Any]] = field(default_factory=list)
     submitted_at: dict[int, dict[str, Any] | None] = field(default_factory=dict)
     join_interrupted: bool = False  # its join() ended by a KeyboardInterrupt (a Ctrl-C)
+    # The main process's reads of its results that began to wait and never stopped.
+    waits: list[dict[str, Any]] = field(default_factory=list)
     # poolctl trace's submitting calls: each task's, the calls whose results the program
     # read (or tried to: a read that raised), those whose exceptions it was handed, and
     # the tasks that returned something other than None.
@@ -93,6 +95,7 @@ def find(
         if ended_well:
             found += _never_read(pool, mine)
         found += _join_cannot_return(pool, mine, workers, outcome)
+        found += _result_never_arrives(pool, mine, workers, outcome)
         if not cut_short:
             found += _lost(pool, mine, workers, ended)
         found += _cancelled(pool, mine)
@@ -139,6 +142,13 @@ def _pools(events: list[dict[str, Any]]) -> dict[int, _Pool]:
                 pools[number].seen_exceptions.add(e["call"])
         elif kind == "error.raised" and e.get("step") == "join":
             pools[number].join_interrupted |= e.get("type") == "KeyboardInterrupt"
+        elif kind == "result.waiting" and e.get("role") == "main":
+            pools[number].waits.append(e)
+        elif kind == "result.waited" and e.get("role") == "main":
+            waits = pools[number].waits
+            same = [w for w in waits if (w["via"], w.get("call")) == (e["via"], e.get("call"))]
+            if same:
+                waits.remove(same[-1])
     return pools
 
 
@@ -261,6 +271,36 @@ def _getter(pool: _Pool) -> str:
     return kind.getter_label if kind else "get()"
 
 
+# Why a Pool waits for ever on a task whose worker died, and what to do instead.
+_DIED_MID_TASK_REMEDY = (
+    "A Pool does not notice a worker that dies mid-task (CPython issue 96062): wait"
+    " with result.get(timeout=...) and terminate(), or use"
+    " concurrent.futures.ProcessPoolExecutor, which raises BrokenProcessPool."
+)
+
+
+def _killed_mid_task(
+    tasks: list[dict[str, Any]],
+    workers: dict[int, dict[str, Any]],
+    among: Callable[[dict[str, Any]], bool] = lambda task: True,
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The first task (of those ``among`` accepts) whose worker was killed by a signal
+    while it ran it, not by poolctl (its kill at --timeout is not the cause); its worker."""
+    for task in tasks:
+        w = workers.get(task["worker"])
+        if task["status"] != "interrupted" or not w or not w["signal"]:
+            continue
+        if not w["killed_by_poolctl"] and among(task):
+            return task, w
+    return None
+
+
+def _still_waiting(outcome: dict[str, Any]) -> bool:
+    """The main process was still waiting when the run ended: stopped at --timeout, or
+    poolctl interrupted."""
+    return bool(outcome["hung"]) or outcome["main"]["exit_code"] is None
+
+
 def _join_cannot_return(
     pool: _Pool,
     tasks: list[dict[str, Any]],
@@ -271,27 +311,20 @@ def _join_cannot_return(
     ran a task (a Pool never learns that task's fate, so join() waits for ever), else while
     it waited for one (it may have died holding the task queue's lock)."""
     join = pool.called("join")
-    # Still waiting when the run ended: stopped at --timeout, poolctl interrupted, or the
-    # user's Ctrl-C (passed on to the program) ended the wait that would not end.
-    waiting = outcome["hung"] or outcome["main"]["exit_code"] is None or pool.join_interrupted
+    # Still waiting when the run ended, or the user's Ctrl-C (passed on to the program)
+    # ended the wait that would not end.
+    waiting = _still_waiting(outcome) or pool.join_interrupted
     if join is None or "join" in pool.returned or not waiting:
         return []
-    for task in tasks:
-        w = workers.get(task["worker"])
-        if task["status"] != "interrupted" or not w or not w["signal"]:
-            continue
-        if w["killed_by_poolctl"]:
-            continue  # poolctl's kill at --timeout, not the cause
+    killed = _killed_mid_task(tasks, workers)
+    if killed is not None:
+        task, w = killed
         message = (
             f"join() of {_label(pool)} cannot return: worker {w['pid']} was killed by"
             f" {w['signal']} while it ran task {task['task']}, whose result will never arrive"
         )
-        remedy = (
-            "A Pool does not notice a worker that dies mid-task (CPython issue 96062): wait"
-            " with result.get(timeout=...) and terminate(), or use"
-            " concurrent.futures.ProcessPoolExecutor, which raises BrokenProcessPool."
-        )
         counts = {"worker": w["pid"], "task": task["task"]}
+        remedy = _DIED_MID_TASK_REMEDY
         return [_finding("join-cannot-return", pool, join.get("site"), message, remedy, **counts)]
     for w in workers.values():
         if w["pool"] != pool.pool or not w["signal"] or w["killed_by_poolctl"]:
@@ -308,6 +341,34 @@ def _join_cannot_return(
         counts = {"worker": w["pid"]}
         return [_finding("join-cannot-return", pool, join.get("site"), message, remedy, **counts)]
     return []
+
+
+def _result_never_arrives(
+    pool: _Pool,
+    tasks: list[dict[str, Any]],
+    workers: dict[int, dict[str, Any]],
+    outcome: dict[str, Any],
+) -> Iterable[Finding]:
+    """The main process still waited in a read of the pool's results (get(), map(),
+    next() ...) when the run ended, and a worker was killed by a signal while it ran one of
+    the tasks that read waits for (the read's submitting call's; any, when not known)."""
+    if not pool.waits or not _still_waiting(outcome):
+        return []
+    wait = pool.waits[-1]
+    call = wait.get("call")
+    killed = _killed_mid_task(
+        tasks, workers, lambda task: call is None or pool.call_of.get(task["task"]) == call
+    )
+    if killed is None:
+        return []
+    task, w = killed
+    message = (
+        f"{wait['via']}() of {_label(pool)} cannot return: worker {w['pid']} was killed by"
+        f" {w['signal']} while it ran task {task['task']}, whose result will never arrive"
+    )
+    counts = {"worker": w["pid"], "task": task["task"]}
+    site = wait.get("site")
+    return [_finding("result-never-arrives", pool, site, message, _DIED_MID_TASK_REMEDY, **counts)]
 
 
 def _lost(

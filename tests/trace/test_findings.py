@@ -253,6 +253,44 @@ def test_a_join_ended_by_ctrl_c_is_still_one_that_could_not_return(tmp_path: Pat
     assert finding["counts"]["task"] == 1
 
 
+GET_HANGS = """
+import os
+import signal
+import time
+from multiprocessing import Pool
+
+
+def work(i):
+    time.sleep(0.2)
+    if i == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return i
+
+
+if __name__ == '__main__':
+    pool = Pool(2)
+    done = pool.apply_async(work, (0,))
+    results = [pool.apply_async(work, (i,)) for i in (1, 2)]
+    print(done.get())
+    print([r.get() for r in results])  # read
+"""
+
+
+def test_a_read_that_cannot_return_names_the_read_the_worker_and_the_task(
+    tmp_path: Path,
+) -> None:
+    """get() waits for ever on a task whose worker was SIGKILLed: the read's line, the
+    worker, the task; the read that returned (task 0) is no part of it."""
+    program = write(tmp_path, "hang.py", GET_HANGS)
+    traced = trace("--timeout", "3", str(program))
+    assert traced.status == 124
+    finding = only_finding(traced.doc, "result-never-arrives")
+    at(finding, program, "read")
+    killed = next(w for w in traced.doc["outcome"]["workers"] if w["signal"] == "SIGKILL")
+    assert finding["counts"] == {"worker": killed["pid"], "task": 1}
+    assert finding["message"].startswith("get() of Pool 1 cannot return")
+
+
 CANCELLED = """
 import time
 from concurrent.futures import CancelledError, ProcessPoolExecutor
