@@ -46,7 +46,7 @@ POINTS: dict[str, Look] = {
     "pool.created": Look("pool created", "P", "bold cyan"),
     "task.submitted": Look("submit", "S", "cyan", instant=True),
     "error.raised": Look("error", "!", "bold red", colour="#c62828", instant=True),
-    "main.finished": Look("'Main done'", "◆", "bold green", instant=True),
+    "main.finished": Look("main done", "◆", "bold green", instant=True),
     "run.timeout": Look(instant=True),
     "cleanup.killed": Look(instant=True),
     "interrupt.passed": Look(instant=True),
