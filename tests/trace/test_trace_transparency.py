@@ -341,7 +341,8 @@ needs_cpython_tests = pytest.mark.skipif(
 
 def _cpython_tests(*words: str) -> None:
     """Run ``python -m test WORDS`` under CPython 3.13 plainly and traced: the same
-    verdict, and nothing the test runner reports as left behind."""
+    verdict and counts (tests run, failed, skipped), and nothing the test runner reports as
+    left behind."""
     command = ["-m", "test", *words]
     expected = subprocess.run(
         [str(CPYTHON), *command], capture_output=True, text=True, timeout=CPYTHON_SECONDS
@@ -351,6 +352,13 @@ def _cpython_tests(*words: str) -> None:
     assert run.status == expected.returncode == 0, said[-3000:]
     assert not [line for line in said.splitlines() if line.startswith(LEFT_BEHIND)], said[-3000:]
     assert "Tests result: SUCCESS" in said
+    totals = _totals(expected.stdout + expected.stderr)
+    assert totals and _totals(said) == totals, said[-3000:]
+
+
+def _totals(said: str) -> list[str]:
+    """The runner's ``Total tests: run=N failures=N skipped=N`` lines."""
+    return [line for line in said.splitlines() if line.startswith("Total tests:")]
 
 
 @needs_cpython_tests
@@ -373,3 +381,12 @@ def test_cpython_pool_tests_traced_leave_nothing_behind() -> None:
 def test_cpython_all_pool_tests_traced_leave_nothing_behind(method: str) -> None:
     """The full form: every test of CPython's multiprocessing suite matching *Pool*."""
     _cpython_tests(f"test_multiprocessing_{method}", "--match", "*Pool*")
+
+
+@needs_cpython_tests
+@pytest.mark.skipif(not SLOW, reason="slow: set POOLCTL_SLOW=1")
+@pytest.mark.timeout(1200)
+def test_cpython_concurrent_futures_tests_traced_give_the_same_result() -> None:
+    """The whole of test_concurrent_futures (ProcessPoolExecutor and ThreadPoolExecutor
+    under every start method, its deadlock and shutdown tests among them)."""
+    _cpython_tests("test_concurrent_futures")
