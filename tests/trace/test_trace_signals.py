@@ -54,7 +54,10 @@ if __name__ == "__main__":
     try:
         pool.map(work, [folder, folder], chunksize=1)
     except KeyboardInterrupt:
-        print("the program's handler ran", flush=True)
+        # One write: under PYTHONUNBUFFERED print() writes the text and its newline
+        # apart, and a worker's traceback on the shared stream can land in between.
+        sys.stdout.write("the program's handler ran\\n")
+        sys.stdout.flush()
         # Each worker handles its own SIGINT: let it say so before terminate() ends it.
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
