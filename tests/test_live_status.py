@@ -16,13 +16,12 @@ import subprocess
 import sys
 import termios
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 import schema_validation
-from conftest import marked_pids, run_cli, wait_until
+from conftest import run_cli
 from poolctl.entry import INTERRUPTED_REPORTED
 
 # rich's "erase the line": the transient line is taken away with it.
@@ -95,13 +94,13 @@ class Shown:
 
 def run_on_a_terminal(
     *args: str,
-    interrupt_after: float | None = None,
+    interrupt_when: bytes | None = None,
     stdout_too: bool = False,
     cwd: Path | None = None,
 ) -> Shown:
     """``python -m poolctl ARGS`` with stderr on an 80-column pseudo-terminal (stdout a
     pipe, or the terminal too with ``stdout_too``); its status, stdout and everything its
-    terminal got. Ctrl-C ``interrupt_after`` seconds after its run's processes appear."""
+    terminal got. Ctrl-C once the terminal has shown ``interrupt_when``."""
     ours, theirs = pty.openpty()
     fcntl.ioctl(theirs, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "TERM": "xterm"}
@@ -116,12 +115,6 @@ def run_on_a_terminal(
     )
     os.close(theirs)
     try:
-        if interrupt_after is not None:
-            marker = env["POOLCTL_TEST_MARKER"]
-            up = wait_until(lambda: len(marked_pids(marker, exclude=(proc.pid,))) >= 3, 20)
-            assert up, "the run's processes never appeared"
-            time.sleep(interrupt_after)
-            proc.send_signal(signal.SIGINT)
         shown = b""
         while True:
             try:
@@ -131,6 +124,9 @@ def run_on_a_terminal(
             if not chunk:
                 break
             shown += chunk
+            if interrupt_when is not None and interrupt_when in shown:
+                proc.send_signal(signal.SIGINT)
+                interrupt_when = None
         out = "" if stdout_too else proc.stdout.read().decode()  # type: ignore[union-attr]
         proc.wait(timeout=20)
     finally:
@@ -282,7 +278,10 @@ def test_the_program_output_is_never_mixed_with_the_line(marker: str, tmp_path: 
 @pytest.mark.timeout(40)
 def test_ctrl_c_clears_the_line_before_the_report(marker: str) -> None:
     """Ctrl-C on a terminal: the line is erased, then the interruption's one line."""
-    result = run_on_a_terminal("run", "worker-killed", "--timeout", "60", interrupt_after=1.0)
+    # Once the line says what main is in, the run has recorded something to report.
+    result = run_on_a_terminal(
+        "run", "worker-killed", "--timeout", "60", interrupt_when=b"main in "
+    )
     assert result.status == 130
     assert b" of 60 s" in result.shown
     before, _, line = result.shown.rpartition(ERASE_LINE)
