@@ -78,7 +78,8 @@ def test_the_catalogue_yields_the_findings_it_is_about(name: str, marker: str) -
     # fork where the scenario's pool starts processes: its workers start at once, so the
     # counts are not a race between the pool's start and its end.
     method = "fork" if chosen.api in ("pool", "executor") else None
-    doc = run_pipeline(name, python=python, start_method=method)
+    # timeout=None: a scenario that hangs on purpose is stopped at its own (5 s), not 30 s.
+    doc = run_pipeline(name, python=python, start_method=method, timeout=None)
     found = doc["findings"]
     if name in RACES and not doc["outcome"]["hung"]:
         kinds = []

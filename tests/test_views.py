@@ -64,7 +64,8 @@ def test_every_scenario_fits_a_24_line_screen(name: str, marker: str) -> None:
     lines, no events list, plain lines; --events shows every event kind and every output
     line whole."""
     chosen = scenario.load(name)
-    doc = run_pipeline(name, python=python_for(chosen.requires_python), duration=0.1)
+    # timeout=None: a scenario that hangs on purpose is stopped at its own (5 s), not 30 s.
+    doc = run_pipeline(name, python=python_for(chosen.requires_python), duration=0.1, timeout=None)
     console = Console(file=io.StringIO(), width=80, color_system=None)
     compact = check_lines(plain(run_view.render(doc, console), 80), 80)
     assert len(compact) <= SCREEN, "\n".join(compact)
