@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -174,6 +175,22 @@ def marker(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv(MARKER_VAR, value)
     yield value
     nothing_left(value)
+
+
+# --- temp directories --------------------------------------------------------------------
+
+
+@pytest.fixture
+def short_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A TMPDIR of the test's own, for this process and the ones it starts, short enough
+    for multiprocessing's sockets (``<TMPDIR>/pymp-XXXXXXXX/listener-XXXXXXXX``, at most
+    107 bytes), which pytest's ``tmp_path`` is not, under pytest-xdist least of all. (After
+    ``tmp_path``, which would otherwise be made in it.)"""
+    directory = Path(tempfile.mkdtemp(prefix="pt-", dir="/tmp"))
+    monkeypatch.setattr(tempfile, "tempdir", str(directory))
+    monkeypatch.setenv("TMPDIR", str(directory))
+    yield directory
+    shutil.rmtree(directory)
 
 
 # --- the real entry point ----------------------------------------------------------------

@@ -34,19 +34,15 @@ def hung_scenario(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def private_tmp(short_tmp: Path) -> Iterator[Path]:
     """A temp directory of this test's own, for this process and the ones it starts.
 
     No other run on the machine writes there, so "no poolctl-* directory is left" is
     exact. The test fails if a run leaves its private directory behind.
     """
-    directory = tmp_path / "tmp"
-    directory.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    monkeypatch.setenv("TMPDIR", str(directory))
-    assert tempfile.gettempdir() == str(directory)
-    yield directory
-    assert run_dirs(directory) == set()
+    assert tempfile.gettempdir() == str(short_tmp)
+    yield short_tmp
+    assert run_dirs(short_tmp) == set()
 
 
 def run_dirs(directory: Path) -> set[str]:

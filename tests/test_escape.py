@@ -11,14 +11,11 @@ own ``killpg`` of its group followed by SIGKILL) must leave none of them running
 from __future__ import annotations
 
 import py_compile
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -301,26 +298,17 @@ SERVES = (
 )
 
 
-@pytest.fixture
-def short_temp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A TMPDIR of the test's own, short enough for multiprocessing's socket paths."""
-    temp = Path(tempfile.mkdtemp(prefix="wd-", dir="/tmp"))
-    monkeypatch.setenv("TMPDIR", str(temp))
-    yield temp
-    shutil.rmtree(temp)
-
-
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("ending", ["poolctl-died", "kill-asked"])
 def test_the_watchdog_removes_the_files_of_the_run_it_kills(
-    marker: str, tmp_path: Path, short_temp: Path, started: str, ending: str
+    marker: str, tmp_path: Path, short_tmp: Path, started: str, ending: str
 ) -> None:
     """The run's pymp-* go in the watchdog's kill phase, however it was asked; the run's
     private directory too when poolctl died (its control pipe's end without ``kill``).
     Nothing else: not another pymp-*, not what a symlink in the run's directory names."""
     if "forkserver" not in __import__("multiprocessing").get_all_start_methods():
         pytest.skip("forkserver is not available here")
-    temp = short_temp
+    temp = short_tmp
     run_dir = temp / f"{workspace.PREFIX}x"
     run_dir.mkdir()
     (run_dir / "events-1").write_text("x")

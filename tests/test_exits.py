@@ -35,23 +35,6 @@ INTERRUPTED = "poolctl: interrupted; every process of the run was stopped"
 REPORTED = "poolctl: interrupted; every process was stopped; what was recorded is above"
 
 
-@pytest.fixture
-def short_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A TMPDIR of this test's own, short enough for multiprocessing's sockets (pytest's
-    tmp_path is not): every ``poolctl-*`` and ``pymp-*`` of the test's runs lands here.
-    (After ``tmp_path``, which would otherwise be made in it.)"""
-    directory = Path(tempfile.mkdtemp(prefix="pe-", dir="/tmp"))
-    monkeypatch.setattr(tempfile, "tempdir", str(directory))
-    monkeypatch.setenv("TMPDIR", str(directory))
-    yield directory
-    for path in sorted(directory.rglob("*"), reverse=True):
-        if path.is_dir() and not path.is_symlink():
-            path.rmdir()
-        else:
-            path.unlink()
-    directory.rmdir()
-
-
 def leftovers(directory: Path) -> list[str]:
     """Whatever a run left in the temp directory."""
     return sorted(p.name for p in directory.iterdir())

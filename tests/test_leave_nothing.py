@@ -126,17 +126,10 @@ def test_a_subject_killed_from_outside_is_exit_3(marker: str, hung: Path) -> Non
 
 
 @pytest.mark.timeout(30)
-def test_files_are_private_and_removed(
-    marker: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_files_are_private_and_removed(marker: str, tmp_path: Path, short_tmp: Path) -> None:
     """The run's directory is 0700, its event files 0600 regular files; all gone after.
     A symlink planted where runs live is neither followed nor touched."""
-    import tempfile
-
-    private = tmp_path / "tmp"
-    private.mkdir()
-    monkeypatch.setenv("TMPDIR", str(private))
-    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    private = short_tmp
     target = tmp_path / "elsewhere"
     target.mkdir()
     (private / "poolctl-planted").symlink_to(target)
