@@ -8,6 +8,7 @@ does not match fails its test with the paths and what is wrong at each.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Callable
 from importlib.resources import files
@@ -20,6 +21,11 @@ from referencing import Registry, Resource
 
 # Each document's ``schema`` value and the file that describes it.
 SCHEMA_FILES = {"poolctl.run/1": "run-1.schema.json", "poolctl.compare/1": "compare-1.schema.json"}
+# The same document is often checked twice (the builder's or the command's check, then the
+# test's own), and a traced map's document of 30,000 events takes jsonschema 9 s: the
+# verdicts of the last documents seen are kept by a digest of their content.
+CHECKED_KEPT = 64
+_checked: dict[bytes, list[str]] = {}
 # Enough of what is wrong to see why, not the whole document.
 SHOWN_ERRORS = 5
 SHOWN_CHARS = 300
@@ -53,12 +59,29 @@ def validators() -> dict[str, Draft202012Validator]:
 def schema_errors(document: Any) -> list[str]:
     """What is wrong with ``document`` against its published schema, most relevant first,
     one line each (``$.events[3].kind: ...``); empty when it is valid."""
+    key = _fingerprint(document)
+    if key is not None and key in _checked:
+        return list(_checked[key])
     name = document.get("schema") if isinstance(document, dict) else None
     validator = validators().get(name) if isinstance(name, str) else None
     if validator is None:
         return [f"$.schema: no published schema for {name!r} (known: {', '.join(SCHEMA_FILES)})"]
     errors = sorted(validator.iter_errors(document), key=relevance)
-    return [_shorten(f"{error.json_path}: {error.message}") for error in errors]
+    problems = [_shorten(f"{error.json_path}: {error.message}") for error in errors]
+    if key is not None:
+        if len(_checked) >= CHECKED_KEPT:
+            _checked.pop(next(iter(_checked)))
+        _checked[key] = problems
+    return list(problems)
+
+
+def _fingerprint(document: Any) -> bytes | None:
+    """A digest of ``document``'s content; None for one JSON cannot hold."""
+    try:
+        text = json.dumps(document, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.blake2b(text.encode(), digest_size=20).digest()
 
 
 def report(document: dict[str, Any], source: str, problems: list[str]) -> str:
