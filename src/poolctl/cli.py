@@ -8,24 +8,41 @@ them, so ``poolctl --version`` and ``poolctl list`` start fast.
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import os
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from typer.core import TyperCommand
 
-from . import __version__, api, entry
-from .cli_output import ColorMode, Output
+from . import api, entry
+from .cli_delivery import (
+    LiveCompare,
+    deliver,
+    recorded,
+    say,
+    show_compare,
+    show_run,
+    status_line,
+)
+from .cli_options import (
+    OUTPUT_OPTIONS,
+    Duration,
+    Events,
+    Exports,
+    ProgramCommand,
+    Tasks,
+    Timeout,
+    Workers,
+    complete_scenario,
+    complete_scenarios,
+    show_version,
+    with_colour,
+    with_exports,
+    with_output,
+)
+from .cli_output import Output
 from .errors import Interrupted, PoolctlError, UsageError
-
-if TYPE_CHECKING:
-    from .types import CompareDocument, CompareRun, RunDocument
 
 app = typer.Typer(
     name="poolctl",
@@ -51,185 +68,6 @@ EXIT_CODES = (
     " (| head)."
 )
 
-# Options shared by 'run' and 'compare'.
-Workers = Annotated[int | None, typer.Option(help="Pool size \\[default: the pool's own default].")]
-Tasks = Annotated[int | None, typer.Option(help="Tasks to issue \\[default: the scenario's, 1].")]
-Duration = Annotated[
-    float | None, typer.Option(help="Seconds each task sleeps \\[default: the scenario's, 1.0].")
-]
-Timeout = Annotated[
-    float | None,
-    typer.Option(
-        help="Seconds before a run is stopped and reported hung"
-        " \\[default: the scenario's, else 60]."
-    ),
-]
-# The output options, declared once: ``with_output`` gives them to a command.
-OUTPUT_OPTIONS = {
-    "color": Annotated[
-        ColorMode,
-        typer.Option(
-            "--color",
-            case_sensitive=False,
-            help="Colour: auto (a terminal; NO_COLOR and FORCE_COLOR honoured), always, never.",
-        ),
-    ],
-    "no_color": Annotated[
-        bool, typer.Option("--no-color", help="Plain text, no colour: --color=never.")
-    ],
-    "quiet": Annotated[
-        bool,
-        typer.Option("-q", "--quiet", help="Nothing on stderr but errors: no 'wrote FILE'."),
-    ],
-}
-# The run view is compact (a 24-line screen) unless the whole of it is asked for.
-Events = Annotated[
-    bool,
-    typer.Option(
-        "--events", help="Show the whole run: every event, every output line, every check."
-    ),
-]
-
-# The export options, declared once: ``with_exports`` gives them to a command.
-EXPORT_OPTIONS = {
-    "trace": Annotated[
-        str | None,
-        typer.Option("--trace", help="Also write a Chrome/Perfetto trace (JSON) to this file."),
-    ],
-    "svg": Annotated[
-        str | None, typer.Option("--svg", help="Also write the timeline as SVG to this file.")
-    ],
-    "html": Annotated[
-        str | None,
-        typer.Option("--html", help="Also write a self-contained HTML page to this file."),
-    ],
-}
-# What a command given them receives: the paths asked for, by kind, checked.
-Exports = dict[str, Path]
-
-
-def _expanding(
-    name: str, hints: dict[str, Any], defaults: dict[str, Any], build: Callable[..., Any]
-) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """A decorator giving a command the options ``hints`` in place of its parameter
-    ``name``, which receives ``build(**options)`` (checked before anything runs)."""
-
-    def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        signature = inspect.signature(command, eval_str=True)
-        parameters = []
-        for parameter in signature.parameters.values():
-            if parameter.name != name:
-                parameters.append(parameter)
-                continue
-            parameters.extend(
-                parameter.replace(name=option, default=defaults.get(option), annotation=hint)
-                for option, hint in hints.items()
-            )
-
-        @functools.wraps(command)
-        def wrapper(**options: Any) -> None:
-            given = {option: options.pop(option) for option in hints}
-            command(**options, **{name: build(**given)})
-
-        wrapper.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in parameters}
-        return wrapper
-
-    return decorate
-
-
-def _check_targets(**paths: str | None) -> Exports:
-    from .render.exports import check_targets
-
-    return check_targets(paths)
-
-
-def _output(color: ColorMode | str | None, no_color: bool, quiet: bool) -> Output:
-    from .cli_output import output
-
-    chosen = output(color, no_color, quiet)
-    chosen.apply()
-    return chosen
-
-
-# ``--trace``, ``--svg`` and ``--html`` for the commands that export: their ``exports``
-# parameter receives the paths asked for, checked.
-with_exports = _expanding("exports", EXPORT_OPTIONS, {}, _check_targets)
-# ``--color``, ``--no-color`` and ``-q`` for every command that prints: their ``out``.
-with_output = _expanding(
-    "out", OUTPUT_OPTIONS, {"color": ColorMode.auto, "no_color": False, "quiet": False}, _output
-)
-# ``trace`` leaves ``-q``/``--quiet`` to the program (``poolctl trace -m pytest -q``).
-with_colour = _expanding(
-    "out",
-    {key: OUTPUT_OPTIONS[key] for key in ("color", "no_color")},
-    {"color": ColorMode.auto, "no_color": False},
-    functools.partial(_output, quiet=False),
-)
-
-
-def _deliver(
-    doc: RunDocument | CompareDocument,
-    exports: Exports,
-    out: Output,
-    *,
-    as_json: bool,
-    show: Callable[[], None] | None,
-    stopped: int | None = None,
-) -> NoReturn:
-    """Print the document (as JSON or through ``show``), write the exports, exit.
-
-    The document comes first, so a failed export loses nothing: it is shown, then the
-    export's one line, exit 4 (125 for a traced program, whose own codes stand apart).
-    ``stopped``: poolctl was interrupted (the document holds what was recorded until
-    then), and exits with this status (130, 143, 129) after one line saying so."""
-    from .errors import ExportError
-    from .render.exports import write
-
-    if as_json:
-        from .render.json_doc import write as write_json
-
-        write_json(dict(doc), sys.stdout)
-    elif show is not None:
-        show()
-    try:
-        write(dict(doc), exports, wrote=out.wrote)
-    except ExportError as exc:
-        if doc.get("program"):
-            exc.exit_code = 125
-        if stopped is None:
-            raise
-        _say(str(exc))  # the interruption's status stands
-    if stopped is not None:
-        _say(entry.INTERRUPTED_REPORTED)
-        raise typer.Exit(stopped)
-    raise typer.Exit(api.exit_status(doc))
-
-
-def _recorded(exc: Interrupted) -> Any:
-    """The document of what was recorded before poolctl was interrupted; ``exc`` itself
-    (one line, 130) when nothing was. Called inside ``except Interrupted``."""
-    if exc.document is None:
-        raise exc
-    return exc.document
-
-
-def _complete_scenario(incomplete: str) -> list[str]:
-    from .catalogue import bundled_names
-
-    return [name for name in bundled_names() if name.startswith(incomplete)]
-
-
-def _complete_scenarios(incomplete: str) -> list[str]:
-    names = [*_complete_scenario(incomplete), "all"]
-    return [name for name in names if name.startswith(incomplete)]
-
-
-def _show_version(value: bool) -> None:
-    if value:
-        typer.echo(f"poolctl {__version__}")
-        raise typer.Exit(0)
-
 
 @app.callback()
 def root(
@@ -238,7 +76,7 @@ def root(
         typer.Option(
             "--version",
             "-V",
-            callback=_show_version,
+            callback=show_version,
             is_eager=True,
             help="Show the version and exit.",
         ),
@@ -287,7 +125,7 @@ def run(
         str,
         typer.Argument(
             help="A bundled scenario (see 'poolctl list') or a .toml file.",
-            autocompletion=_complete_scenario,
+            autocompletion=complete_scenario,
         ),
     ],
     workers: Workers = None,
@@ -318,7 +156,7 @@ def run(
 
     warmup.also(["poolctl.render.json_doc" if json else "poolctl.render.run_view"])
     stopped = None
-    with _status_line(out) as status:
+    with status_line(out) as status:
         try:
             doc = api.run(
                 scenario,
@@ -331,32 +169,15 @@ def run(
                 on_observe=status.observed if status is not None else None,
             )
         except Interrupted as exc:  # Ctrl-C: what was recorded is still shown, then 130
-            doc, stopped = _recorded(exc), exc.exit_code
-    _deliver(
+            doc, stopped = recorded(exc), exc.exit_code
+    deliver(
         doc,
         exports or {},
         out,
         as_json=json,
-        show=lambda: _show_run(doc, out, events),
+        show=lambda: show_run(doc, out, events),
         stopped=stopped,
     )
-
-
-def _status_line(out: Output) -> Any:
-    """The live status line of a run on a terminal's stderr (``render/status_line``),
-    erased when the block ends; none (nothing imported) when stderr is not a terminal,
-    or -q."""
-    if out.quiet or not sys.stderr.isatty():
-        return contextlib.nullcontext()
-    from .render.status_line import StatusLine
-
-    return StatusLine(no_color=out.no_color)
-
-
-def _show_run(doc: RunDocument, out: Output, events: bool = False) -> None:
-    from .render.run_view import show
-
-    show(dict(doc), no_color=out.no_color, events=events)
 
 
 @app.command(
@@ -378,7 +199,7 @@ def compare(
         list[str] | None,
         typer.Argument(
             help="Scenarios to compare (names or .toml files), or 'all'.",
-            autocompletion=_complete_scenarios,
+            autocompletion=complete_scenarios,
             show_default=False,
         ),
     ] = None,
@@ -418,7 +239,7 @@ def compare(
     stopped = None
     with contextlib.ExitStack() as stack:
         progress = not (json or jsonl or out.quiet)
-        live = _LiveCompare(stack, progress=progress, jsonl=jsonl, no_color=out.no_color)
+        live = LiveCompare(stack, progress=progress, jsonl=jsonl, no_color=out.no_color)
         try:
             doc = api.compare(
                 scenarios,
@@ -434,61 +255,15 @@ def compare(
                 on_result=live.finished,
             )
         except Interrupted as exc:  # the runs that finished are still shown, then 130
-            doc, stopped = _recorded(exc), exc.exit_code
-    _deliver(
+            doc, stopped = recorded(exc), exc.exit_code
+    deliver(
         doc,
         exports or {},
         out,
         as_json=json,
-        show=None if jsonl else lambda: _show_compare(doc, out),
+        show=None if jsonl else lambda: show_compare(doc, out),
         stopped=stopped,
     )
-
-
-def _show_compare(doc: CompareDocument, out: Output) -> None:
-    from .render.compare_view import show
-
-    show(dict(doc), no_color=out.no_color)
-
-
-class _LiveCompare:
-    """compare's live output: the progress display (on a terminal) and ``--jsonl``'s lines.
-
-    The display opens at the first run, when the number of runs is known, and closes with
-    ``stack``; runs start in worker threads, hence the lock.
-    """
-
-    def __init__(
-        self, stack: contextlib.ExitStack, *, progress: bool, jsonl: bool, no_color: bool
-    ) -> None:
-        self.stack, self.progress, self.jsonl, self.no_color = stack, progress, jsonl, no_color
-        self.lock = threading.Lock()
-        self.tracker: Any = None
-
-    def _tracker(self, total: int) -> Any:
-        with self.lock:
-            if self.tracker is None:
-                from .render.compare_view import progress
-
-                shown = progress(total, enabled=self.progress, no_color=self.no_color)
-                self.tracker = self.stack.enter_context(shown)
-            return self.tracker
-
-    def started(self, run: CompareRun) -> None:
-        self._tracker(run["total"]).started(run["label"])
-
-    def finished(self, run: CompareRun) -> None:
-        self._tracker(run["total"]).finished(run["label"], run["document"] is not None)
-        if not self.jsonl:
-            return
-        if run["document"] is not None:
-            from .render.json_doc import write_line
-
-            write_line(dict(run["document"]), sys.stdout)
-        elif run["skipped"] is not None:
-            _say(f"skipped: {run['label']}: {run['skipped']}")
-        else:
-            _say(f"not observed: {run['label']}: {run['error']}")
 
 
 @app.command(
@@ -505,7 +280,7 @@ def show(
     scenario: Annotated[
         str,
         typer.Argument(
-            help="A bundled scenario or a .toml file.", autocompletion=_complete_scenario
+            help="A bundled scenario or a .toml file.", autocompletion=complete_scenario
         ),
     ],
     code: Annotated[
@@ -571,38 +346,6 @@ TRACE_EXIT_CODES = (
 )
 
 
-class ProgramCommand(TyperCommand):
-    """``trace``: poolctl's options come first; the program's path or ``-m MODULE`` ends
-    them, as it ends ``python``'s: every word after it is the program's (``-h``,
-    ``--json``, a second ``-m`` and ``--`` included)."""
-
-    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:  # type: ignore[override]
-        valued = {
-            name
-            for param in self.get_params(ctx)
-            if param.param_type_name == "option" and not getattr(param, "is_flag", True)
-            for name in param.opts
-        }
-        return super().parse_args(ctx, options_end_at_module(args, valued))
-
-
-def options_end_at_module(args: list[str], valued: set[str]) -> list[str]:
-    """``args`` with ``--`` after ``-m MODULE``: Click, which stops at the program's path
-    (no interspersed arguments), would go on parsing options after an option's value.
-    ``valued``: the options that take a value (their value is skipped, not looked at)."""
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word == "--" or word == "-" or not word.startswith("-"):
-            return args  # the program's path (or '--'): Click stops there by itself
-        if word == "-m" and i + 1 < len(args):
-            return [*args[: i + 2], "--", *args[i + 2 :]]
-        if word.startswith("-m") and len(word) > 2 and word[1] != "-":  # -mMODULE, as python
-            return [*args[: i + 1], "--", *args[i + 1 :]]
-        i += 2 if word in valued else 1
-    return args
-
-
 @app.command(
     cls=ProgramCommand,
     # Options end at the first word that is not one (the program's path), as for python.
@@ -663,7 +406,7 @@ def trace(
     stopped = None
     # The status line waits for the program to be quiet, and the program's output always
     # finds it erased (observer/output.Screen).
-    with _status_line(out) as status:
+    with status_line(out) as status:
         try:
             doc = api.trace(
                 words[0] if words else None,
@@ -681,7 +424,7 @@ def trace(
                 on_observe=status.observed if status is not None else None,
             )
         except Interrupted as exc:  # stopped by poolctl: what was recorded is still shown
-            doc, stopped = _recorded(exc), exc.exit_code
+            doc, stopped = recorded(exc), exc.exit_code
 
     def show() -> None:
         if entry.stdout_closed():
@@ -692,9 +435,9 @@ def trace(
             entry.silence_stdout()
             return
         typer.echo()  # the program's own output ends above
-        _show_run(doc, out, events)
+        show_run(doc, out, events)
 
-    _deliver(doc, exports or {}, out, as_json=json, show=show, stopped=stopped)
+    deliver(doc, exports or {}, out, as_json=json, show=show, stopped=stopped)
 
 
 @app.command(
@@ -754,20 +497,13 @@ def render(
     elif exports:
         pass  # the files alone, as before: the view is a 'render' away
     elif doc["schema"].startswith("poolctl.compare/"):
-        _show_compare(doc, out)  # type: ignore[arg-type]
+        show_compare(doc, out)  # type: ignore[arg-type]
     else:
-        _show_run(doc, out, events)  # type: ignore[arg-type]
+        show_run(doc, out, events)  # type: ignore[arg-type]
     if exports:
         from .render.exports import write
 
         write(dict(doc), exports, wrote=out.wrote)
-
-
-def _say(message: str) -> None:
-    """One line on stderr, whatever the message holds (a newline in a value is escaped)."""
-    from .printable import printable
-
-    entry.say(printable(message))
 
 
 def _degrade_encoding() -> None:
@@ -791,16 +527,16 @@ def main(argv: list[str] | None = None) -> int:
         # No arguments at all is a request for help, not an error.
         status = command.main(args=args or ["--help"], prog_name="poolctl", standalone_mode=False)
     except typer.TyperException as exc:
-        _say(exc.format_message())
+        say(exc.format_message())
         return exc.exit_code
     except PoolctlError as exc:
-        _say(str(exc))
+        say(str(exc))
         return exc.exit_code
     except Interrupted as exc:
-        _say(entry.INTERRUPTED)
+        say(entry.INTERRUPTED)
         return exc.exit_code
     except typer.Abort:
-        _say("aborted")
+        say("aborted")
         return 130
     except SystemExit as exc:
         # Typer turns a broken pipe into a silent exit 1: the error it caught decides.
@@ -822,7 +558,7 @@ def _failed(exc: Exception) -> int:
     # A bug in poolctl itself: still one line, the traceback on request.
     if os.environ.get("POOLCTL_DEBUG"):
         raise exc
-    _say(
+    say(
         f"internal error: {type(exc).__name__}: {exc}"
         " (POOLCTL_DEBUG=1 shows the traceback; please report it)"
     )
