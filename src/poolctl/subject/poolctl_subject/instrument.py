@@ -21,15 +21,11 @@ Only the outermost call reports: ``Pool.__exit__`` calls ``terminate()``, ``appl
 ``apply_async()``, ``Executor.map`` calls ``submit()``; the user made one call.
 
 Each submitting call (``apply_async``, ``map_async``, ``imap``, ``submit``, ``map`` ...) has
-a number its tasks carry (``task.submitted``'s ``call``); the result handles it makes
-(``ApplyResult``, ``MapResult``, the imap iterator, each ``Future``) are marked with it as
-they are made, so that a read of any of them (``get``, ``next``, ``result``,
-``exception``), or a callback given to the call, is reported once per call
-(``result.read``): what the ``results-never-read`` finding is derived from.
+a number its tasks carry, and the reads of its results are reported (``result_reads``).
 
 Everything here runs in the program's own threads. poolctl's code is kept apart from the
-call the program made: if ours raises, it is reported (``observer.failed``) and the call
-is made as if nothing were patched; the program never sees poolctl's exception.
+call the program made (``hooking``): if ours raises, it is reported and the call is made
+as if nothing were patched; the program never sees poolctl's exception.
 """
 
 import itertools
@@ -37,7 +33,16 @@ import os
 import sys
 import time
 
-from . import call_site, hidden_frames, pool_kinds, same_frame, shared_events, spawned_child
+from . import (
+    call_site,
+    hidden_frames,
+    hooking,
+    pool_kinds,
+    result_reads,
+    same_frame,
+    shared_events,
+    spawned_child,
+)
 from . import program_wrappers as traced
 from . import stdlib_private as private
 
@@ -53,18 +58,6 @@ _detail_left = {}
 _chunks_numbered = False
 _pool_ids = itertools.count(1)
 _task_ids = itertools.count()
-# Each submitting call's number (apply_async, map, imap, submit ...): its tasks and the
-# reads of its results name it.
-_call_ids = itertools.count(1)
-# .level: how deep this thread is in instrumented calls; .marking: the submitting call
-# (a _Submission) whose result handles are being made (ApplyResult, IMapIterator, Future).
-# Not threading's: that module is the program's to import.
-_local = private.thread_local()
-# The attribute that marks a result handle of a pool poolctl follows with its _Submission
-# (as ``_poolctl`` marks a followed pool): a Future's reads are reported only for those. An
-# attribute, not a weak map: a weak reference made, looked up and called back per task
-# cost 1.3 us more.
-_MARK = "_poolctl"
 
 
 def _fresh_in_child():
@@ -77,8 +70,8 @@ def _fresh_in_child():
     pid = os.getpid()
     _pool_ids = itertools.count(pid * 10000 + 1)
     _task_ids = itertools.count(pid * 10**9)
-    _local.level = 0
-    _local.marking = None
+    hooking.local.level = 0
+    hooking.local.marking = None
 
 
 os.register_at_fork(after_in_child=_fresh_in_child)
@@ -108,10 +101,6 @@ def follow_in_child(channel_dir):
     install(channel_dir)
 
 
-def _failed(where, exc):
-    shared_events.observer_failed("instrument: " + where, exc)
-
-
 class _Finder:
     """A meta path finder that only wraps the loaders of the modules it patches."""
 
@@ -121,7 +110,7 @@ class _Finder:
         try:
             return self._find_spec(name, path, target)
         except Exception as exc:
-            _failed("finding " + name, exc)
+            hooking.failed("finding " + name, exc)
             return None  # the import system goes on to the next finder, as unpatched
 
     def _find_spec(self, name, path, target):
@@ -161,7 +150,7 @@ def _patch(module):
         _patch_kinds(module)
         _patch_launchers(module)
     except Exception as exc:
-        _failed("patching " + module.__name__, exc)
+        hooking.failed("patching " + module.__name__, exc)
     hide_handed_over_frames()
 
 
@@ -169,7 +158,7 @@ def _patch_kinds(module):
     for kind in pool_kinds.in_module(module.__name__):
         if kind.patch is not None:  # else its methods are its base class's, patched
             _PATCHES[kind.patch](kind, kind.pool_class(module), module)
-            _patch_result(kind, module)  # MapResult's too
+            result_reads.patch(kind, module)  # MapResult's too
 
 
 def _patch_launchers(module):
@@ -178,7 +167,7 @@ def _patch_launchers(module):
         if module_name == module.__name__:
             owner = getattr(module, class_name)
             process = same_frame.parameters(getattr(owner, method))[1]
-            _install(owner, method, _launching, (process,), around=False)
+            hooking.install(owner, method, _launching, (process,), around=False)
 
 
 def _launching(process):
@@ -186,34 +175,9 @@ def _launching(process):
     return ()
 
 
-def _install(owner, name, enter, inputs, outputs=(), around=True, where=None):
-    """Instrument ``owner.<name>`` in its own frame (``same_frame``) with the hook ``enter``,
-    guarded: what it raises is poolctl's failure, and the call goes on with its own
-    arguments, unobserved. A method that cannot be instrumented is left as it is."""
-    kept = len(outputs)
-
-    def guarded(*values):
-        try:
-            return enter(*values)
-        except Exception as exc:
-            _failed(where or name, exc)
-            own = values[len(values) - kept :] if kept else ()
-            return (None,) + own if around else own
-
-    try:
-        function = getattr(owner, name)
-        if same_frame.is_copy(function):  # a base class's, instrumented already
-            return
-        present = same_frame.parameters(function)
-        inputs = tuple(i for i in inputs if i in present or i == "None")
-        same_frame.instrument(owner, name, guarded, inputs, outputs, around)
-    except Exception as exc:
-        _failed("patching %s.%s" % (owner.__name__, name), exc)
-
-
 def _nested():
     """True inside an instrumented call of this thread: the user made the outer one."""
-    return getattr(_local, "level", 0) > 0
+    return getattr(hooking.local, "level", 0) > 0
 
 
 def _followed(pool):
@@ -227,8 +191,8 @@ def _followed(pool):
 class _Reported:
     """One outermost call on a followed pool: ``<name>.called`` now (``bracket``),
     ``error.raised`` if it raises, ``<name>.returned`` (``bracket``) and ``on_return``
-    when it returns. ``marks``: the submission (a ``_Submission``) the result handles made
-    during the call belong to."""
+    when it returns. ``marks``: the submission (a ``result_reads.Submission``) the result
+    handles made during the call belong to."""
 
     __slots__ = ("pool", "name", "after", "bracket", "on_return", "marks", "raised")
 
@@ -240,19 +204,19 @@ class _Reported:
         if bracket:
             shared_events.call_called(name, details, {"pool": pool})
         # Last: once counted, the call's exit() (always run) must uncount it.
-        _local.level = getattr(_local, "level", 0) + 1
+        hooking.local.level = getattr(hooking.local, "level", 0) + 1
         if marks is not None:
-            _local.marking = marks
+            hooking.local.marking = marks
 
     def failed(self, exc):
         self.raised = True
-        _report_error(self.name, exc, self.pool)
+        hooking.report_error(self.name, exc, self.pool)
 
     def exit(self):
         # Never below 0: a child forked inside a call starts at 0 (see _fresh_in_child).
-        _local.level = max(getattr(_local, "level", 1) - 1, 0)
+        hooking.local.level = max(getattr(hooking.local, "level", 1) - 1, 0)
         if self.marks is not None:
-            _local.marking = None
+            hooking.local.marking = None
         if self.raised:
             return
         try:
@@ -261,39 +225,7 @@ class _Reported:
             if self.on_return is not None:
                 self.on_return()
         except Exception as exc:
-            _failed(self.name, exc)
-
-
-def _report_error(name, exc, pool_id, call=None):
-    """``error.raised`` (``call``: the submitting call whose result a read raised); what it
-    raises itself is poolctl's failure, not the program's."""
-    try:
-        if call is None:
-            shared_events.error_raised(name, exc, pool=pool_id)
-        else:
-            shared_events.error_raised(name, exc, pool=pool_id, call=call)
-    except Exception as fault:
-        _failed(name, fault)
-
-
-class _Submission:
-    """One submitting call on a followed pool, shared by the result handles it made:
-    ``call`` its number (None: its tasks are numbered elsewhere), ``read`` once a read of
-    its results was reported (reported once: a map's thousand futures make one event)."""
-
-    __slots__ = ("pool", "call", "read")
-
-    def __init__(self, pool, numbered=True):
-        self.pool = pool
-        self.call = next(_call_ids) if numbered else None
-        self.read = False
-
-    def reads(self, via):
-        """The program read a result of this call (``via``: how); said once."""
-        if self.read or self.call is None:
-            return
-        self.read = True
-        shared_events.result_read(self.call, via, pool=self.pool)
+            hooking.failed(self.name, exc)
 
 
 def _submitted(pool_id, task, ns, site, call):
@@ -321,7 +253,7 @@ def _numbering(pool_id, site, ns=None, with_item=True, call=None, left=None):
         try:
             shared_events.task_submitted(task, ns, site, call, pool=pool_id)
         except Exception as exc:
-            _failed("task.submitted", exc)
+            hooking.failed("task.submitted", exc)
         return (task, item) if with_item else task
 
     return number
@@ -443,7 +375,7 @@ def _patch_lifecycle(kind, pool_class):
         if method is not None:
             present = same_frame.parameters(method)
             details = tuple(p for p in kind.detail_parameters(name) if p in present)
-            _install(pool_class, name, _enter_lifecycle(name, details), ("self",) + details)
+            hooking.install(pool_class, name, _enter_lifecycle(name, details), ("self",) + details)
 
 
 def _patch_pool(kind, pool_class, module):
@@ -455,7 +387,7 @@ def _patch_pool(kind, pool_class, module):
         task, ns = next(_task_ids), time.monotonic_ns()
         site = call_site.here()
         call = traced.Call(func, task, pool_id, kind.threads)
-        submission = _Submission(pool_id)
+        submission = result_reads.Submission(pool_id)
         on_return = _submitted(pool_id, task, ns, site, submission.call)
         return _Reported(pool_id, "apply_async", on_return=on_return, marks=submission), call
 
@@ -467,7 +399,7 @@ def _patch_pool(kind, pool_class, module):
         name = "map" if private.is_plain_map(mapper, module) else "starmap"
         # (task, item) for both mappers; each task leaves with its items bare and their
         # numbers in its own copy of the Item (traced.numbered_tasks).
-        submission = _Submission(pool_id)
+        submission = result_reads.Submission(pool_id)
         numbering = _map_items(pool_id, call_site.here(), time.monotonic_ns(), submission.call)
         if hasattr(iterable, "__len__"):  # taken in the task handler thread, as it is
             numbered = _SizedItems(iterable, numbering)
@@ -483,24 +415,26 @@ def _patch_pool(kind, pool_class, module):
                 return None, func, iterable
             pool_id, kind, _ = followed
             wrapped = traced.Item(func, pool_id, kind.threads, "one")
-            submission = _Submission(pool_id)
+            submission = result_reads.Submission(pool_id)
             numbered = _map_items(pool_id, call_site.here(), call=submission.call)(iterable)
             return _Reported(pool_id, name, marks=submission), wrapped, numbered
 
         return imap
 
     _install_init(pool_class, kind)
-    _install(pool_class, "apply_async", apply_async, ("self", "func"), ("func",))
+    hooking.install(pool_class, "apply_async", apply_async, ("self", "func"), ("func",))
     map_inputs = ("self", "mapper", "func", "iterable")
-    _install(pool_class, private.POOL_MAP_ASYNC, map_async, map_inputs, ("func", "iterable"))
+    hooking.install(pool_class, private.POOL_MAP_ASYNC, map_async, map_inputs, ("func", "iterable"))
     global _chunks_numbered
     try:
         if private.wrap_pool_task_generation(pool_class, traced.numbered_tasks):
             _chunks_numbered = True
     except Exception as exc:
-        _failed("patching %s's task generation" % pool_class.__name__, exc)
+        hooking.failed("patching %s's task generation" % pool_class.__name__, exc)
     for name in ("imap", "imap_unordered"):
-        _install(pool_class, name, lazy(name), ("self", "func", "iterable"), ("func", "iterable"))
+        hooking.install(
+            pool_class, name, lazy(name), ("self", "func", "iterable"), ("func", "iterable")
+        )
     _patch_lifecycle(kind, pool_class)
 
 
@@ -510,7 +444,7 @@ def _install_init(pool_class, kind):
     call = pool_class.__name__
     inputs = ("self", kind.processes_option, kind.context_option or "None")
     outputs = ("initializer", "initargs")
-    _install(
+    hooking.install(
         pool_class, "__init__", _enter_init(call), inputs + outputs, outputs, where=call + "()"
     )
 
@@ -526,12 +460,12 @@ def _patch_executor(kind, executor_class, module):
         numbered = isinstance(fn, traced.Item) or private.is_map_chunk(fn, module)
         if numbered or kind.in_subinterpreters:  # else numbered as accepted (calling_side)
             # Its futures are followed; their tasks' call is the map's (or none).
-            marks = _Submission(pool_id, numbered=False)
+            marks = result_reads.Submission(pool_id, numbered=False)
             return _Reported(pool_id, "submit", on_return=watch.poke, marks=marks), fn
         task, ns = next(_task_ids), time.monotonic_ns()
         site = call_site.here()
         call = traced.Call(fn, task, pool_id, kind.threads)
-        submission = _Submission(pool_id)
+        submission = result_reads.Submission(pool_id)
         submitted = _submitted(pool_id, task, ns, site, submission.call)
 
         def on_return():
@@ -555,7 +489,7 @@ def _patch_executor(kind, executor_class, module):
         if followed is None:
             return None, fn, iterables
         pool_id, kind, watch = followed
-        submission = _Submission(pool_id, numbered=not kind.in_subinterpreters)
+        submission = result_reads.Submission(pool_id, numbered=not kind.in_subinterpreters)
         if not kind.in_subinterpreters:  # else each item a submit(), numbered as accepted
             fn = traced.Item(fn, pool_id, kind.threads, "last")
             counter = _counter(pool_id, call_site.here(), submission.call)
@@ -566,167 +500,17 @@ def _patch_executor(kind, executor_class, module):
 
     _install_init(executor_class, kind)
     if "fn" in same_frame.parameters(executor_class.submit):
-        _install(executor_class, "submit", submit, ("self", "fn"), ("fn",))
+        hooking.install(executor_class, "submit", submit, ("self", "fn"), ("fn",))
     else:
-        _install(executor_class, "submit", submit_38, ("args", "kwargs"), ("args", "kwargs"))
-    _install(executor_class, "map", executor_map, ("self", "fn", "iterables"), ("fn", "iterables"))
+        hooking.install(executor_class, "submit", submit_38, ("args", "kwargs"), ("args", "kwargs"))
+    hooking.install(
+        executor_class, "map", executor_map, ("self", "fn", "iterables"), ("fn", "iterables")
+    )
     _patch_lifecycle(kind, executor_class)
 
 
 # How ``instrument`` patches a kind's class, by the kind's ``patch``.
 _PATCHES = {"pool-methods": _patch_pool, "executor-methods": _patch_executor}
-
-
-def _patch_result(kind, module):
-    """Report the reads of a result: one that returns (``result.read``, once per submitting
-    call), one that raises (a task's exception surfaces there). The handles a submitting
-    call makes are marked as they are made (``__init__``): a Future is concurrent.futures'
-    own, made by any executor, and only those of the pools poolctl follows are reported."""
-    result_class = kind.result_class(module)
-    futures = kind.getter == "result"
-    getters = ("result", "exception") if futures else (kind.getter,)
-    # get() waits in wait(): its hook says when either waits.
-    pending = private.future_pending if futures else None
-    for name in getters:
-        _install(result_class, name, _reader(name, kind, futures, pending), ("self",))
-    if futures:
-        _install(result_class, "__init__", _mark_handle, ("self",), around=False)
-        return
-    inputs = ("self", "callback", "error_callback")
-    _install(result_class, "__init__", _mark_result, inputs, around=False)
-    _install(result_class, "wait", _waiter, ("self",))
-    iterator_class = kind.iterator_class(module)
-    _install(iterator_class, "__init__", _mark_handle, ("self",), around=False)
-    original = iterator_class.__dict__.get("next")
-    reader = _reader("next", kind, False, private.imap_pending)
-    _install(iterator_class, "next", reader, ("self",))
-    # ``__next__ = next`` in its class: the same copy under both names, as plainly.
-    if original is not None and iterator_class.__dict__.get("__next__") is original:
-        iterator_class.__next__ = iterator_class.next
-
-
-def _reader(name, kind, followed_only, pending=None):
-    """The hook of a read ``name``; ``followed_only``: only handles marked as made by a
-    followed pool (a Future) are reported. ``pending(handle)``: whether the read will
-    wait (then ``result.waiting`` now, ``result.waited`` as it ends); checked first, so a
-    read of a ready result costs no event. None: the read waits in another (``get()`` in
-    ``wait()``), which says so."""
-
-    def read(self):
-        submission = getattr(self, _MARK, None)
-        if followed_only and submission is None:
-            return (None,)
-        reading = _Reading(name, kind, self, submission)
-        if pending is not None and submission is not None and pending(self):
-            reading.waiting = _Waiting(name, submission)
-        return (reading,)
-
-    return read
-
-
-def _waiter(result):
-    """The hook of ``ApplyResult.wait()``, which ``get()`` waits in too: reported when it
-    will wait, as the program's call (``get``, ``map`` ... or ``wait`` itself)."""
-    submission = getattr(result, _MARK, None)
-    if submission is None or not private.apply_result_pending(result):
-        return (None,)
-    return (_Waiting("wait", submission),)
-
-
-# The program's call a wait is in, by the standard library's function it called (the
-# outermost of the read): get() and Pool.map wait in wait(), Executor.map's iterator in
-# result().
-# Any other: the read's own name.
-_WAITS_IN = {
-    "get": "get",
-    "map": "map",
-    "starmap": "starmap",
-    "apply": "apply",
-    "result_iterator": "map",
-}
-
-
-class _Waiting:
-    """A read that waits for a result not ready yet, in the program's call ``via``:
-    ``result.waiting`` now (with the program's site), ``result.waited`` when it ends,
-    however it ends."""
-
-    __slots__ = ("via", "submission")
-
-    def __init__(self, read, submission):
-        site, entered = call_site.entered()
-        self.via = _WAITS_IN.get(entered, read)
-        self.submission = submission
-        shared_events.result_waiting(self.via, submission.call, site, pool=submission.pool)
-
-    def failed(self, exc):
-        pass  # the read's own hook reports what it raised
-
-    def exit(self):
-        try:
-            submission = self.submission
-            shared_events.result_waited(self.via, submission.call, pool=submission.pool)
-        except Exception as fault:
-            _failed(self.via, fault)
-
-
-def _mark_handle(handle):
-    submission = getattr(_local, "marking", None)
-    if submission is not None:
-        setattr(handle, _MARK, submission)
-    return ()
-
-
-def _mark_result(result, callback, error_callback):
-    """An ApplyResult (a MapResult) being made: a callback given is handed each result (an
-    error callback, each exception), so the call's results are read."""
-    submission = getattr(_local, "marking", None)
-    if submission is not None:
-        setattr(result, _MARK, submission)
-        if callback is not None:
-            submission.reads("callback")
-        if error_callback is not None and submission.call is not None:
-            shared_events.result_read(submission.call, "error_callback", pool=submission.pool)
-    return ()
-
-
-class _Reading:
-    """A read of a result: that it returned is reported once per submitting call; what it
-    raises is reported, with the pool when it says. An imap iterator's end
-    (``StopIteration``) is a read, not an error."""
-
-    __slots__ = ("name", "kind", "handle", "submission", "raised", "waiting")
-
-    def __init__(self, name, kind, handle, submission):
-        self.name, self.kind, self.handle = name, kind, handle
-        self.submission = submission
-        self.raised = False
-        self.waiting = None  # a _Waiting when the read waits
-
-    def failed(self, exc):
-        if isinstance(exc, StopIteration):
-            return
-        self.raised = True
-        submission = self.submission
-        if submission is not None:
-            _report_error(self.name, exc, submission.pool, submission.call)
-            return
-        try:
-            owner = getattr(self.kind.result_pool(self.handle), "_poolctl", (None,))[0]
-        except Exception as fault:
-            _failed(self.name, fault)
-            owner = None
-        _report_error(self.name, exc, owner)
-
-    def exit(self):
-        if self.waiting is not None:
-            self.waiting.exit()
-        if self.raised or self.submission is None:
-            return
-        try:
-            self.submission.reads(self.name)
-        except Exception as fault:
-            _failed(self.name, fault)
 
 
 # --- poolctl's frames, taken out where the standard library hands an exception on ----
@@ -742,13 +526,15 @@ def hide_handed_over_frames():
         try:
             parameter = same_frame.parameters(getattr(owner, method))[position]
         except Exception as exc:
-            _failed("patching %s.%s" % (class_name, method), exc)
+            hooking.failed("patching %s.%s" % (class_name, method), exc)
             continue
         if holds == "traceback":
-            _install(owner, method, _hide_traceback, (parameter,), (parameter,), around=False)
+            hooking.install(
+                owner, method, _hide_traceback, (parameter,), (parameter,), around=False
+            )
         else:
             hide = _hide_outcome if holds == "outcome" else _hide_exception
-            _install(owner, method, hide, (parameter,), around=False)
+            hooking.install(owner, method, hide, (parameter,), around=False)
 
 
 def _hide_traceback(tb):
