@@ -22,6 +22,7 @@ from typing import NamedTuple
 import pytest
 
 from conftest import MARKER_VAR, marked_pids, nothing_left, wait_until
+from poolctl.observer.output import RawOutput, record_held
 from tracing import write
 
 LONG = os.environ.get("POOLCTL_LONG_OUTPUT") == "1"
@@ -268,16 +269,22 @@ def test_the_timeout_holds_when_nobody_reads_poolctls_stdout(tmp_path: Path) -> 
 def test_the_pass_through_follows_a_slow_or_gone_reader(tmp_path: Path, reader: str) -> None:
     """A reader that reads late gets every byte, in order; one that goes away (``| head``)
     leaves what the program wrote until then recorded, in order: the program's stdout is
-    closed then (test_trace_signals), so it stops unless it had already written it all."""
+    closed then (test_trace_signals), so it stops. Its lines (3.7 MB when the reader
+    goes) are more than poolctl holds for a reader that does not read (ECHO_BACKLOG and
+    two pipes): it cannot have written them all before the reader went."""
+    lines = 100_000 if reader == "reads" else 300_000
     program = write(
         tmp_path,
         "lines.py",
-        """
-        for i in range(100_000):
-            print("line %d" % i)
+        # One write a line: under PYTHONUNBUFFERED print() writes the text and its
+        # newline apart, and the last line before the pipe closed could be a part.
+        f"""
+        import sys
+        for i in range({lines}):
+            sys.stdout.write("line %d\\n" % i)
         """,
     )
-    expected = "".join(f"line {i}\n" for i in range(100_000)).encode()
+    expected = "".join(f"line {i}\n" for i in range(lines)).encode()
     marker = uuid.uuid4().hex
     poolctl = subprocess.Popen(
         [sys.executable, "-m", "poolctl", "trace", "--json", str(program)],
@@ -299,9 +306,28 @@ def test_the_pass_through_follows_a_slow_or_gone_reader(tmp_path: Path, reader: 
     output = json.loads(document)["output"]
     texts = [line["text"] for line in output if line["stream"] == "stdout"]
     assert texts == [f"line {i}" for i in range(len(texts))]
-    if reader == "reads" or len(texts) == 100_000:  # all written before the reader left
+    if reader == "reads":
         assert poolctl.returncode == 0
-        assert len(texts) == 100_000
+        assert len(texts) == lines
     else:  # stopped by BrokenPipeError, as under plain python
         assert poolctl.returncode == 1
+        assert len(texts) < lines
     nothing_left(marker)
+
+
+def test_what_a_pipe_holds_when_its_reader_goes_is_recorded() -> None:
+    """The lines a program wrote before its reader went, still in its pipe (not read
+    yet: the pass-through was paused for that reader), are recorded before poolctl
+    closes the pipe; only what the pipe holds is read, and nothing waits."""
+    read, written = os.pipe()
+    try:
+        sent = b"".join(b"line %d\n" % i for i in range(5000))  # 43 KB: one pipe holds it
+        assert os.write(written, sent) == len(sent)
+        raw = RawOutput()
+        assert record_held(read, "stdout", raw) == len(sent)
+        raw.finish()
+        assert [bytes(line.data) for line in raw.lines] == sent.splitlines()
+        assert record_held(read, "stdout", raw) == 0  # empty: returns at once
+    finally:
+        os.close(read)
+        os.close(written)

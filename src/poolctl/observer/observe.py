@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 from ..errors import Cancelled, Interrupted, ObserveError
 from . import process_group, signals, watchdog
-from .output import ECHO_BACKLOG, Echo, RawOutput, Screen
+from .output import ECHO_BACKLOG, Echo, RawOutput, Screen, record_held
 from .workspace import EventFiles, open_events, private_dir
 
 SUBJECT_ROOT = Path(__file__).resolve().parent.parent / "subject"
@@ -202,9 +202,10 @@ class _Run:
     def _close_lost(self) -> None:
         """A stream whose pass-through lost its reader (``| head``) is closed for the
         program too: its next write fails (EPIPE, BrokenPipeError) and it stops, as under
-        plain python, instead of running on with its output dropped. What it wrote after
-        is not recorded, as it is not read. A pseudo-terminal is left alone (a terminal
-        that goes away hangs up: SIGHUP)."""
+        plain python, instead of running on with its output dropped. What the pipe holds
+        then (written before, not read yet: the stream may have been paused) is recorded
+        first; what it wrote after is not, as it is not read. A pseudo-terminal is left
+        alone (a terminal that goes away hangs up: SIGHUP)."""
         self.echo.look_for_lost()
         while self.echo.lost:
             name = self.echo.lost.popleft()
@@ -217,6 +218,7 @@ class _Run:
                     del self.paused[fd]
                 else:
                     self.selector.unregister(fd)
+                record_held(fd, name, self.obs.raw_output)
                 self.dog.close_output(fd)
 
     def _note_exit(self) -> None:

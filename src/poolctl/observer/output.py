@@ -15,8 +15,11 @@ told to the observer, which closes that pipe for the program as well.
 from __future__ import annotations
 
 import collections
+import fcntl
 import os
 import select
+import struct
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -266,6 +269,35 @@ class Echo:
             if self.targets.pop(stream, None) is not None:
                 self.lost.append(stream)
             return None
+
+
+def record_held(fd: int, stream: str, raw: RawOutput) -> int:
+    """Record what the pipe ``fd`` holds now: output the program wrote before its reader
+    went away, which closing the pipe would drop (a program that had finished writing
+    would lose its last lines from the record). Returns the bytes read. Only what the
+    pipe held when asked is read (FIONREAD: whole writes, a pipe's capacity at most), so
+    this never waits, and a program still writing cannot keep it reading."""
+    left = _held(fd)
+    taken = 0
+    while left > 0:
+        try:
+            chunk = os.read(fd, left)
+        except OSError:
+            break
+        if not chunk:
+            break
+        raw.feed(time.monotonic_ns(), stream, chunk)
+        taken += len(chunk)
+        left -= len(chunk)
+    return taken
+
+
+def _held(fd: int) -> int:
+    """How many bytes the pipe ``fd`` holds, ready to be read."""
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
 
 
 def _write(fd: int, data: memoryview) -> int:
