@@ -82,12 +82,14 @@ def status_line(out: Output) -> Any:
 
 
 def show_run(doc: RunDocument, out: Output, events: bool = False) -> None:
+    """The run view on stdout (compact, or the whole run with ``events``)."""
     from .render.run_view import show
 
     show(dict(doc), no_color=out.no_color, events=events)
 
 
 def show_compare(doc: CompareDocument, out: Output) -> None:
+    """The compare table and its summary on stdout."""
     from .render.compare_view import show
 
     show(dict(doc), no_color=out.no_color)

@@ -154,17 +154,20 @@ with_colour = expanding(
 
 
 def complete_scenario(incomplete: str) -> list[str]:
+    """Shell completion of one scenario: the bundled names that start so."""
     from .catalogue import bundled_names
 
     return [name for name in bundled_names() if name.startswith(incomplete)]
 
 
 def complete_scenarios(incomplete: str) -> list[str]:
+    """Shell completion of compare's scenarios: the bundled names, and 'all'."""
     names = [*complete_scenario(incomplete), "all"]
     return [name for name in names if name.startswith(incomplete)]
 
 
 def show_version(value: bool) -> None:
+    """``--version``/``-V``: print the version and exit (an eager option's callback)."""
     if value:
         typer.echo(f"poolctl {__version__}")
         raise typer.Exit(0)
