@@ -7,7 +7,6 @@ Through the real entry point, a run that would hang for 30 s, stopped once its p
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -18,14 +17,6 @@ import schema_validation
 from conftest import marked_pids, wait_until, write_scenario
 from conftest import start_cli as start
 from poolctl.entry import INTERRUPTED_REPORTED
-
-
-@pytest.fixture
-def temp(tmp_path: Path) -> Path:
-    """The TMPDIR poolctl runs under, where its runs' event files can be read."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    return folder
 
 
 @pytest.fixture
@@ -47,16 +38,12 @@ def task_running(temp: Path) -> bool:
     return False
 
 
-def start_in(temp: Path, *args: str) -> subprocess.Popen[str]:
-    """``python -m poolctl ARGS`` with its run directories in ``temp``."""
-    return start(*args, env={**os.environ, "TMPDIR": str(temp)})
-
-
 def stop_when_up(
     proc: subprocess.Popen[str], marker: str, processes: int, temp: Path
 ) -> tuple[str, str]:
     """Once ``processes`` of the run are up (its watchdog, subject and workers) and its
-    task is running, Ctrl-C to poolctl; its (stdout, stderr)."""
+    task is running (its event files are in ``temp``, its TMPDIR), Ctrl-C to poolctl;
+    its (stdout, stderr)."""
     try:
         up = wait_until(lambda: len(marked_pids(marker, exclude=(proc.pid,))) >= processes, 20)
         assert up, "the run's processes never appeared"
@@ -76,11 +63,13 @@ def words(text: str) -> str:
 
 
 @pytest.mark.timeout(40)
-def test_ctrl_c_during_run_shows_what_was_recorded(marker: str, hung: Path, temp: Path) -> None:
+def test_ctrl_c_during_run_shows_what_was_recorded(
+    marker: str, hung: Path, short_tmp: Path
+) -> None:
     """The timeline and outcome of the run so far, said to be stopped by the user (not
     hung, no verdict), then one line; 130; every process gone (the marker fixture)."""
-    proc = start_in(temp, "run", str(hung), "--start-method", "fork", "--timeout", "30")
-    out, err = stop_when_up(proc, marker, 6, temp)
+    proc = start("run", str(hung), "--start-method", "fork", "--timeout", "30")
+    out, err = stop_when_up(proc, marker, 6, short_tmp)
     assert proc.returncode == 130
     assert err.splitlines() == [f"poolctl: {INTERRUPTED_REPORTED}"]
     said = words(out)
@@ -94,13 +83,13 @@ def test_ctrl_c_during_run_shows_what_was_recorded(marker: str, hung: Path, temp
 
 @pytest.mark.timeout(40)
 def test_ctrl_c_during_run_json_is_a_document_marked_interrupted(
-    marker: str, hung: Path, temp: Path
+    marker: str, hung: Path, short_tmp: Path
 ) -> None:
     """--json: the document of what was recorded, valid, with ``interrupted`` and the
     observer's ``run.interrupted`` event; its workers killed by poolctl; no finding
     blames the program for what poolctl killed."""
-    proc = start_in(temp, "run", str(hung), "--start-method", "fork", "--timeout", "30", "--json")
-    out, err = stop_when_up(proc, marker, 6, temp)
+    proc = start("run", str(hung), "--start-method", "fork", "--timeout", "30", "--json")
+    out, err = stop_when_up(proc, marker, 6, short_tmp)
     assert proc.returncode == 130
     assert err.splitlines() == [f"poolctl: {INTERRUPTED_REPORTED}"]
     doc = json.loads(out)
@@ -122,17 +111,17 @@ def test_ctrl_c_during_run_json_is_a_document_marked_interrupted(
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
 def test_ctrl_c_during_compare_keeps_the_runs_that_finished(
-    marker: str, hung: Path, temp: Path, as_json: bool
+    marker: str, hung: Path, short_tmp: Path, as_json: bool
 ) -> None:
     """compare, one run at a time: close-join finishes, then the hung run is stopped. The
     table (or --json's document) of the finished run, marked interrupted after 1 of 2."""
     extra = ["--json"] if as_json else []
-    proc = start_in(
-        temp, "compare", "close-join", str(hung), "--start-method", "fork", "--jobs", "1",
+    proc = start(
+        "compare", "close-join", str(hung), "--start-method", "fork", "--jobs", "1",
         "--timeout", "30", *extra,
     )  # fmt: skip
     # Six processes are the hung run's (close-join has two workers): close-join has ended.
-    out, err = stop_when_up(proc, marker, 6, temp)
+    out, err = stop_when_up(proc, marker, 6, short_tmp)
     assert proc.returncode == 130
     assert err.splitlines() == [f"poolctl: {INTERRUPTED_REPORTED}"]
     if as_json:
