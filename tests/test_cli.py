@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,11 +21,14 @@ runner = CliRunner()
 
 @pytest.fixture
 def in_process() -> Iterator[Callable[..., int]]:
-    """``poolctl.cli.main`` in this process; the signal handlers it installs are undone."""
+    """``poolctl.cli.main`` in this process; the signal handlers (and the unraisable
+    hook) it installs are undone."""
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    hook = sys.unraisablehook
     yield poolctl_cli.main
     for signum, handler in saved.items():
         signal.signal(signum, handler)
+    sys.unraisablehook = hook
 
 
 # --- version, list, help -----------------------------------------------------------------------

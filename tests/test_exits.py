@@ -165,6 +165,50 @@ def test_a_hung_traced_program_leaves_no_pymp_directory(
     assert leftovers(short_tmp) == []
 
 
+# A Ctrl-C whose Interrupted is raised inside a weakref callback (as the import system's
+# module locks have), where Python prints an exception and drops it.
+DROPPED = """
+import time, weakref
+from poolctl import entry
+from poolctl.errors import Interrupted
+
+entry.install_handlers()
+
+
+class Held:
+    pass
+
+
+def callback(ref):
+    raise Interrupted(130)  # what the SIGINT handler raises, landing here
+
+
+held = Held()
+ref = weakref.ref(held, callback)
+try:
+    del held
+    time.sleep(10)
+    print("lost")
+except Interrupted as exc:
+    print("taken", exc.exit_code)
+"""
+
+
+@pytest.mark.timeout(30)
+def test_a_ctrl_c_dropped_by_python_is_taken_again(tmp_path: Path) -> None:
+    """An Interrupted that Python can only drop (a weakref callback's, ``__del__``'s) is
+    not printed as a traceback: its signal is sent again and taken where it unwinds (seen
+    as a Ctrl-C during poolctl's imports that printed a traceback and was lost)."""
+    program = tmp_path / "dropped.py"
+    program.write_text(DROPPED)
+    began = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(program)], capture_output=True, text=True, timeout=20
+    )
+    assert (done.stdout, done.stderr) == ("taken 130\n", "")
+    assert time.monotonic() - began < 5
+
+
 @pytest.mark.timeout(60)
 def test_ctrl_c_at_any_moment_is_one_line_and_130(marker: str, short_tmp: Path) -> None:
     """Ctrl-C while poolctl is still starting (importing its libraries) or running: one

@@ -6,7 +6,8 @@ before the command line's libraries are imported (typer and rich take ~100 ms, d
 which Python's own handler would print a traceback). Nothing here acts on import.
 
 Every way poolctl is stopped goes through the run's clean-up and ends with one line:
-SIGINT (130), SIGTERM (143) and SIGHUP (129, the terminal closing) raise ``Interrupted``.
+SIGINT (130), SIGTERM (143) and SIGHUP (129, the terminal closing) raise ``Interrupted``;
+one raised where Python can only drop it (a weakref callback) is sent again.
 A closed stdout (``poolctl ... | head``) ends poolctl quietly with 141, as the shell
 reports ``cat`` or ``grep`` killed by SIGPIPE there: no message, the runs stopped.
 (``trace`` differs where plain python would: a Ctrl-C is passed on to the program, and a
@@ -25,6 +26,7 @@ from .errors import Interrupted
 TYPE_CHECKING = False  # as in __init__: importing typing would cost more than all this
 if TYPE_CHECKING:
     from types import FrameType
+    from typing import Any
 
 # The signals that stop poolctl through the clean-up: Ctrl-C, kill, the terminal closing.
 STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -53,6 +55,30 @@ def install_handlers() -> None:
         if signum == signal.SIGHUP and signal.getsignal(signum) == signal.SIG_IGN:
             continue
         signal.signal(signum, raise_interrupted)
+    if sys.unraisablehook is not _interrupt_again:
+        global _unraisable
+        _unraisable = sys.unraisablehook
+        sys.unraisablehook = _interrupt_again
+
+
+# The hook ``_interrupt_again`` hands every other unraisable exception to.
+_unraisable = sys.__unraisablehook__
+
+
+def _interrupt_again(unraisable: Any) -> None:
+    """``sys.unraisablehook``: an ``Interrupted`` raised where Python can only report an
+    exception and drop it (a weakref callback, ``__del__``; the import system's module
+    locks have one, so a Ctrl-C during poolctl's imports can land there) is not printed
+    but sent again, from a thread of its own, so that the handler runs where it unwinds:
+    one line and 128 + signum, not a traceback and a Ctrl-C lost. (Sent from here, it
+    would be raised inside this hook, and dropped again.)"""
+    exc = unraisable.exc_value
+    if isinstance(exc, Interrupted) and exc.exit_code > 128:
+        import _thread
+
+        _thread.start_new_thread(os.kill, (os.getpid(), exc.exit_code - 128))
+        return
+    _unraisable(unraisable)
 
 
 def say(message: str) -> None:
