@@ -76,8 +76,11 @@ def _interrupt_again(unraisable: Any) -> None:
     if isinstance(exc, Interrupted) and exc.exit_code > 128:
         import _thread
 
-        _thread.start_new_thread(os.kill, (os.getpid(), exc.exit_code - 128))
-        return
+        try:
+            _thread.start_new_thread(os.kill, (os.getpid(), exc.exit_code - 128))
+            return
+        except RuntimeError:  # no new thread while the interpreter ends: shown as before
+            pass
     _unraisable(unraisable)
 
 
