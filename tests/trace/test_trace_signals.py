@@ -78,6 +78,12 @@ time.sleep(30)
 """
 
 
+def as_a_foreground_job() -> None:
+    """Ctrl-C as a terminal's foreground job has it: the suite itself may run where SIGINT
+    is ignored (a background job of a script), which a plain program would inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def files(folder: Path, prefix: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(prefix))
 
@@ -115,6 +121,7 @@ def test_ctrl_c_runs_the_programs_handler_as_plain_python(tmp_path: Path, method
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own group: the terminal's foreground job
+        preexec_fn=as_a_foreground_job,
         env={**os.environ, MARKER_VAR: marker},
     )
     try:
